@@ -1,0 +1,113 @@
+"""The application factory: wiring only.
+
+:func:`create_app` takes its collaborators (settings, centers, store, clock, mailer) as
+arguments, so tests build the app with exactly what they need and nothing is read from
+the environment at import time. :func:`app_from_env` is the ASGI factory the server
+processes call.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable, Mapping
+
+from litestar import Litestar, Request
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from .access_log import access_log_middleware
+from .centers import Center, load_centers
+from .errors import exception_handlers
+from .i18n import Translator
+from .mailer import Mailer, make_mailer
+from .paths import STATIC
+from .rendering import make_environment
+from .routes.health import healthz, readyz
+from .routes.links import FreshLinkController
+from .routes.theme import center_theme
+from .routes.widget import WidgetController
+from .security import security_headers_middleware
+from .settings import Settings, settings_from_env
+from .store.engine import make_engine
+from .store.subscribers import Store, utcnow
+from .tokens import lookup_key, make_signer
+
+log = logging.getLogger("widget_server")
+
+MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
+
+
+def own_origins_for(settings: Settings) -> Callable[[Request], tuple[str, ...]]:
+    """The origins the widget's own pages are served from (configured, and as requested)."""
+
+    def own_origins(request: Request) -> tuple[str, ...]:
+        requested = f"{request.url.scheme}://{request.url.netloc}"
+        return (settings.base_url, requested)
+
+    return own_origins
+
+
+def create_app(
+    settings: Settings,
+    *,
+    centers: Mapping[str, Center] | None = None,
+    store: Store | None = None,
+    mailer: Mailer | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    migrate: bool = True,
+) -> Litestar:
+    """Build the app. Missing collaborators are made from ``settings``."""
+    centers = dict(centers if centers is not None else load_centers(settings.config))
+    signer = make_signer(settings, clock=lambda: clock().timestamp())
+    if store is None:
+        store = Store(make_engine(settings.database), lookup_key=lookup_key(settings), clock=clock)
+    if migrate:
+        store.migrate()
+    jinja = make_environment()
+    state = State(
+        {
+            "settings": settings,
+            "centers": centers,
+            "store": store,
+            "signer": signer,
+            "clock": clock,
+            "mailer": mailer or make_mailer(settings),
+            "translator": Translator.load(),
+            "jinja": jinja,
+            "own_origins": own_origins_for(settings),
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            WidgetController,
+            FreshLinkController,
+            center_theme,
+            healthz,
+            readyz,
+            create_static_files_router(
+                path="/static", directories=[STATIC], cache_control=None, include_in_schema=False
+            ),
+        ],
+        state=state,
+        plugins=[HTMXPlugin()],
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja)),
+        exception_handlers=exception_handlers,
+        middleware=[
+            access_log_middleware,
+            security_headers_middleware(lambda cid: getattr(centers.get(cid), "allowed_origins", None)),
+        ],
+        request_max_body_size=MAX_BODY,
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+        logging_config=None,
+    )
+
+
+def app_from_env() -> Litestar:
+    """ASGI factory for server processes: settings from ``WIDGET_*`` variables."""
+    return create_app(settings_from_env())

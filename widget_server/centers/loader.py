@@ -1,0 +1,244 @@
+'''Read center files (TOML) into :class:`~.model.Center` objects.
+
+One file describes one preference center. Full, working examples live in
+``examples/centers/``; ``widget-server check-config PATH`` checks files without
+starting anything. The format, every key shown::
+
+    [center]
+    id = "maison-lumiere"           # 1-63 of a-z 0-9 - _, starting with a letter or digit
+    name = "Maison Lumière"          # the brand name, shown as is (not translated)
+    default_locale = "fr"           # must be in locales; the fallback for every text
+    locales = ["fr", "en"]          # BCP 47 codes ("en", "en-GB"); the interface must ship them
+    notice_version = "2026-11-01"   # a string (quote dates); bump it when the wording changes
+    allowed_origins = ["https://www.maison-lumiere.example", "http://127.0.0.1:8001"]
+                                    # optional; scheme://host[:port], no path, no trailing slash
+
+    [center.text.fr]                # one table per locale in locales
+    title = "Vos préférences"       # required
+    intro = "Choisissez ce que..."  # required
+    privacy_url = "https://www.maison-lumiere.example/confidentialite"   # optional, http(s)
+
+    [center.text.en]
+    title = "Your preferences"
+    intro = "Choose what..."
+
+    [theme]                         # optional, and so is every key in it
+    primary = "#8a5a2b"             # colours: #rgb or #rrggbb
+    primary_text = "#ffffff"
+    background = "#fbf8f3"
+    text = "#2b2118"
+    radius = "4px"                  # 0 to 32px, or 0 to 2rem
+    font = "Georgia, serif"         # font names, spaces, commas, quotes, hyphens only
+
+    [[topics]]                      # at least one topic of kind marketing or informational
+    id = "offers"
+    kind = "marketing"              # marketing | informational | required (not switchable)
+    channels = ["email", "sms", "push"]              # email sms push post phone whatsapp in_app
+    frequencies = ["realtime", "weekly", "monthly"]  # optional: realtime daily weekly monthly;
+                                                     # not allowed on required topics
+    default_frequency = "weekly"    # required when frequencies are given; one of them
+    special_category_reviewed = false                # optional, see below
+    [topics.label]                  # required, one line per locale in locales
+    fr = "Offres et promotions"
+    en = "Offers and promotions"
+    [topics.description]            # optional; when present, one line per locale
+    fr = "Ventes privées et codes de réduction."
+    en = "Private sales and discount codes."
+
+    [[interests]]                   # optional list
+    id = "garden"                   # may equal a topic id, not another interest's
+    special_category_reviewed = false
+    [interests.label]
+    fr = "Jardin"
+    en = "Garden"
+
+Unknown keys are refused (with a "did you mean"), so a typo cannot silently
+drop a setting. Topics and interests whose wording suggests a GDPR Art. 9
+special category (health, religion, political opinions, ethnic origin, sex life
+or sexual orientation, trade union membership, genetic or biometric data) are
+refused until a person has reviewed them and set
+``special_category_reviewed = true``; see :mod:`.special_categories`.
+
+Problems are reported all at once, one per line, as ``file:key.path: message``:
+``topics[2].label.de`` is the ``de`` label of the third ``[[topics]]`` (indexes
+count from 0), and ``-`` stands for the whole file (a TOML syntax error).
+'''
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .model import Center, Interest, Theme, Topic
+from .validate import SHIPPED_LOCALES, Problem, check_document
+
+__all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
+
+StrPath = str | os.PathLike[str]
+
+
+class CenterFileError(Exception):
+    """One or more center files are wrong; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
+
+
+def load_center(path: StrPath, *, shipped_locales: Iterable[str] = SHIPPED_LOCALES) -> Center:
+    """The center described by one file, or :class:`CenterFileError` with all its problems."""
+    center, problems = _read_center(Path(path), str(path), frozenset(shipped_locales))
+    if problems or center is None:
+        raise CenterFileError(problems)
+    return center
+
+
+def load_centers(
+    path: StrPath, *, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+) -> dict[str, Center]:
+    """Centers by id from a file or a folder of ``*.toml`` files (not its subfolders).
+
+    This is what ``serve --config PATH`` loads: it fails, listing every problem in
+    every file, rather than start with some centers missing.
+    """
+    centers, problems = _read_path(path, frozenset(shipped_locales))
+    if problems:
+        raise CenterFileError(problems)
+    return centers
+
+
+def check_paths(
+    paths: Iterable[StrPath], *, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+) -> list[Problem]:
+    """Every problem in the given files or folders, for ``widget-server check-config``.
+
+    Each path is checked as ``serve --config`` would load it, so duplicate center
+    ids are looked for within a path, not across two paths (a staging and a
+    production folder may well share ids).
+    """
+    shipped = frozenset(shipped_locales)
+    return [problem for path in paths for problem in _read_path(path, shipped)[1]]
+
+
+def read_document(path: Path, file: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The parsed TOML, or None and the reason it could not be read."""
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream), []
+    except tomllib.TOMLDecodeError as error:
+        return None, [Problem(file, "-", _syntax_message(error))]
+    except UnicodeDecodeError:
+        return None, [Problem(file, "-", "is not UTF-8 text; save the file as UTF-8")]
+    except FileNotFoundError:
+        return None, [Problem(file, "-", "no such file; check the path")]
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return None, [Problem(file, "-", f"cannot read the file ({reason}); check the path and its permissions")]
+
+
+def build_center(document: Mapping[str, Any], source: str = "") -> Center:
+    """The model for a document that :func:`~.validate.check_document` passed.
+
+    No checking here: every key and type was checked before, so a KeyError means
+    a gap in the checks, not a bad file.
+    """
+    center = document["center"]
+    return Center(
+        id=center["id"],
+        name=center["name"],
+        default_locale=center["default_locale"],
+        locales=tuple(center["locales"]),
+        notice_version=center["notice_version"],
+        topics=tuple(_topic(topic) for topic in document["topics"]),
+        interests=tuple(_interest(interest) for interest in document.get("interests", ())),
+        allowed_origins=tuple(center.get("allowed_origins", ())),
+        theme=Theme(**document.get("theme", {})),
+        wording=MappingProxyType({locale: _wording(text) for locale, text in center["text"].items()}),
+        source=source,
+    )
+
+
+def _read_center(
+    path: Path, file: str, shipped_locales: frozenset[str]
+) -> tuple[Center | None, list[Problem]]:
+    document, problems = read_document(path, file)
+    if document is None:
+        return None, problems
+    problems = check_document(document, file, shipped_locales)
+    if problems:
+        return None, problems
+    return build_center(document, source=file), []
+
+
+def _read_path(path: StrPath, shipped_locales: frozenset[str]) -> tuple[dict[str, Center], list[Problem]]:
+    """Centers from a file or folder, and every problem met, duplicates included."""
+    files, problems = _center_files(path)
+    centers: dict[str, Center] = {}
+    for file in files:
+        center, found = _read_center(Path(file), file, shipped_locales)
+        problems += found
+        if center is None:
+            continue
+        if center.id in centers:
+            problems.append(Problem(file, "center.id", (
+                f"center id '{center.id}' is already used by {centers[center.id].source}; "
+                f"give each center its own id"
+            )))
+        else:
+            centers[center.id] = center
+    return centers, problems
+
+
+def _center_files(path: StrPath) -> tuple[list[str], list[Problem]]:
+    """The files a path stands for: itself, or the ``*.toml`` files of a folder, sorted."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return [str(path)], []
+    files = sorted(str(child) for child in folder.glob("*.toml") if child.is_file())
+    if not files:
+        return [], [Problem(str(path), "-", "no center files (*.toml) in this folder; add one, or point to a file")]
+    return files, []
+
+
+def _syntax_message(error: tomllib.TOMLDecodeError) -> str:
+    """``Invalid value (at line 3, column 9)`` -> ``TOML syntax error at line 3, column 9: ...``."""
+    found = re.match(r"^(?P<what>.*?) \(at (?P<where>line \d+, column \d+|end of document)\)$", str(error))
+    if found is None:
+        return f"TOML syntax error: {error}; fix the syntax (see examples/centers/)"
+    return (
+        f"TOML syntax error at {found['where']}: {found['what']}; fix the syntax there "
+        f"(text needs \"quotes\", lists [brackets], tables a [header] of their own)"
+    )
+
+
+def _topic(topic: Mapping[str, Any]) -> Topic:
+    return Topic(
+        id=topic["id"],
+        kind=topic["kind"],
+        channels=tuple(topic["channels"]),
+        label=_wording(topic["label"]),
+        description=_wording(topic.get("description", {})),
+        frequencies=tuple(topic.get("frequencies", ())),
+        default_frequency=topic.get("default_frequency"),
+        special_category_reviewed=topic.get("special_category_reviewed", False),
+    )
+
+
+def _interest(interest: Mapping[str, Any]) -> Interest:
+    return Interest(
+        id=interest["id"],
+        label=_wording(interest["label"]),
+        special_category_reviewed=interest.get("special_category_reviewed", False),
+    )
+
+
+def _wording(texts: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(texts))

@@ -1,0 +1,572 @@
+"""Checks on a parsed center file, each returning problems instead of raising.
+
+A person fixing a center file wants every problem at once, each pointing at a
+key and saying what to do, so nothing here stops at the first mistake. The
+structure (keys, types) is checked by :mod:`.schema`; the checks below judge
+meaning. They read the document through :class:`Document`, which treats a value
+of the wrong type as absent: the structure check has already reported it, and a
+second, confused message about the same value would only add noise.
+
+Each check is a function of a :class:`Document` yielding ``(key_path, message)``
+findings; :func:`check_document` runs them all and adds the file name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS
+from .schema import DOCUMENT, Finding, check_structure, join
+from .special_categories import CATEGORY_NAMES, find_special_categories, fold
+
+#: Interface languages the server ships translations for. The caller passes its own
+#: set when more are shipped; a center may only list locales from it.
+SHIPPED_LOCALES: frozenset[str] = frozenset({"en", "fr", "de", "es"})
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: BCP 47, the subset that makes sense here: ``fr``, ``fr-CA``, ``zh-Hant``, ``es-419``.
+LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$")
+_HOST = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+ORIGIN_PATTERN = re.compile(rf"^(https?)://({_HOST}|\[[0-9a-f:.]+\])(?::([0-9]{{1,5}}))?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+COLOUR_PATTERN = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+RADIUS_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)(px|rem)$")
+_RADIUS_LIMITS = {"px": 32, "rem": 2}
+#: Font lists go into a CSS custom property: anything that could end it is refused.
+FONT_PATTERN = re.compile(r"^(?:[^\W_]|[ ,'\"-])+$")
+_FONT_MAX = 200
+_KIND_ALIASES = {"transactional": "required", "service": "required", "promotional": "marketing"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a center file, printed as ``file:key.path: message``.
+
+    ``key_path`` is ``-`` when the problem concerns the whole file (a TOML syntax
+    error, a file that cannot be read). Array indexes count from 0.
+    """
+
+    file: str
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.key_path}: {self.message}"
+
+
+class Document:
+    """A type-tolerant, read-only view of a parsed center file for the checks."""
+
+    def __init__(self, raw: Mapping[str, Any], shipped_locales: Iterable[str]) -> None:
+        self.raw = raw
+        self.shipped_locales = frozenset(_locale_key(code) for code in shipped_locales)
+
+    @property
+    def center(self) -> Mapping[str, Any]:
+        return _table(self.raw.get("center"))
+
+    @property
+    def locales(self) -> list[str] | None:
+        """The center's locales, or None when unusable (missing, wrong type, empty)."""
+        listed = [code for _, code in strings(self.center, "locales")]
+        return listed or None
+
+    @property
+    def topics(self) -> list[tuple[str, Mapping[str, Any]]]:
+        return _entries(self.raw, "topics")
+
+    @property
+    def interests(self) -> list[tuple[str, Mapping[str, Any]]]:
+        return _entries(self.raw, "interests")
+
+    def wordings(self) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+        """Every table keyed by locale: its path, itself, and where a fix goes."""
+        if isinstance(self.center.get("text"), dict):
+            yield "center.text", self.center["text"], "a [center.text.LOCALE] table with title and intro"
+        for path, topic in self.topics:
+            for key in ("label", "description"):
+                if isinstance(topic.get(key), dict):
+                    fix = f'LOCALE = "..." to the {key} of topic {_name(topic)}'
+                    yield join(path, key), topic[key], fix
+        for path, interest in self.interests:
+            if isinstance(interest.get("label"), dict):
+                fix = f'LOCALE = "..." to the label of interest {_name(interest)}'
+                yield join(path, "label"), interest["label"], fix
+
+
+def text(table: Mapping[str, Any], key: str) -> str | None:
+    """A non-empty string value, or None."""
+    value = table.get(key)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def strings(table: Mapping[str, Any], key: str) -> list[tuple[int, str]]:
+    """The non-empty string items of a list value, with their indexes."""
+    value = table.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, str) and item.strip()]
+
+
+def check_document(
+    raw: Mapping[str, Any], file: str, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+) -> list[Problem]:
+    """Every problem in one parsed file, grouped in file order (center, theme, topics...)."""
+    findings = list(check_structure(raw))
+    document = Document(raw, shipped_locales)
+    for check in CHECKS:
+        findings.extend(check(document))
+    findings.sort(key=lambda finding: _file_order(finding[0]))
+    return [Problem(file, path, message) for path, message in findings]
+
+
+# --- ids ---------------------------------------------------------------------------
+
+
+def check_id_format(doc: Document) -> Iterator[Finding]:
+    """Ids end up in URLs, event paths (``offers.email``) and CSS: keep them slugs."""
+    items = [("center", doc.center), *doc.topics, *doc.interests]
+    for path, item in items:
+        value = text(item, "id")
+        if value is not None and not ID_PATTERN.match(value):
+            yield join(path, "id"), f"'{value}' is not a valid id; {_id_advice(value)}"
+
+
+def check_duplicate_topic_ids(doc: Document) -> Iterator[Finding]:
+    """Two topics with one id would share one subscription: the second is unreachable."""
+    yield from _duplicate_ids(doc.topics, "topic")
+
+
+def check_duplicate_interest_ids(doc: Document) -> Iterator[Finding]:
+    """Interests are stored as a set of ids. An interest may share an id with a topic."""
+    yield from _duplicate_ids(doc.interests, "interest")
+
+
+def _duplicate_ids(items: list[tuple[str, Mapping[str, Any]]], what: str) -> Iterator[Finding]:
+    first_seen: dict[str, str] = {}
+    for path, item in items:
+        value = text(item, "id")
+        if value is None:
+            continue
+        if value in first_seen:
+            yield join(path, "id"), (
+                f"duplicate {what} id '{value}' (already used at {first_seen[value]}); "
+                f"give each {what} its own id"
+            )
+        else:
+            first_seen[value] = join(path, "id")
+
+
+def _id_advice(value: str) -> str:
+    advice = "use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+    suggestion = re.sub(r"[^a-z0-9_-]+", "-", fold(value)).strip("-_")[:63]
+    return f"{advice}, e.g. '{suggestion}'" if ID_PATTERN.match(suggestion) else advice
+
+
+# --- locales -----------------------------------------------------------------------
+
+
+def check_locale_list(doc: Document) -> Iterator[Finding]:
+    """An empty list leaves nothing to show; a repeat is a typo waiting to confuse."""
+    locales = doc.center.get("locales")
+    if isinstance(locales, list) and not locales:
+        yield "center.locales", 'is empty; list the locales the center speaks, e.g. ["en"]'
+    yield from _repeats(strings(doc.center, "locales"), "center.locales", "locale")
+
+
+def check_locale_codes(doc: Document) -> Iterator[Finding]:
+    """Locale codes are compared with the visitor's Accept-Language: one spelling only."""
+    for index, code in strings(doc.center, "locales"):
+        if not LOCALE_PATTERN.match(code):
+            yield join("center.locales", index), f"'{code}' is not a locale code; {_locale_advice(code)}"
+
+
+def check_default_locale(doc: Document) -> Iterator[Finding]:
+    """The default locale is the fallback for every text, so it must be one the center has."""
+    default, locales = text(doc.center, "default_locale"), doc.locales
+    if default is not None and locales is not None and default not in locales:
+        yield "center.default_locale", (
+            f"'{default}' is not in center.locales ({', '.join(locales)}); "
+            f"add it to center.locales or pick one of them"
+        )
+
+
+def check_shipped_locales(doc: Document) -> Iterator[Finding]:
+    """A center locale needs the interface (buttons, errors) translated too.
+
+    A regional code is accepted when its language ships: ``fr-CA`` uses ``fr``.
+    """
+    shipped = ", ".join(sorted(doc.shipped_locales))
+    for index, code in strings(doc.center, "locales"):
+        if not LOCALE_PATTERN.match(code):
+            continue  # reported by check_locale_codes
+        if not {_locale_key(code), _locale_key(code.split("-")[0])} & doc.shipped_locales:
+            yield join("center.locales", index), (
+                f"the interface is not translated into '{code}' (shipped: {shipped}); "
+                f"remove it from center.locales, or ship an interface translation first"
+            )
+
+
+def check_missing_translations(doc: Document) -> Iterator[Finding]:
+    """Every text must exist in every locale the center lists, or a visitor sees a gap."""
+    locales = doc.locales
+    if locales is None:
+        return
+    for path, wording, fix in doc.wordings():
+        for locale in locales:
+            if locale not in wording:
+                yield join(path, locale), (
+                    f"missing the '{locale}' translation; add {fix.replace('LOCALE', locale)}, "
+                    f"or remove '{locale}' from center.locales"
+                )
+
+
+def check_extra_translations(doc: Document) -> Iterator[Finding]:
+    """A translation for an unlisted locale is never shown: usually a typo in the code."""
+    locales = doc.locales
+    if locales is None:
+        return
+    for path, wording, _ in doc.wordings():
+        for locale in wording:
+            if locale not in locales:
+                yield join(path, locale), (
+                    f"'{locale}' is not in center.locales ({', '.join(locales)}); "
+                    f"add it there, or remove this translation"
+                )
+
+
+def _locale_advice(code: str) -> str:
+    advice = "write a language code like 'en', optionally with a region like 'en-GB'"
+    parts = re.split(r"[-_]", code.strip())
+    fixed = [parts[0].lower()] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]]
+    suggestion = "-".join(fixed)
+    return f"write '{suggestion}'" if LOCALE_PATTERN.match(suggestion) else advice
+
+
+def _locale_key(code: str) -> str:
+    """``pt_BR``, ``pt-br`` and ``pt-BR`` name the same locale."""
+    return code.replace("_", "-").lower()
+
+
+# --- topics ------------------------------------------------------------------------
+
+
+def check_topic_kinds(doc: Document) -> Iterator[Finding]:
+    """The kind decides whether a topic can be switched off: no guessing."""
+    for path, topic in doc.topics:
+        kind = text(topic, "kind")
+        if kind is not None and kind not in TOPIC_KINDS:
+            yield join(path, "kind"), (
+                f"unknown kind '{kind}'{_did_you_mean(kind, TOPIC_KINDS, _KIND_ALIASES)}; "
+                f"use one of: {', '.join(TOPIC_KINDS)}"
+            )
+
+
+def check_channels(doc: Document) -> Iterator[Finding]:
+    """Channels are a closed list: each has delivery code and translated labels."""
+    known = ", ".join(CHANNELS)
+    for path, topic in doc.topics:
+        channels = topic.get("channels")
+        if isinstance(channels, list) and not channels:
+            yield join(path, "channels"), f"lists no channel; list at least one of: {known}"
+        yield from _unknown_values(topic, path, "channels", "channel", CHANNELS)
+
+
+def check_frequencies(doc: Document) -> Iterator[Finding]:
+    """Frequencies are a closed list, like channels. Required topics are judged apart."""
+    for path, topic in doc.topics:
+        if text(topic, "kind") != "required":
+            yield from _unknown_values(topic, path, "frequencies", "frequency", FREQUENCIES)
+
+
+def check_default_frequency(doc: Document) -> Iterator[Finding]:
+    """A topic offering frequencies must say which one applies until the person chooses."""
+    for path, topic in doc.topics:
+        if text(topic, "kind") == "required":
+            continue  # check_required_topic_frequencies
+        offered = [value for _, value in strings(topic, "frequencies")]
+        default = text(topic, "default_frequency")
+        where = join(path, "default_frequency")
+        if offered and default is None and "default_frequency" not in topic:
+            yield where, (
+                f"missing; this topic offers frequencies, so set default_frequency "
+                f"to one of them ({', '.join(offered)})"
+            )
+        elif default is not None and not offered:
+            yield where, "is set but the topic offers no frequencies; add frequencies or remove it"
+        elif default is not None and default not in offered:
+            yield where, (
+                f"'{default}' is not one of this topic's frequencies ({', '.join(offered)}); "
+                f"pick one of them, or add it to frequencies"
+            )
+
+
+def check_required_topic_frequencies(doc: Document) -> Iterator[Finding]:
+    """Required messages (order updates) go out when due: there is nothing to choose."""
+    for path, topic in doc.topics:
+        if text(topic, "kind") != "required":
+            continue
+        if strings(topic, "frequencies"):
+            yield join(path, "frequencies"), (
+                "a required topic cannot offer frequencies, its messages go out when due; "
+                "remove frequencies and default_frequency, or change the kind"
+            )
+        elif "default_frequency" in topic:
+            yield join(path, "default_frequency"), (
+                "a required topic has no frequency; remove default_frequency"
+            )
+
+
+def check_switchable_topic(doc: Document) -> Iterator[Finding]:
+    """A center where nothing can be switched on or off offers no choice at all."""
+    if not isinstance(doc.raw.get("topics"), list):
+        return  # missing or mistyped: reported by the structure check
+    kinds = [text(topic, "kind") for _, topic in doc.topics]
+    if all(kind == "required" for kind in kinds):
+        yield "topics", (
+            "no topic can be switched on or off; add at least one topic "
+            "of kind 'marketing' or 'informational'"
+        )
+
+
+def _unknown_values(
+    topic: Mapping[str, Any], path: str, key: str, what: str, known: tuple[str, ...]
+) -> Iterator[Finding]:
+    listed = strings(topic, key)
+    for index, value in listed:
+        if value not in known:
+            yield join(join(path, key), index), (
+                f"unknown {what} '{value}'{_did_you_mean(value, known)}; "
+                f"use one of: {', '.join(known)}"
+            )
+    yield from _repeats(listed, join(path, key), what)
+
+
+def _repeats(listed: list[tuple[int, str]], path: str, what: str) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for index, value in listed:
+        if value in seen:
+            yield join(path, index), f"{what} '{value}' is listed twice; remove the repeat"
+        seen.add(value)
+
+
+def _did_you_mean(value: str, known: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    guess = (aliases or {}).get(value.lower()) or next(
+        iter(difflib.get_close_matches(value.lower(), list(known), n=1)), None
+    )
+    return f" (did you mean '{guess}'?)" if guess else ""
+
+
+# --- embedding and look ------------------------------------------------------------
+
+
+def check_origins(doc: Document) -> Iterator[Finding]:
+    """Origins are compared byte for byte with the browser's Origin header.
+
+    Browsers send ``scheme://host[:port]``, lower case, no path, no default port:
+    anything else would never match and embedding would fail without a word.
+    """
+    listed = strings(doc.center, "allowed_origins")
+    for index, origin in listed:
+        problem = _origin_problem(origin)
+        if problem:
+            yield join("center.allowed_origins", index), problem
+    yield from _repeats(listed, "center.allowed_origins", "origin")
+
+
+def check_privacy_urls(doc: Document) -> Iterator[Finding]:
+    """The privacy link is shown to visitors: it must be a full web address."""
+    wording = doc.center.get("text")
+    if not isinstance(wording, dict):
+        return
+    for locale, table in wording.items():
+        url = text(table, "privacy_url") if isinstance(table, dict) else None
+        if url is not None and not _is_web_url(url):
+            yield join(join("center.text", locale), "privacy_url"), (
+                f"'{url}' is not a web address; write a full address starting with "
+                f"https://, e.g. 'https://www.example.com/privacy'"
+            )
+
+
+def check_theme(doc: Document) -> Iterator[Finding]:
+    """Theme values are written into CSS: only values that cannot break out of it."""
+    theme = doc.raw.get("theme")
+    if not isinstance(theme, dict):
+        return
+    for key in ("primary", "primary_text", "background", "text"):
+        value = text(theme, key)
+        if value is not None and not COLOUR_PATTERN.match(value):
+            yield join("theme", key), f"'{value}' is not a colour; write #rgb or #rrggbb, e.g. '#1f4fbf'"
+    radius = text(theme, "radius")
+    if radius is not None:
+        yield from _radius_problems(radius)
+    font = text(theme, "font")
+    if font is not None:
+        yield from _font_problems(font)
+
+
+def _origin_problem(origin: str) -> str | None:
+    if origin.strip() == "*":
+        return "'*' would let any site embed the center; list each origin instead"
+    match = ORIGIN_PATTERN.match(origin)
+    if match is None:
+        advice = "write scheme://host[:port] with no path and no trailing slash"
+        suggestion = _suggest_origin(origin)
+        return f"'{origin}' is not an origin; {advice}" + (f", e.g. '{suggestion}'" if suggestion else "")
+    scheme, host, port = match.groups()
+    if port is not None and not 0 < int(port) < 65536:
+        return f"port {port} is out of range in '{origin}'; use a port from 1 to 65535"
+    if port is not None and int(port) == _DEFAULT_PORTS[scheme]:
+        return (
+            f"'{origin}' names the default port, which browsers leave out of the "
+            f"Origin header; write '{scheme}://{host}'"
+        )
+    return None
+
+
+def _suggest_origin(origin: str) -> str | None:
+    origin = origin.strip()
+    if "://" not in origin:
+        origin = "https://" + origin  # "shop.example": the scheme was forgotten
+    try:
+        parts = urlsplit(origin)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    elif not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # browsers send the punycode form
+        except UnicodeError:
+            return None
+    keep_port = port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]
+    suggestion = f"{parts.scheme.lower()}://{host}" + (f":{port}" if keep_port else "")
+    return suggestion if ORIGIN_PATTERN.match(suggestion) else None
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not re.search(r"\s", url)
+
+
+def _radius_problems(radius: str) -> Iterator[Finding]:
+    if radius == "0":
+        return
+    match = RADIUS_PATTERN.match(radius)
+    if match is None:
+        yield "theme.radius", (
+            f"'{radius}' is not a radius; write a length in px (0 to 32) or rem (0 to 2), e.g. '8px'"
+        )
+    elif float(match.group(1)) > _RADIUS_LIMITS[match.group(2)]:
+        yield "theme.radius", f"'{radius}' is too large; keep it within 0 to 32px, or 0 to 2rem"
+
+
+def _font_problems(font: str) -> Iterator[Finding]:
+    example = "\"'Source Sans 3', Arial, sans-serif\""
+    if len(font) > _FONT_MAX:
+        yield "theme.font", f"is longer than {_FONT_MAX} characters; shorten the font list"
+    elif not FONT_PATTERN.match(font):
+        bad = next(char for char in font if not FONT_PATTERN.match(char))
+        yield "theme.font", (
+            f"contains {bad!r}, which a font list may not; use only font names, spaces, "
+            f"commas, quotes and hyphens, e.g. {example}"
+        )
+    elif font.count("'") % 2 or font.count('"') % 2:
+        yield "theme.font", f"has a quote that is never closed; close it, e.g. {example}"
+
+
+# --- sensitive wording -------------------------------------------------------------
+
+
+def check_special_categories(doc: Document) -> Iterator[Finding]:
+    """A choice worded around health, religion... makes the preference itself sensitive.
+
+    See :mod:`.special_categories`. A human review, recorded with
+    ``special_category_reviewed = true``, silences the check for that entry.
+    """
+    entries = [(path, item, "topic") for path, item in doc.topics]
+    entries += [(path, item, "interest") for path, item in doc.interests]
+    for path, item, what in entries:
+        if item.get("special_category_reviewed") is True:
+            continue
+        for category, places in _special_hits(item).items():
+            found = ", ".join(f"'{word}' in {where}" for word, where in places[:3])
+            yield path, (
+                f"{what} {_name(item)} may reveal {CATEGORY_NAMES[category]}, "
+                f"a special category of personal data under GDPR Art. 9 (found {found}); "
+                f"such choices need explicit consent: have the wording reviewed, then add "
+                f"special_category_reviewed = true to this {what}"
+            )
+
+
+def _special_hits(item: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Category -> [(word as written, where)], first place first."""
+    texts = [("id", text(item, "id") or "")]
+    for key in ("label", "description"):
+        wording = item.get(key)
+        if isinstance(wording, dict):
+            texts += [(f"{key}.{loc}", value) for loc, value in wording.items() if isinstance(value, str)]
+    hits: dict[str, list[tuple[str, str]]] = {}
+    for where, value in texts:
+        for hit in find_special_categories(value):
+            hits.setdefault(hit.category, []).append((hit.word, where))
+    return hits
+
+
+def _file_order(path: str) -> tuple[int, int]:
+    """Sort key: the section as the format lists them, then the entry index."""
+    sections = list(DOCUMENT)
+    head = re.match(r"([^.\[]+)(?:\[(\d+)\])?", path)
+    section, index = (head.group(1), head.group(2)) if head else (path, None)
+    rank = sections.index(section) if section in sections else len(sections)
+    return rank, int(index) if index is not None else -1
+
+
+CHECKS: tuple[Callable[[Document], Iterable[Finding]], ...] = (
+    check_id_format,
+    check_locale_list,
+    check_locale_codes,
+    check_default_locale,
+    check_shipped_locales,
+    check_origins,
+    check_privacy_urls,
+    check_missing_translations,
+    check_extra_translations,
+    check_theme,
+    check_duplicate_topic_ids,
+    check_topic_kinds,
+    check_channels,
+    check_frequencies,
+    check_default_frequency,
+    check_required_topic_frequencies,
+    check_switchable_topic,
+    check_duplicate_interest_ids,
+    check_special_categories,
+)
+
+
+def _name(item: Mapping[str, Any]) -> str:
+    """How a topic or interest is named in messages: its id, quoted."""
+    return f"'{text(item, 'id')}'" if text(item, "id") else "(no id)"
+
+
+def _table(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(raw: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(join(key, i), item) for i, item in enumerate(value) if isinstance(item, dict)]

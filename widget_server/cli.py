@@ -1,0 +1,102 @@
+"""The ``widget-server`` command: ``demo``, ``serve`` and ``check-config``.
+
+Every ``serve`` option also reads from ``WIDGET_<OPTION>`` (click's ``auto_envvar``),
+and is then carried to worker processes as those same variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import click
+import uvicorn
+
+from .settings import Settings, SettingsError, settings_from_env, settings_to_env
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """An embeddable preference center."""
+
+
+@main.command("check-config")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def check_config(paths: tuple[str, ...]) -> None:
+    """Validate center files; print one line per problem (file:key.path: what is wrong)."""
+    from .centers import check_paths
+    from .i18n import shipped_locales
+
+    problems = check_paths(list(paths), shipped_locales=shipped_locales())
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: {len(paths)} path(s) valid", err=True)
+
+
+@main.command()
+@click.option("--config", "config", help="Center file or folder of center files.")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+@click.option("--host")
+@click.option("--port", type=int)
+@click.option("--workers", type=int)
+def serve(**options: object) -> None:
+    """Production start: listen on HOST:PORT with WORKERS processes."""
+    try:
+        settings = settings_from_env(**options)
+        _preflight(settings)
+    except (SettingsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _configure_logging(settings.log_level)
+    os.environ.update(settings_to_env(settings))
+    uvicorn.run(
+        "widget_server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, access_log=False, log_level=settings.log_level, proxy_headers=True,
+        server_header=False,
+    )
+
+
+def _preflight(settings: Settings) -> None:
+    """Fail before forking workers: bad centers, no secret, unreachable database."""
+    from .app import create_app
+
+    create_app(settings)
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="Port of the widget.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(port: int, host: str) -> None:
+    """Run everything on SQLite with the example centers, and print links to try."""
+    from .app import create_app
+    from .demo import demo_settings, host_app, seed, widget_links
+    from .paths import EXAMPLES
+
+    settings = demo_settings(settings_from_env(host=host, port=port, config=str(EXAMPLES / "centers")))
+    _configure_logging(settings.log_level)
+    app = create_app(settings)
+    subscribers = seed(app.state.store, app.state.centers)
+    links = widget_links(settings, app.state.signer, subscribers)
+    host_origin = f"http://{host}:{port + 1}"
+    click.echo("\nwidget-server demo is running. Open:\n")
+    for center_id, link in links.items():
+        click.echo(f"  {center_id}")
+        click.echo(f"    widget (a visitor's link):  {link}")
+        click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
+    click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
+    asyncio.run(_serve_both(app, host_app(links, settings.base_url), host, port))
+
+
+async def _serve_both(app, host_site, host: str, port: int) -> None:  # noqa: ANN001
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")),
+        uvicorn.Server(uvicorn.Config(host_site, host=host, port=port + 1, access_log=False, log_level="warning")),
+    ]
+    await asyncio.gather(*(server.serve() for server in servers))

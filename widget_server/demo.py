@@ -1,0 +1,98 @@
+"""``widget-server demo``: the whole product on a laptop, in one command.
+
+It keeps its state in ``./var/`` (SQLite file, signing secret, mail folder), seeds one
+demo subscriber per example center the first time, and serves a host page from a
+second origin (the next port) that embeds the widget in an iframe, as a brand's
+website would.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from html import escape
+from pathlib import Path
+from urllib.parse import urlencode
+
+from litestar import Litestar, MediaType, get
+
+from .centers import Center
+from .ledger import EventContext
+from .preferences import OPTED_IN, Preferences
+from .settings import Settings
+from .store.subscribers import Store
+
+VAR = Path("var")
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Fill in what a demo needs and a production start must be told."""
+    VAR.mkdir(exist_ok=True)
+    secret_file = VAR / "secret.key"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+    return settings.with_options(
+        secret_keys=settings.secret_keys or (secret_file.read_text().strip(),),
+        database=settings.database if settings.database != Settings.database else f"sqlite:///{VAR}/demo.db",
+        mail_dir=str(VAR / "mail"),
+    )
+
+
+def demo_preferences(center: Center) -> Preferences:
+    """A plausible starting point: the first topic on its first channel, one interest."""
+    topic = center.switchable_topics[0]
+    interests = frozenset(i.id for i in center.interests[:1])
+    return Preferences(subscriptions={(topic.id, topic.channels[0]): OPTED_IN}, interests=interests)
+
+
+def seed(store: Store, centers: dict[str, Center]) -> dict[str, str]:
+    """One demo subscriber per center, created once and remembered in ``var/``."""
+    seeds_file = VAR / "demo-subscribers.json"
+    known = json.loads(seeds_file.read_text()) if seeds_file.exists() else {}
+    for center in centers.values():
+        if center.id in known and store.get(center.id, known[center.id]):
+            continue
+        known[center.id] = store.create_subscriber(
+            center.id,
+            locale=center.default_locale,
+            preferences=demo_preferences(center),
+            email=f"demo+{center.id}@example.com",
+            context=EventContext(source="import", actor="system", evidence={"legacy_source": "demo seed"}),
+        )
+    seeds_file.write_text(json.dumps(known, indent=2))
+    return known
+
+
+def widget_links(settings: Settings, signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    return {
+        center_id: f"{settings.base_url}/c/{center_id}/preferences?"
+        + urlencode({"t": signer.mint("manage", center_id, subscriber_id)})
+        for center_id, subscriber_id in subscribers.items()
+    }
+
+
+def host_app(links: dict[str, str], widget_origin: str) -> Litestar:
+    """A stand-in for a brand's website on another origin, embedding each widget."""
+
+    @get("/", media_type=MediaType.HTML)
+    async def index() -> str:
+        items = "".join(
+            f'<li><a href="/{escape(cid)}">{escape(cid)}</a></li>' for cid in links
+        )
+        return f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Demo host site</title></head>" \
+               f"<body><main><h1>Demo host site</h1><ul>{items}</ul></main></body></html>"
+
+    @get("/{center_id:str}", media_type=MediaType.HTML)
+    async def page(center_id: str) -> str:
+        src = escape(links.get(center_id, ""))
+        return (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{escape(center_id)}: account page</title></head><body><main>"
+            f"<h1>My account</h1><p>Embedded from {escape(widget_origin)}:</p>"
+            f"<iframe id='widget' name='widget' title='Communication preferences' src='{src}' "
+            "style='width:100%;max-width:46rem;height:1400px;border:0'></iframe>"
+            "</main></body></html>"
+        )
+
+    return Litestar(route_handlers=[index, page], debug=False)

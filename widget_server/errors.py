@@ -1,0 +1,175 @@
+"""The exception tree every failure flows through, and the one place that renders it.
+
+::
+
+    WidgetError                      status, translatable title and detail
+     ├── LinkProblem                 offers a fresh link
+     │    ├── LinkExpired            401  authentic but too old, or revoked
+     │    └── LinkInvalid            403  tampered, wrong scope, wrong center
+     ├── NotFound                    404  unknown center, subscriber or page
+     ├── CrossSiteRequest            403  a state change posted from another site
+     ├── BadForm                     422  a submitted value we cannot accept
+     ├── TooManyRequests             429
+     └── InternalError               500  logged with an id, shown with that id
+
+One handler renders any of them as an RFC 9457 problem (JSON) under ``/api/``, as a
+fragment into the page's message area for htmx, and as a full page otherwise; always in
+the visitor's language, never with a stack trace. Messages are gettext msgids.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from html import escape
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from .i18n import negotiate, shipped_locales
+from .rendering import page_context
+
+log = logging.getLogger("widget_server.errors")
+
+# Marks a string for extraction by pybabel without translating it at import time.
+def N_(message: str) -> str:  # noqa: N802
+    return message
+
+
+class WidgetError(Exception):
+    status = 500
+    title = N_("Something went wrong")
+    detail = N_("Please try again in a moment.")
+    problem_type = "about:blank"
+
+    def __init__(self, detail: str | None = None, *, center: Any = None, **extra: Any) -> None:
+        super().__init__(detail or self.detail)
+        if detail:
+            self.detail = detail
+        self.center = center
+        self.extra = extra
+
+
+class LinkProblem(WidgetError):
+    """A link that cannot be honoured; the page offers to e-mail a fresh one."""
+
+    offer_fresh_link = True
+
+
+class LinkExpired(LinkProblem):
+    status = 401
+    title = N_("This link has expired")
+    detail = N_("For your security, links to your preferences work for a limited time.")
+
+
+class LinkInvalid(LinkProblem):
+    status = 403
+    title = N_("This link does not work")
+    detail = N_("The link may be incomplete or altered. Please use the latest link we sent you.")
+
+
+class NotFound(WidgetError):
+    status = 404
+    title = N_("Page not found")
+    detail = N_("Please check the address, or use the link from your latest e-mail.")
+
+
+class CrossSiteRequest(WidgetError):
+    status = 403
+    title = N_("Request refused")
+    detail = N_("Your preferences can only be changed from the preference page itself.")
+
+
+class BadForm(WidgetError):
+    status = 422
+    title = N_("We could not save your choices")
+    detail = N_("Part of the form was not understood. Nothing was changed; please try again.")
+
+
+class TooManyRequests(WidgetError):
+    status = 429
+    title = N_("Too many requests")
+    detail = N_("Please wait a minute before trying again.")
+
+
+class InternalError(WidgetError):
+    status = 500
+
+
+_HTTP_ERRORS = {404: NotFound, 405: NotFound, 429: TooManyRequests}
+
+
+def as_widget_error(exc: Exception) -> WidgetError:
+    """Any exception as a :class:`WidgetError`; unexpected ones are logged with an id."""
+    if isinstance(exc, WidgetError):
+        return exc
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        error = _HTTP_ERRORS.get(exc.status_code, BadForm)()
+        error.status = exc.status_code
+        return error
+    error_id = secrets.token_hex(6)
+    log.error("unexpected error %s: %s", error_id, type(exc).__name__, exc_info=exc)
+    return InternalError(error_id=error_id)
+
+
+def _center_of(request: Request, error: WidgetError) -> Any:
+    """The center an error happened in: the one the error names, else the one in the path."""
+    if error.center is not None:
+        return error.center
+    center_id = request.path_params.get("center_id") if request.scope.get("path_params") else None
+    return request.app.state.centers.get(center_id) if center_id else None
+
+
+def error_locale(request: Request, error: WidgetError) -> str:
+    """The visitor's language for an error page: the center's if known, else any shipped."""
+    center = error.center
+    available = center.locales if center else sorted(shipped_locales())
+    default = center.default_locale if center else "en"
+    return negotiate(
+        available, default,
+        explicit=request.query_params.get("lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+def handle_error(request: Request, exc: Exception) -> Response:
+    """The one exception handler of the app."""
+    error = as_widget_error(exc)
+    error.center = _center_of(request, error)
+    locale = error_locale(request, error)
+    translate = request.app.state.translator.get(locale).gettext
+    title, detail = translate(error.title), translate(error.detail)
+    headers = {"Vary": "HX-Request, Accept-Language"}
+    if request.url.path.startswith("/api/"):
+        body = {"type": error.problem_type, "title": title, "status": error.status, "detail": detail}
+        body.update({k: v for k, v in error.extra.items() if k == "error_id"})
+        return Response(body, status_code=error.status, media_type="application/problem+json",
+                        headers={**headers, "Content-Language": locale})
+    context = page_context(request, locale, error.center)
+    context.update(
+        error=error, title=title, detail=detail, error_id=error.extra.get("error_id"),
+        expired_token=request.query_params.get("t") if isinstance(error, LinkExpired) else None,
+        fresh_link_url=f"/c/{error.center.id}/link?lang={locale}" if error.center else None,
+    )
+    template = "errors/error.html"
+    if request.headers.get("hx-request") == "true":
+        headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
+        template = "partials/_error_message.html"
+    # Rendered here, not lazily, so that a failure to render still ends in a page.
+    try:
+        body = request.app.state.jinja.get_template(template).render(context)
+    except Exception as exc:  # noqa: BLE001
+        log.error("error page could not be rendered: %s", type(exc).__name__, exc_info=exc)
+        body = FALLBACK_PAGE % {"status": error.status, "title": escape(title)}
+    return Response(body, status_code=error.status, headers=headers, media_type=MediaType.HTML)
+
+
+FALLBACK_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>%(status)s</title></head>"
+    "<body><main><h1>%(title)s</h1></main></body></html>"
+)
+
+
+exception_handlers = {Exception: handle_error, HTTP_500_INTERNAL_SERVER_ERROR: handle_error}

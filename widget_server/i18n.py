@@ -1,0 +1,117 @@
+"""Interface translations (Babel, gettext catalogs) and locale negotiation.
+
+Catalogs live in ``locales/<lang>/LC_MESSAGES/messages.po`` and are compiled in memory
+when the server starts, so there is no ``.mo`` file to forget to build or to drift from
+its ``.po``. Center wording (topic labels...) is not here: it comes from center files.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from .paths import LOCALES
+
+DOMAIN = "messages"
+SOURCE_LOCALE = "en"
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+
+
+def shipped_locales(root: Path = LOCALES) -> frozenset[str]:
+    """Languages with an interface catalog, plus the source language (English)."""
+    found = {p.parent.parent.name for p in root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    return frozenset(found | {SOURCE_LOCALE})
+
+
+def compile_catalog(po_path: Path) -> Translations:
+    """Read a ``.po`` file and return ready-to-use translations (compiled in memory)."""
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=po_path.parent.parent.name, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Every shipped catalog, loaded once."""
+
+    catalogs: Mapping[str, NullTranslations]
+
+    @classmethod
+    def load(cls, root: Path = LOCALES) -> "Translator":
+        catalogs: dict[str, NullTranslations] = {SOURCE_LOCALE: NullTranslations()}
+        for po_path in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+            catalogs[po_path.parent.parent.name] = compile_catalog(po_path)
+        return cls(catalogs)
+
+    def get(self, locale: str) -> NullTranslations:
+        return self.catalogs.get(locale) or self.catalogs.get(locale.split("_")[0]) or self.catalogs[SOURCE_LOCALE]
+
+    def gettext(self, locale: str, message: str, **variables: object) -> str:
+        text = self.get(locale).gettext(message)
+        return text % variables if variables else text
+
+
+def text_direction(locale: str) -> str:
+    return "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr"
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Language tags from an ``Accept-Language`` header, best first (q-weighted)."""
+    if not header:
+        return []
+    weighted = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            weighted.append((-quality, position, tag.strip()))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def negotiate(
+    available: Iterable[str],
+    default: str,
+    *,
+    explicit: str | None = None,
+    from_token: str | None = None,
+    accept_language: str | None = None,
+) -> str:
+    """Pick a locale: explicit choice, then the token's, then the browser's, then default."""
+    available = list(available)
+    for candidate in (explicit, from_token):
+        if candidate in available:
+            return candidate
+    for tag in parse_accept_language(accept_language):
+        match = Locale.negotiate([tag.replace("-", "_")], available, sep="_")
+        if match:
+            return str(match)
+        language = tag.split("-")[0].lower()
+        if language in available:
+            return language
+    return default
+
+
+def locale_display_name(locale: str) -> str:
+    """A language's own name for itself ("Français", "Deutsch"), for the switcher."""
+    try:
+        name = Locale.parse(locale).get_display_name(locale) or locale
+    except (UnknownLocaleError, ValueError):
+        return locale
+    return name[:1].upper() + name[1:]

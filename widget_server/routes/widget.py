@@ -1,0 +1,148 @@
+"""The preference widget: ``GET`` shows a subscriber's choices, ``POST`` saves them.
+
+The same form serves htmx (answer: the re-rendered form, with a status message swapped
+out of band) and plain browsers (answer: ``303`` back to the page). Identity travels
+in the signed token (query string, then a hidden field), never in a cookie, so the
+widget works inside third-party iframes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from babel.dates import format_date
+from litestar import Controller, MediaType, Request, get, post
+from litestar.datastructures import State
+from litestar.response import Redirect, Template
+
+from ..centers.model import Center
+from ..errors import LinkInvalid, NotFound
+from ..forms import PAUSE_DAYS, desired_preferences, read_version
+from ..i18n import negotiate
+from ..labels import CHANNEL_LABELS, FREQUENCY_LABELS
+from ..ledger import EventContext
+from ..rendering import page_context
+from ..request_context import client_context
+from ..security import check_same_origin
+from ..store.subscribers import Subscriber, VersionConflict
+from ..tokens import check_not_revoked, read_link
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str  # success, error, warning
+    text: str
+    title: str = ""
+
+
+def center_or_404(state: State, center_id: str) -> Center:
+    center = state.centers.get(center_id)
+    if center is None:
+        raise NotFound()
+    return center
+
+
+def visitor_locale(request: Request, center: Center, token_locale: str | None, explicit: str | None) -> str:
+    return negotiate(
+        center.locales, center.default_locale,
+        explicit=explicit, from_token=token_locale,
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, Any]:
+    claims = read_link(state.signer, token, center)
+    subscriber = await anyio.to_thread.run_sync(state.store.get, center.id, claims.subscriber)
+    if subscriber is None:
+        raise LinkInvalid(center=center)
+    check_not_revoked(claims, subscriber.valid_after, center)
+    return subscriber, claims
+
+
+def form_context(request: Request, center: Center, locale: str, token: str, subscriber_prefs, message=None) -> dict:  # noqa: ANN001
+    now = request.app.state.clock()
+    paused = subscriber_prefs.paused_until if subscriber_prefs.paused(now) else None
+    context = page_context(request, locale, center, query={"t": token})
+    context.update(
+        token=token,
+        prefs=subscriber_prefs,
+        submission=secrets.token_urlsafe(12),
+        form_action=f"/c/{center.id}/preferences",
+        paused_until=format_date(paused, format="long", locale=locale) if paused else None,
+        pause_days=PAUSE_DAYS,
+        channel_labels=CHANNEL_LABELS,
+        frequency_labels=FREQUENCY_LABELS,
+        message=message,
+    )
+    return context
+
+
+class WidgetController(Controller):
+    path = "/c/{center_id:str}/preferences"
+
+    @get(media_type=MediaType.HTML)
+    async def show(self, request: Request, state: State, center_id: str, t: str | None = None,
+                   lang: str | None = None, saved: bool = False) -> Template:
+        center = center_or_404(state, center_id)
+        subscriber, claims = await load_subscriber(state, center, t)
+        locale = visitor_locale(request, center, claims.locale, lang)
+        translate = state.translator.get(locale).gettext
+        message = Message("success", translate("Your choices are saved.")) if saved else None
+        context = form_context(request, center, locale, t, subscriber.preferences, message)
+        return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language"})
+
+    @post(media_type=MediaType.HTML, status_code=200)
+    async def save(self, request: Request, state: State, center_id: str) -> Template | Redirect:
+        center = center_or_404(state, center_id)
+        check_same_origin(request.headers, state.own_origins(request))
+        form = await request.form()
+        fields = {key: form.getall(key) for key in form.keys()}
+        token = form.get("t")
+        subscriber, claims = await load_subscriber(state, center, token)
+        locale = visitor_locale(request, center, claims.locale, form.get("lang"))
+        translate = state.translator.get(locale).gettext
+        is_htmx = request.headers.get("hx-request") == "true"
+        current = subscriber.preferences
+        now = state.clock()
+        base_version = read_version(fields)
+        desired = desired_preferences(center, current, fields, now)
+        if form.get("notice") != center.notice_version:
+            return self._respond(request, center, locale, token, current, is_htmx, status=409, message=Message(
+                "warning", translate("Please review your choices and save again."),
+                translate("The wording of this page has been updated"),
+            ))
+        context = EventContext(
+            source="web", actor="subject", locale=locale, notice_version=center.notice_version,
+            evidence={"method": "signed_link", "scope": claims.scope, "link_issued_at": claims.issued_at},
+            context=client_context(request),
+        )
+        try:
+            result = await anyio.to_thread.run_sync(lambda: state.store.save(
+                center.id, subscriber.id, desired, base_version=base_version,
+                context=context, submission_id=form.get("submission") or None,
+            ))
+        except VersionConflict as conflict:
+            return self._respond(request, center, locale, token, conflict.current, is_htmx, status=409, message=Message(
+                "warning", translate("Your preferences were changed elsewhere meanwhile. Here they are as they are now: "
+                                     "please review them and save again."),
+                translate("Nothing was saved"),
+            ))
+        if not is_htmx:
+            query = urlencode({"t": token, "lang": locale, "saved": "1"})
+            return Redirect(f"/c/{center.id}/preferences?{query}", status_code=303)
+        text = translate("Your choices are saved.") if result.outcome != "unchanged" else translate(
+            "Nothing to save: your choices are unchanged.")
+        return self._respond(request, center, locale, token, result.preferences, True, 200, Message("success", text))
+
+    def _respond(self, request: Request, center: Center, locale: str, token: str, prefs, is_htmx: bool,  # noqa: ANN001
+                 status: int, message: Message) -> Template:
+        context = form_context(request, center, locale, token, prefs, message)
+        headers = {"Vary": "HX-Request, Accept-Language"}
+        if is_htmx:
+            context["oob"] = True
+            return Template("partials/_preferences_form.html", context=context, status_code=status, headers=headers)
+        return Template("pages/preferences.html", context=context, status_code=status, headers=headers)

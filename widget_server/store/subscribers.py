@@ -1,0 +1,393 @@
+"""The subscriber store: read a subscriber's preferences, write a change with its proof.
+
+One interface over SQLAlchemy Core, for SQLite and PostgreSQL alike. Every write is a
+single transaction that updates the state *and* appends the consent event chained to
+the previous one, so there is never a state without its proof or a proof without its
+state. The subscriber's ``version`` is bumped with a compare-and-set
+(``UPDATE ... WHERE version = :seen``), which is what refuses a stale form on every
+engine; on SQLite a process-wide lock plus ``BEGIN IMMEDIATE`` also queues writers
+instead of letting them spin on ``SQLITE_BUSY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
+from ..preferences import UNKNOWN, Preferences, diff
+from . import migrate
+from .engine import WRITE
+from .schema import (
+    contact_points,
+    events,
+    subscriber_interests,
+    subscribers,
+    subscriptions,
+    topic_settings,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A subscriber as one center knows them, with their current preferences."""
+
+    id: str
+    center: str
+    locale: str | None
+    valid_after: datetime | None
+    preferences: Preferences
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: ``saved`` (an event was written), ``unchanged`` or ``repeat``."""
+
+    outcome: str
+    preferences: Preferences
+    changes: tuple[Change, ...] = ()
+    event_id: int | None = None
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class UnknownSubscriber(StoreError):
+    """No such subscriber in this center."""
+
+
+class VersionConflict(StoreError):
+    """The form was rendered from an older version and asks for something else.
+
+    ``current`` is the fresh state, to show the person what changed meanwhile.
+    """
+
+    def __init__(self, current: Preferences) -> None:
+        super().__init__(f"preferences changed meanwhile (now at version {current.version})")
+        self.current = current
+
+
+def new_subscriber_id() -> str:
+    """Opaque and random: it must say nothing about the person."""
+    return "sub_" + secrets.token_urlsafe(16)
+
+
+class Store:
+    """Subscribers, their preferences and their consent events."""
+
+    def __init__(self, engine: Engine, *, lookup_key: bytes, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._lookup_key = lookup_key
+        self._serial = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, why not): the database answers and no migration is pending."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            if migrate.pending(self.engine):
+                return False, "migrations pending"
+        except Exception as exc:  # noqa: BLE001 - any driver error means "not ready"
+            return False, f"database unreachable ({type(exc).__name__})"
+        return True, "ok"
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        if self._serial is None:
+            with self.engine.connect().execution_options(**WRITE) as connection:
+                with connection.begin():
+                    yield connection
+            return
+        with self._serial, self.engine.connect().execution_options(**WRITE) as connection:
+            with connection.begin():
+                yield connection
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, center: str, subscriber_id: str) -> Subscriber | None:
+        with self.engine.connect() as connection:
+            return self._get(connection, center, subscriber_id)
+
+    def _get(self, connection: Connection, center: str, subscriber_id: str) -> Subscriber | None:
+        row = connection.execute(
+            select(subscribers).where(subscribers.c.id == subscriber_id, subscribers.c.center == center)
+        ).first()
+        if row is None:
+            return None
+        prefs = Preferences(
+            version=row.version,
+            subscriptions={
+                (r.topic, r.channel): r.state
+                for r in connection.execute(
+                    select(subscriptions.c.topic, subscriptions.c.channel, subscriptions.c.state).where(
+                        subscriptions.c.subscriber_id == subscriber_id
+                    )
+                )
+            },
+            frequencies={
+                r.topic: r.frequency
+                for r in connection.execute(
+                    select(topic_settings.c.topic, topic_settings.c.frequency).where(
+                        topic_settings.c.subscriber_id == subscriber_id,
+                        topic_settings.c.frequency.is_not(None),
+                    )
+                )
+            },
+            interests=frozenset(
+                connection.scalars(
+                    select(subscriber_interests.c.interest).where(
+                        subscriber_interests.c.subscriber_id == subscriber_id
+                    )
+                )
+            ),
+            paused_until=row.paused_until,
+            suppressed=row.suppressed,
+        )
+        return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs)
+
+    def events(self, subscriber_id: str) -> list[dict]:
+        """Every event of a subscriber, oldest first, as plain dicts."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(events).where(events.c.subscriber_id == subscriber_id).order_by(events.c.version)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def verify_chain(self, subscriber_id: str) -> ChainReport:
+        return verify_chain(self.events(subscriber_id))
+
+    # -- writing ---------------------------------------------------------------------
+
+    def create_subscriber(
+        self,
+        center: str,
+        *,
+        locale: str | None = None,
+        preferences: Preferences | None = None,
+        email: str | None = None,
+        context: EventContext | None = None,
+    ) -> str:
+        """A new subscriber; initial choices, if any, are recorded as its first event."""
+        subscriber_id = new_subscriber_id()
+        now = self.clock()
+        with self._writing() as connection:
+            connection.execute(
+                insert(subscribers).values(
+                    id=subscriber_id, center=center, version=0, locale=locale,
+                    suppressed=False, created_at=now, updated_at=now,
+                )
+            )
+            if email:
+                self._set_contact(connection, center, subscriber_id, "email", email)
+            if preferences is not None:
+                before = Preferences()
+                context = context or EventContext(source="system", actor="system")
+                self._apply(connection, center, subscriber_id, before, preferences, context, None)
+        return subscriber_id
+
+    def save(
+        self,
+        center: str,
+        subscriber_id: str,
+        desired: Preferences,
+        *,
+        base_version: int,
+        context: EventContext,
+        submission_id: str | None = None,
+    ) -> SaveResult:
+        """Write ``desired`` if it was chosen from the current version.
+
+        A form saved twice (same ``submission_id``) is a ``repeat``; a stale form that asks
+        for exactly the current state is ``unchanged``; a stale form asking for anything
+        else raises :class:`VersionConflict` rather than overwrite someone's newer choice.
+        """
+        with self._writing() as connection:
+            subscriber = self._get(connection, center, subscriber_id)
+            if subscriber is None:
+                raise UnknownSubscriber(subscriber_id)
+            current = subscriber.preferences
+            if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
+                return SaveResult("repeat", current)
+            if current.version != base_version:
+                if desired.same_choices(current):
+                    return SaveResult("unchanged", current)
+                raise VersionConflict(current)
+            return self._apply(connection, center, subscriber_id, current, desired, context, submission_id)
+
+    def revoke_links(self, subscriber_id: str) -> None:
+        """Every link signed before now stops working."""
+        with self._writing() as connection:
+            connection.execute(
+                update(subscribers).where(subscribers.c.id == subscriber_id).values(valid_after=self.clock())
+            )
+
+    def _seen_submission(self, connection: Connection, subscriber_id: str, submission_id: str) -> bool:
+        return connection.execute(
+            select(events.c.id).where(
+                events.c.subscriber_id == subscriber_id, events.c.submission_id == submission_id
+            )
+        ).first() is not None
+
+    def _apply(
+        self,
+        connection: Connection,
+        center: str,
+        subscriber_id: str,
+        current: Preferences,
+        desired: Preferences,
+        context: EventContext,
+        submission_id: str | None,
+    ) -> SaveResult:
+        changes = diff(current, desired)
+        if not changes:
+            return SaveResult("unchanged", current)
+        now = self.clock()
+        version = current.version + 1
+        bumped = connection.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id, subscribers.c.version == current.version)
+            .values(version=version, paused_until=desired.paused_until,
+                    suppressed=desired.suppressed, updated_at=now)
+        )
+        if bumped.rowcount != 1:  # another writer got there first (PostgreSQL)
+            latest = self._get(connection, center, subscriber_id)
+            raise VersionConflict(latest.preferences if latest else current)
+        event_id = self._append_event(
+            connection, center, subscriber_id, version, now, changes, context, submission_id
+        )
+        self._write_state(connection, subscriber_id, current, desired, now, event_id)
+        return SaveResult("saved", replace(desired, version=version), tuple(changes), event_id)
+
+    def _append_event(
+        self,
+        connection: Connection,
+        center: str,
+        subscriber_id: str,
+        version: int,
+        now: datetime,
+        changes: list[Change],
+        context: EventContext,
+        submission_id: str | None,
+    ) -> int:
+        prev_hash = connection.scalar(
+            select(events.c.hash).where(
+                events.c.subscriber_id == subscriber_id, events.c.version == version - 1
+            )
+        )
+        record = {
+            "subscriber_id": subscriber_id,
+            "center": center,
+            "version": version,
+            "occurred_at": now,
+            "source": context.source,
+            "actor": context.actor,
+            "changes": [c.as_dict() for c in changes],
+            "notice_version": context.notice_version,
+            "locale": context.locale,
+            "evidence": dict(context.evidence) if context.evidence else None,
+            "context": dict(context.context) or None,
+            "submission_id": submission_id,
+            "prev_hash": prev_hash,
+        }
+        record["hash"] = event_hash(record)
+        return connection.execute(insert(events).values(**record)).inserted_primary_key[0]
+
+    def _write_state(
+        self,
+        connection: Connection,
+        subscriber_id: str,
+        current: Preferences,
+        desired: Preferences,
+        now: datetime,
+        event_id: int,
+    ) -> None:
+        for key in set(current.subscriptions) | set(desired.subscriptions):
+            old, new = current.state(*key), desired.state(*key)
+            if old == new:
+                continue
+            topic, channel = key
+            connection.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscriber_id == subscriber_id,
+                    subscriptions.c.topic == topic,
+                    subscriptions.c.channel == channel,
+                )
+            )
+            if new != UNKNOWN:
+                connection.execute(
+                    insert(subscriptions).values(
+                        subscriber_id=subscriber_id, topic=topic, channel=channel, state=new,
+                        legal_basis="consent", since=now, event_id=event_id,
+                    )
+                )
+        if current.frequencies != desired.frequencies:
+            connection.execute(delete(topic_settings).where(topic_settings.c.subscriber_id == subscriber_id))
+            rows = [
+                {"subscriber_id": subscriber_id, "topic": t, "frequency": f}
+                for t, f in desired.frequencies.items()
+            ]
+            if rows:
+                connection.execute(insert(topic_settings), rows)
+        if current.interests != desired.interests:
+            connection.execute(
+                delete(subscriber_interests).where(subscriber_interests.c.subscriber_id == subscriber_id)
+            )
+            rows = [{"subscriber_id": subscriber_id, "interest": i} for i in sorted(desired.interests)]
+            if rows:
+                connection.execute(insert(subscriber_interests), rows)
+
+    # -- contact points --------------------------------------------------------------
+
+    def lookup_hash(self, center: str, kind: str, value: str) -> str:
+        normalised = value.strip().lower() if kind == "email" else "".join(value.split())
+        message = f"{center}\x00{kind}\x00{normalised}".encode()
+        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
+
+    def _set_contact(self, connection: Connection, center: str, subscriber_id: str, kind: str, value: str) -> None:
+        connection.execute(
+            insert(contact_points).values(
+                subscriber_id=subscriber_id, kind=kind,
+                lookup_hash=self.lookup_hash(center, kind, value), value=value.strip(),
+            )
+        )
+
+    def find_by_contact(self, center: str, kind: str, value: str) -> str | None:
+        """The subscriber id behind a contact point, found through its keyed hash."""
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                select(contact_points.c.subscriber_id)
+                .join(subscribers, subscribers.c.id == contact_points.c.subscriber_id)
+                .where(
+                    contact_points.c.lookup_hash == self.lookup_hash(center, kind, value),
+                    subscribers.c.center == center,
+                )
+            )
+
+    def contact(self, subscriber_id: str, kind: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                select(contact_points.c.value).where(
+                    contact_points.c.subscriber_id == subscriber_id, contact_points.c.kind == kind
+                )
+            )

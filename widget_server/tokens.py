@@ -1,0 +1,61 @@
+"""The server's side of signed links: which scopes open which page, and revocation.
+
+The token format itself lives in :mod:`preference_sdk` (one implementation, shared with
+host systems that mint links offline); here it is bound to the server's secrets and
+turned into the server's errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from preference_sdk import TokenClaims, TokenExpired, TokenInvalid, TokenSigner
+
+from .centers.model import Center
+from .errors import LinkExpired, LinkInvalid
+from .settings import Settings
+
+#: Scopes that open the preference widget: footer links, and "send me a new link".
+WIDGET_SCOPES = ("manage", "login")
+
+
+def make_signer(settings: Settings, clock=None) -> TokenSigner:  # noqa: ANN001
+    if not settings.secret_keys:
+        raise ValueError(
+            "no link-signing secret: set WIDGET_SECRET_KEYS (comma-separated, newest first)"
+        )
+    return TokenSigner(settings.secret_keys, **({"clock": clock} if clock else {}))
+
+
+def lookup_key(settings: Settings) -> bytes:
+    """The contact-point lookup key; derived from the oldest secret unless set."""
+    if settings.lookup_key:
+        return settings.lookup_key.encode()
+    oldest = settings.secret_keys[-1]
+    return hashlib.sha256(b"widget-server lookup key\x00" + oldest.encode()).digest()
+
+
+def read_link(
+    signer: TokenSigner, token: str | None, center: Center, scopes: tuple[str, ...] = WIDGET_SCOPES
+) -> TokenClaims:
+    """Verify a visitor's token for ``center`` under any of ``scopes``."""
+    if not token:
+        raise LinkInvalid(center=center)
+    expired: TokenExpired | None = None
+    for scope in scopes:
+        try:
+            return signer.read(token, scope, center=center.id)
+        except TokenExpired as exc:
+            expired = exc
+        except TokenInvalid:
+            continue
+    if expired is not None:
+        raise LinkExpired(center=center, claims=expired.claims)
+    raise LinkInvalid(center=center)
+
+
+def check_not_revoked(claims: TokenClaims, valid_after: datetime | None, center: Center) -> None:
+    """Links signed before the subscriber's "valid after" instant no longer work."""
+    if valid_after is not None and claims.issued_at < int(valid_after.timestamp()):
+        raise LinkExpired(center=center, claims=claims)
