@@ -18,28 +18,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from . import values
 from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS
 from .schema import DOCUMENT, Finding, check_structure, join
-from .special_categories import CATEGORY_NAMES, find_special_categories, fold
+from .special_categories import CATEGORY_NAMES, find_special_categories
 
 #: Interface languages the server ships translations for. The caller passes its own
 #: set when more are shipped; a center may only list locales from it.
 SHIPPED_LOCALES: frozenset[str] = frozenset({"en", "fr", "de", "es"})
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-#: BCP 47, the subset that makes sense here: ``fr``, ``fr-CA``, ``zh-Hant``, ``es-419``.
-LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$")
-_HOST = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
-ORIGIN_PATTERN = re.compile(rf"^(https?)://({_HOST}|\[[0-9a-f:.]+\])(?::([0-9]{{1,5}}))?$")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-COLOUR_PATTERN = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-RADIUS_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)(px|rem)$")
-_RADIUS_LIMITS = {"px": 32, "rem": 2}
-#: Font lists go into a CSS custom property: anything that could end it is refused.
-FONT_PATTERN = re.compile(r"^(?:[^\W_]|[ ,'\"-])+$")
-_FONT_MAX = 200
 _KIND_ALIASES = {"transactional": "required", "service": "required", "promotional": "marketing"}
 
 
@@ -64,7 +52,7 @@ class Document:
 
     def __init__(self, raw: Mapping[str, Any], shipped_locales: Iterable[str]) -> None:
         self.raw = raw
-        self.shipped_locales = frozenset(_locale_key(code) for code in shipped_locales)
+        self.shipped_locales = frozenset(values.locale_key(code) for code in shipped_locales)
 
     @property
     def center(self) -> Mapping[str, Any]:
@@ -133,8 +121,9 @@ def check_id_format(doc: Document) -> Iterator[Finding]:
     items = [("center", doc.center), *doc.topics, *doc.interests]
     for path, item in items:
         value = text(item, "id")
-        if value is not None and not ID_PATTERN.match(value):
-            yield join(path, "id"), f"'{value}' is not a valid id; {_id_advice(value)}"
+        problem = values.id_problem(value) if value is not None else None
+        if problem:
+            yield join(path, "id"), problem
 
 
 def check_duplicate_topic_ids(doc: Document) -> Iterator[Finding]:
@@ -162,12 +151,6 @@ def _duplicate_ids(items: list[tuple[str, Mapping[str, Any]]], what: str) -> Ite
             first_seen[value] = join(path, "id")
 
 
-def _id_advice(value: str) -> str:
-    advice = "use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
-    suggestion = re.sub(r"[^a-z0-9_-]+", "-", fold(value)).strip("-_")[:63]
-    return f"{advice}, e.g. '{suggestion}'" if ID_PATTERN.match(suggestion) else advice
-
-
 # --- locales -----------------------------------------------------------------------
 
 
@@ -182,8 +165,9 @@ def check_locale_list(doc: Document) -> Iterator[Finding]:
 def check_locale_codes(doc: Document) -> Iterator[Finding]:
     """Locale codes are compared with the visitor's Accept-Language: one spelling only."""
     for index, code in strings(doc.center, "locales"):
-        if not LOCALE_PATTERN.match(code):
-            yield join("center.locales", index), f"'{code}' is not a locale code; {_locale_advice(code)}"
+        problem = values.locale_problem(code)
+        if problem:
+            yield join("center.locales", index), problem
 
 
 def check_default_locale(doc: Document) -> Iterator[Finding]:
@@ -203,9 +187,9 @@ def check_shipped_locales(doc: Document) -> Iterator[Finding]:
     """
     shipped = ", ".join(sorted(doc.shipped_locales))
     for index, code in strings(doc.center, "locales"):
-        if not LOCALE_PATTERN.match(code):
+        if values.locale_problem(code):
             continue  # reported by check_locale_codes
-        if not {_locale_key(code), _locale_key(code.split("-")[0])} & doc.shipped_locales:
+        if not {values.locale_key(code), values.locale_key(code.split("-")[0])} & doc.shipped_locales:
             yield join("center.locales", index), (
                 f"the interface is not translated into '{code}' (shipped: {shipped}); "
                 f"remove it from center.locales, or ship an interface translation first"
@@ -238,19 +222,6 @@ def check_extra_translations(doc: Document) -> Iterator[Finding]:
                     f"'{locale}' is not in center.locales ({', '.join(locales)}); "
                     f"add it there, or remove this translation"
                 )
-
-
-def _locale_advice(code: str) -> str:
-    advice = "write a language code like 'en', optionally with a region like 'en-GB'"
-    parts = re.split(r"[-_]", code.strip())
-    fixed = [parts[0].lower()] + [p.title() if len(p) == 4 else p.upper() for p in parts[1:]]
-    suggestion = "-".join(fixed)
-    return f"write '{suggestion}'" if LOCALE_PATTERN.match(suggestion) else advice
-
-
-def _locale_key(code: str) -> str:
-    """``pt_BR``, ``pt-br`` and ``pt-BR`` name the same locale."""
-    return code.replace("_", "-").lower()
 
 
 # --- topics ------------------------------------------------------------------------
@@ -366,14 +337,10 @@ def _did_you_mean(value: str, known: Iterable[str], aliases: Mapping[str, str] |
 
 
 def check_origins(doc: Document) -> Iterator[Finding]:
-    """Origins are compared byte for byte with the browser's Origin header.
-
-    Browsers send ``scheme://host[:port]``, lower case, no path, no default port:
-    anything else would never match and embedding would fail without a word.
-    """
+    """Only the exact form a browser sends in its Origin header can ever match."""
     listed = strings(doc.center, "allowed_origins")
     for index, origin in listed:
-        problem = _origin_problem(origin)
+        problem = values.origin_problem(origin)
         if problem:
             yield join("center.allowed_origins", index), problem
     yield from _repeats(listed, "center.allowed_origins", "origin")
@@ -386,11 +353,9 @@ def check_privacy_urls(doc: Document) -> Iterator[Finding]:
         return
     for locale, table in wording.items():
         url = text(table, "privacy_url") if isinstance(table, dict) else None
-        if url is not None and not _is_web_url(url):
-            yield join(join("center.text", locale), "privacy_url"), (
-                f"'{url}' is not a web address; write a full address starting with "
-                f"https://, e.g. 'https://www.example.com/privacy'"
-            )
+        problem = values.url_problem(url) if url is not None else None
+        if problem:
+            yield join(join("center.text", locale), "privacy_url"), problem
 
 
 def check_theme(doc: Document) -> Iterator[Finding]:
@@ -398,92 +363,13 @@ def check_theme(doc: Document) -> Iterator[Finding]:
     theme = doc.raw.get("theme")
     if not isinstance(theme, dict):
         return
-    for key in ("primary", "primary_text", "background", "text"):
+    judges = {key: values.colour_problem for key in ("primary", "primary_text", "background", "text")}
+    judges.update(radius=values.radius_problem, font=values.font_problem)
+    for key, judge in judges.items():
         value = text(theme, key)
-        if value is not None and not COLOUR_PATTERN.match(value):
-            yield join("theme", key), f"'{value}' is not a colour; write #rgb or #rrggbb, e.g. '#1f4fbf'"
-    radius = text(theme, "radius")
-    if radius is not None:
-        yield from _radius_problems(radius)
-    font = text(theme, "font")
-    if font is not None:
-        yield from _font_problems(font)
-
-
-def _origin_problem(origin: str) -> str | None:
-    if origin.strip() == "*":
-        return "'*' would let any site embed the center; list each origin instead"
-    match = ORIGIN_PATTERN.match(origin)
-    if match is None:
-        advice = "write scheme://host[:port] with no path and no trailing slash"
-        suggestion = _suggest_origin(origin)
-        return f"'{origin}' is not an origin; {advice}" + (f", e.g. '{suggestion}'" if suggestion else "")
-    scheme, host, port = match.groups()
-    if port is not None and not 0 < int(port) < 65536:
-        return f"port {port} is out of range in '{origin}'; use a port from 1 to 65535"
-    if port is not None and int(port) == _DEFAULT_PORTS[scheme]:
-        return (
-            f"'{origin}' names the default port, which browsers leave out of the "
-            f"Origin header; write '{scheme}://{host}'"
-        )
-    return None
-
-
-def _suggest_origin(origin: str) -> str | None:
-    origin = origin.strip()
-    if "://" not in origin:
-        origin = "https://" + origin  # "shop.example": the scheme was forgotten
-    try:
-        parts = urlsplit(origin)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    elif not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")  # browsers send the punycode form
-        except UnicodeError:
-            return None
-    keep_port = port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]
-    suggestion = f"{parts.scheme.lower()}://{host}" + (f":{port}" if keep_port else "")
-    return suggestion if ORIGIN_PATTERN.match(suggestion) else None
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not re.search(r"\s", url)
-
-
-def _radius_problems(radius: str) -> Iterator[Finding]:
-    if radius == "0":
-        return
-    match = RADIUS_PATTERN.match(radius)
-    if match is None:
-        yield "theme.radius", (
-            f"'{radius}' is not a radius; write a length in px (0 to 32) or rem (0 to 2), e.g. '8px'"
-        )
-    elif float(match.group(1)) > _RADIUS_LIMITS[match.group(2)]:
-        yield "theme.radius", f"'{radius}' is too large; keep it within 0 to 32px, or 0 to 2rem"
-
-
-def _font_problems(font: str) -> Iterator[Finding]:
-    example = "\"'Source Sans 3', Arial, sans-serif\""
-    if len(font) > _FONT_MAX:
-        yield "theme.font", f"is longer than {_FONT_MAX} characters; shorten the font list"
-    elif not FONT_PATTERN.match(font):
-        bad = next(char for char in font if not FONT_PATTERN.match(char))
-        yield "theme.font", (
-            f"contains {bad!r}, which a font list may not; use only font names, spaces, "
-            f"commas, quotes and hyphens, e.g. {example}"
-        )
-    elif font.count("'") % 2 or font.count('"') % 2:
-        yield "theme.font", f"has a quote that is never closed; close it, e.g. {example}"
+        problem = judge(value) if value is not None else None
+        if problem:
+            yield join("theme", key), problem
 
 
 # --- sensitive wording -------------------------------------------------------------

@@ -15,6 +15,7 @@ import anyio
 from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.response import Template
 from preference_sdk import TokenExpired, TokenInvalid
@@ -65,7 +66,7 @@ class FreshLinkController(Controller):
     path = "/c/{center_id:str}/link"
 
     @get(media_type=MediaType.HTML)
-    async def ask(self, request: Request, state: State, center_id: str, lang: str | None = None) -> Template:
+    async def ask(self, request: Request, state: State, center_id: FromPath[str], lang: FromQuery[str | None] = None) -> Template:
         center = center_or_404(state, center_id)
         locale = visitor_locale(request, center, None, lang)
         context = page_context(request, locale, center)
@@ -73,7 +74,7 @@ class FreshLinkController(Controller):
 
     # Only this route is rate limited: it sends mail.
     @post(media_type=MediaType.HTML, status_code=200, middleware=[RateLimitConfig(("minute", 10)).middleware])
-    async def send(self, request: Request, state: State, center_id: str) -> Template:
+    async def send(self, request: Request, state: State, center_id: FromPath[str]) -> Template:
         center = center_or_404(state, center_id)
         check_same_origin(request.headers, state.own_origins(request))
         form = await request.form()

@@ -17,6 +17,7 @@ import anyio
 from babel.dates import format_date
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from ..centers.model import Center
@@ -85,18 +86,18 @@ class WidgetController(Controller):
     path = "/c/{center_id:str}/preferences"
 
     @get(media_type=MediaType.HTML)
-    async def show(self, request: Request, state: State, center_id: str, t: str | None = None,
-                   lang: str | None = None, saved: bool = False) -> Template:
+    async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
+                   lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False) -> Template:
         center = center_or_404(state, center_id)
         subscriber, claims = await load_subscriber(state, center, t)
         locale = visitor_locale(request, center, claims.locale, lang)
-        translate = state.translator.get(locale).gettext
-        message = Message("success", translate("Your choices are saved.")) if saved else None
+        _ = state.translator.get(locale).gettext
+        message = Message("success", _("Your choices are saved.")) if saved else None
         context = form_context(request, center, locale, t, subscriber.preferences, message)
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language"})
 
     @post(media_type=MediaType.HTML, status_code=200)
-    async def save(self, request: Request, state: State, center_id: str) -> Template | Redirect:
+    async def save(self, request: Request, state: State, center_id: FromPath[str]) -> Template | Redirect:
         center = center_or_404(state, center_id)
         check_same_origin(request.headers, state.own_origins(request))
         form = await request.form()
@@ -104,7 +105,7 @@ class WidgetController(Controller):
         token = form.get("t")
         subscriber, claims = await load_subscriber(state, center, token)
         locale = visitor_locale(request, center, claims.locale, form.get("lang"))
-        translate = state.translator.get(locale).gettext
+        _ = state.translator.get(locale).gettext
         is_htmx = request.headers.get("hx-request") == "true"
         current = subscriber.preferences
         now = state.clock()
@@ -112,8 +113,8 @@ class WidgetController(Controller):
         desired = desired_preferences(center, current, fields, now)
         if form.get("notice") != center.notice_version:
             return self._respond(request, center, locale, token, current, is_htmx, status=409, message=Message(
-                "warning", translate("Please review your choices and save again."),
-                translate("The wording of this page has been updated"),
+                "warning", _("Please review your choices and save again."),
+                _("The wording of this page has been updated"),
             ))
         context = EventContext(
             source="web", actor="subject", locale=locale, notice_version=center.notice_version,
@@ -127,14 +128,14 @@ class WidgetController(Controller):
             ))
         except VersionConflict as conflict:
             return self._respond(request, center, locale, token, conflict.current, is_htmx, status=409, message=Message(
-                "warning", translate("Your preferences were changed elsewhere meanwhile. Here they are as they are now: "
+                "warning", _("Your preferences were changed elsewhere meanwhile. Here they are as they are now: "
                                      "please review them and save again."),
-                translate("Nothing was saved"),
+                _("Nothing was saved"),
             ))
         if not is_htmx:
             query = urlencode({"t": token, "lang": locale, "saved": "1"})
             return Redirect(f"/c/{center.id}/preferences?{query}", status_code=303)
-        text = translate("Your choices are saved.") if result.outcome != "unchanged" else translate(
+        text = _("Your choices are saved.") if result.outcome != "unchanged" else _(
             "Nothing to save: your choices are unchanged.")
         return self._respond(request, center, locale, token, result.preferences, True, 200, Message("success", text))
 

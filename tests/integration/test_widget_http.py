@@ -1,0 +1,244 @@
+"""The widget over real HTTP on 127.0.0.1: pages, saves, and every bad case."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import httpx
+import pytest
+
+CENTER = "maison-lumiere"
+
+
+@pytest.fixture
+def visitor(live_server, store):
+    """A subscriber of maison-lumiere with offers by e-mail, and their manage link."""
+    from widget_server.preferences import OPTED_IN, Preferences
+
+    app = live_server.app
+    subscriber = store.create_subscriber(
+        CENTER, email="camille@example.org",
+        preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}),
+    )
+    token = app.state.signer.mint("manage", CENTER, subscriber)
+    client = httpx.Client(base_url=live_server.url, headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    yield subscriber, token, client
+    client.close()
+
+
+def form_of(html: str) -> dict[str, list[str]]:
+    """The fields a browser would submit from the rendered form (checked boxes only)."""
+    fields: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if not name or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        fields.setdefault(name.group(1), []).append(value.group(1) if value else "on")
+    for select in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', select[1]) or re.search(r'<option value="([^"]*)"', select[1])
+        fields[select[0]] = [chosen.group(1)]
+    return fields
+
+
+def same_origin(server) -> dict[str, str]:  # noqa: ANN001
+    return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}
+
+
+def test_the_widget_page_is_served_with_its_security_headers(live_server, visitor) -> None:
+    _, token, client = visitor
+    response = client.get(f"/c/{CENTER}/preferences", params={"t": token})
+    assert response.status_code == 200
+    html = response.text
+    assert '<html lang="fr" dir="ltr"' in html
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'self' http://127.0.0.1:8001" in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in response.headers
+    assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), "no inline script"
+    assert 'name="s.offers.email" value="on" checked' in html
+    assert "Offres et promotions" in html and "Enregistrer mes choix" in html
+
+
+def test_a_plain_post_saves_and_redirects_with_303(live_server, visitor, store) -> None:
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.sms"] = ["on"]
+    fields["i"] = ["garden", "lighting"]
+    fields["f.offers"] = ["monthly"]
+    response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(live_server))
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"/c/{CENTER}/preferences?t=")
+    page = client.get(response.headers["location"])
+    assert "Vos choix sont enregistrés" in page.text
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.opted_in("offers", "sms") and prefs.interests == {"garden", "lighting"}
+    assert prefs.frequencies["offers"] == "monthly"
+    event = store.events(subscriber)[-1]
+    assert (event["source"], event["actor"], event["locale"]) == ("web", "subject", "fr")
+    assert event["notice_version"] == "2026-11-01"
+    assert event["context"]["ip"] == "127.0.0.0" and event["evidence"]["method"] == "signed_link"
+    assert store.verify_chain(subscriber).intact
+
+
+def test_an_htmx_save_answers_the_form_fragment_and_a_status(live_server, visitor, store) -> None:
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.loyalty.push"] = ["on"]
+    response = client.post(f"/c/{CENTER}/preferences", data=fields,
+                           headers={**same_origin(live_server), "HX-Request": "true"})
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["vary"]
+    assert response.text.lstrip().startswith("<form")
+    assert 'hx-swap-oob="innerHTML"' in response.text and 'role="status"' in response.text
+    assert 'name="version" value="2"' in response.text
+    assert store.get(CENTER, subscriber).preferences.opted_in("loyalty", "push")
+
+
+def test_the_same_form_posted_twice_records_one_change(live_server, visitor, store) -> None:
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.push"] = ["on"]
+    for _ in range(3):
+        client.post(f"/c/{CENTER}/preferences", data=fields, headers={**same_origin(live_server), "HX-Request": "true"})
+    assert len(store.events(subscriber)) == 2
+
+
+def test_a_stale_form_is_refused_with_the_fresh_state(live_server, visitor, store) -> None:
+    subscriber, token, client = visitor
+    first = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    second = {**first, "submission": ["another-tab"]}
+    first["s.offers.sms"] = ["on"]
+    assert client.post(f"/c/{CENTER}/preferences", data=first, headers=same_origin(live_server)).status_code == 303
+    second.pop("s.offers.email")
+    response = client.post(f"/c/{CENTER}/preferences", data=second,
+                           headers={**same_origin(live_server), "HX-Request": "true"})
+    assert response.status_code == 409
+    assert 'role="alert"' in response.text and "Rien n" in response.text
+    assert 'name="s.offers.sms" value="on" checked' in response.text  # the fresh state
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.opted_in("offers", "email") and prefs.version == 2
+    assert len(store.events(subscriber)) == 2
+
+
+def test_unsubscribe_from_everything_is_one_post(live_server, visitor, store, centers) -> None:
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["action"] = ["unsubscribe_all"]
+    client.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(live_server))
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.suppressed
+    for topic in centers[CENTER].switchable_topics:
+        assert all(prefs.state(topic.id, c) == "opted_out" for c in topic.channels)
+    assert all(prefs.state("orders", c) == "unknown" for c in ("email", "sms"))  # required: untouched
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"f.offers": ["hourly"]},
+        {"i": ["home-decor", "astrology"]},
+        {"pause": ["5"]},
+        {"version": ["two"]},
+        {"version": [""]},
+        {"action": ["delete_everything"]},
+    ],
+)
+def test_a_bad_form_is_a_clear_422_and_changes_nothing(live_server, visitor, store, change) -> None:  # noqa: ANN001
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.sms"] = ["on"]
+    fields.update(change)
+    before = store.get(CENTER, subscriber)
+    for headers in (same_origin(live_server), {**same_origin(live_server), "HX-Request": "true"}):
+        response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+        assert response.status_code == 422
+        assert "Nous n&#39;avons pas pu enregistrer vos choix" in response.text
+        assert "Traceback" not in response.text
+    assert response.headers["hx-retarget"] == "#messages"
+    assert store.get(CENTER, subscriber) == before and len(store.events(subscriber)) == 1
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "https://evil.example"},
+])
+def test_a_post_from_another_site_is_refused(live_server, visitor, store, headers) -> None:  # noqa: ANN001
+    subscriber, token, client = visitor
+    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.sms"] = ["on"]
+    response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+    assert response.status_code == 403 and "Demande refusée" in response.text
+    assert len(store.events(subscriber)) == 1
+
+
+def test_an_expired_link_gets_a_friendly_page_offering_a_fresh_one(live_server, visitor, clock) -> None:
+    _, token, client = visitor
+    clock.advance(days=181)
+    response = client.get(f"/c/{CENTER}/preferences", params={"t": token})
+    assert response.status_code == 401
+    assert "Ce lien a expiré" in response.text
+    assert f'action="/c/{CENTER}/link"' in response.text and f'name="t" value="{token}"' in response.text
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "", lambda t: "garbage"])
+def test_a_tampered_or_missing_link_is_403(live_server, visitor, mangle) -> None:  # noqa: ANN001
+    _, token, client = visitor
+    response = client.get(f"/c/{CENTER}/preferences", params={"t": mangle(token)})
+    assert response.status_code == 403 and "Ce lien ne fonctionne pas" in response.text
+    assert 'name="email"' in response.text  # asks where to send a fresh link
+
+
+def test_a_link_of_another_scope_or_center_does_not_open_the_widget(live_server, visitor) -> None:
+    subscriber, _, client = visitor
+    signer = live_server.app.state.signer
+    for token, center in ((signer.mint("unsubscribe", CENTER, subscriber), CENTER),
+                          (signer.mint("manage", CENTER, subscriber), "voyago")):
+        assert client.get(f"/c/{center}/preferences", params={"t": token}).status_code == 403
+
+
+def test_revoked_links_stop_working(live_server, visitor, store, clock) -> None:
+    subscriber, token, client = visitor
+    clock.advance(seconds=5)
+    store.revoke_links(subscriber)
+    assert client.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 401
+    fresh = live_server.app.state.signer.mint("manage", CENTER, subscriber)
+    clock.advance(seconds=2)
+    assert client.get(f"/c/{CENTER}/preferences", params={"t": fresh}).status_code == 200
+
+
+def test_an_unknown_center_is_a_404_page_in_the_visitors_language(live_server) -> None:
+    response = httpx.get(f"{live_server.url}/c/nope/preferences?t=x", headers={"Accept-Language": "de"})
+    assert response.status_code == 404 and '<html lang="de"' in response.text
+    assert "Seite nicht gefunden" in response.text
+
+
+def test_an_oversized_body_is_refused_without_a_trace(live_server, visitor, store) -> None:
+    subscriber, token, client = visitor
+    response = client.post(f"/c/{CENTER}/preferences", content=b"t=" + b"x" * 200_000,
+                           headers={**same_origin(live_server), "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413 and "Traceback" not in response.text
+    assert len(store.events(subscriber)) == 1
+
+
+def test_health_and_readiness(live_server) -> None:
+    assert httpx.get(f"{live_server.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{live_server.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_tokens_and_personal_data_never_reach_the_logs(live_server, visitor, caplog) -> None:
+    _, token, client = visitor
+    caplog.set_level(logging.DEBUG)
+    client.get(f"/c/{CENTER}/preferences", params={"t": token})
+    client.get(f"/c/{CENTER}/preferences", params={"t": token + "x"})
+    client.post(f"/c/{CENTER}/link", data={"email": "camille@example.org"}, headers=same_origin(live_server))
+    server_side = ("widget_server", "uvicorn", "litestar")  # the test's own client logs URLs
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(server_side))
+    assert f"/c/{CENTER}/preferences" in logged  # the access log is on...
+    assert token[:20] not in logged and "camille" not in logged  # ...and says nothing personal
