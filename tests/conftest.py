@@ -109,10 +109,10 @@ def serve(app, port: int | None = None) -> LiveServer:  # noqa: ANN001
 def app_factory(settings: Settings, centers, store: Store, clock: Clock):
     """Build the real app around this test's store and clock."""
 
-    def build(**overrides):
-        port = overrides.pop("port", None)
-        s = settings if port is None else settings.with_options(port=port)
-        return create_app(s, centers=centers, store=store, clock=clock, **overrides)
+    def build(*, port: int | None = None, options: dict | None = None, **overrides):
+        """``options`` change settings; other keywords go to ``create_app``."""
+        s = settings.with_options(port=port, **(options or {}))
+        return create_app(s, **{"centers": centers, "store": store, "clock": clock, **overrides})
 
     return build
 

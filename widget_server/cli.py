@@ -49,11 +49,18 @@ def check_config(paths: tuple[str, ...]) -> None:
 @click.option("--workers", type=int)
 def serve(**options: object) -> None:
     """Production start: listen on HOST:PORT with WORKERS processes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .centers import CenterFileError
+
     try:
         settings = settings_from_env(**options)
         _preflight(settings)
-    except (SettingsError, ValueError) as exc:
+    except (SettingsError, CenterFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"the database cannot be used: {type(exc).__name__}: {exc.orig or exc}"
+                                   " (check --database / WIDGET_DATABASE)") from None
     _configure_logging(settings.log_level)
     os.environ.update(settings_to_env(settings))
     uvicorn.run(

@@ -80,6 +80,8 @@ from .validate import SHIPPED_LOCALES, Problem, check_document
 __all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
 
 StrPath = str | os.PathLike[str]
+#: tomllib's messages end with where: "Invalid value (at line 3, column 9)".
+_TOML_ERROR = re.compile(r"^(?P<what>.*?) \(at (?P<where>line \d+, column \d+|end of document)\)$")
 
 
 class CenterFileError(Exception):
@@ -141,7 +143,8 @@ def read_document(path: Path, file: str) -> tuple[dict[str, Any] | None, list[Pr
         return None, [Problem(file, "-", "no such file; check the path")]
     except OSError as error:
         reason = error.strerror or str(error)
-        return None, [Problem(file, "-", f"cannot read the file ({reason}); check the path and its permissions")]
+        message = f"cannot read the file ({reason}); check the path and its permissions"
+        return None, [Problem(file, "-", message)]
 
 
 def build_center(document: Mapping[str, Any], source: str = "") -> Center:
@@ -161,7 +164,7 @@ def build_center(document: Mapping[str, Any], source: str = "") -> Center:
         interests=tuple(_interest(interest) for interest in document.get("interests", ())),
         allowed_origins=tuple(center.get("allowed_origins", ())),
         theme=Theme(**document.get("theme", {})),
-        wording=MappingProxyType({locale: _wording(text) for locale, text in center["text"].items()}),
+        wording=MappingProxyType({locale: _wording(t) for locale, t in center["text"].items()}),
         source=source,
     )
 
@@ -178,7 +181,9 @@ def _read_center(
     return build_center(document, source=file), []
 
 
-def _read_path(path: StrPath, shipped_locales: frozenset[str]) -> tuple[dict[str, Center], list[Problem]]:
+def _read_path(
+    path: StrPath, shipped_locales: frozenset[str]
+) -> tuple[dict[str, Center], list[Problem]]:
     """Centers from a file or folder, and every problem met, duplicates included."""
     files, problems = _center_files(path)
     centers: dict[str, Center] = {}
@@ -204,13 +209,14 @@ def _center_files(path: StrPath) -> tuple[list[str], list[Problem]]:
         return [str(path)], []
     files = sorted(str(child) for child in folder.glob("*.toml") if child.is_file())
     if not files:
-        return [], [Problem(str(path), "-", "no center files (*.toml) in this folder; add one, or point to a file")]
+        message = "no center files (*.toml) in this folder; add one, or point to a file"
+        return [], [Problem(str(path), "-", message)]
     return files, []
 
 
 def _syntax_message(error: tomllib.TOMLDecodeError) -> str:
     """``Invalid value (at line 3, column 9)`` -> ``TOML syntax error at line 3, column 9: ...``."""
-    found = re.match(r"^(?P<what>.*?) \(at (?P<where>line \d+, column \d+|end of document)\)$", str(error))
+    found = _TOML_ERROR.match(str(error))
     if found is None:
         return f"TOML syntax error: {error}; fix the syntax (see examples/centers/)"
     return (

@@ -128,7 +128,9 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def _check_table(table: Mapping[str, Any], schema: Mapping[str, Key], path: str) -> Iterator[Finding]:
+def _check_table(
+    table: Mapping[str, Any], schema: Mapping[str, Key], path: str
+) -> Iterator[Finding]:
     for name in table:
         if name not in schema:
             yield join(path, name), _unknown_key(name, schema)
@@ -175,7 +177,8 @@ def _check_string(value: Any, key: Key, path: str) -> Iterator[Finding]:
         fix = f"put the value in quotes, e.g. {key.example}" if scalar else f"write {key.example}"
         yield path, _wrong_type("a string", value, fix)
     elif not value.strip():
-        yield path, f"is empty; write {key.example}" + ("" if key.required else " or remove the key")
+        or_remove = "" if key.required else " or remove the key"
+        yield path, f"is empty; write {key.example}{or_remove}"
 
 
 def _check_strings(value: Any, key: Key, path: str) -> Iterator[Finding]:

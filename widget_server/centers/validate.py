@@ -3,9 +3,8 @@
 A person fixing a center file wants every problem at once, each pointing at a
 key and saying what to do, so nothing here stops at the first mistake. The
 structure (keys, types) is checked by :mod:`.schema`; the checks below judge
-meaning. They read the document through :class:`Document`, which treats a value
-of the wrong type as absent: the structure check has already reported it, and a
-second, confused message about the same value would only add noise.
+meaning, reading the file through :class:`.document.Document` (where a value of
+the wrong type reads as absent) and judging single values with :mod:`.values`.
 
 Each check is a function of a :class:`Document` yielding ``(key_path, message)``
 findings; :func:`check_document` runs them all and adds the file name.
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import values
+from .document import Document, name_of, strings, text
 from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS
 from .schema import DOCUMENT, Finding, check_structure, join
 from .special_categories import CATEGORY_NAMES, find_special_categories
@@ -45,60 +45,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.key_path}: {self.message}"
-
-
-class Document:
-    """A type-tolerant, read-only view of a parsed center file for the checks."""
-
-    def __init__(self, raw: Mapping[str, Any], shipped_locales: Iterable[str]) -> None:
-        self.raw = raw
-        self.shipped_locales = frozenset(values.locale_key(code) for code in shipped_locales)
-
-    @property
-    def center(self) -> Mapping[str, Any]:
-        return _table(self.raw.get("center"))
-
-    @property
-    def locales(self) -> list[str] | None:
-        """The center's locales, or None when unusable (missing, wrong type, empty)."""
-        listed = [code for _, code in strings(self.center, "locales")]
-        return listed or None
-
-    @property
-    def topics(self) -> list[tuple[str, Mapping[str, Any]]]:
-        return _entries(self.raw, "topics")
-
-    @property
-    def interests(self) -> list[tuple[str, Mapping[str, Any]]]:
-        return _entries(self.raw, "interests")
-
-    def wordings(self) -> Iterator[tuple[str, Mapping[str, Any], str]]:
-        """Every table keyed by locale: its path, itself, and where a fix goes."""
-        if isinstance(self.center.get("text"), dict):
-            yield "center.text", self.center["text"], "a [center.text.LOCALE] table with title and intro"
-        for path, topic in self.topics:
-            for key in ("label", "description"):
-                if isinstance(topic.get(key), dict):
-                    fix = f'LOCALE = "..." to the {key} of topic {_name(topic)}'
-                    yield join(path, key), topic[key], fix
-        for path, interest in self.interests:
-            if isinstance(interest.get("label"), dict):
-                fix = f'LOCALE = "..." to the label of interest {_name(interest)}'
-                yield join(path, "label"), interest["label"], fix
-
-
-def text(table: Mapping[str, Any], key: str) -> str | None:
-    """A non-empty string value, or None."""
-    value = table.get(key)
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def strings(table: Mapping[str, Any], key: str) -> list[tuple[int, str]]:
-    """The non-empty string items of a list value, with their indexes."""
-    value = table.get(key)
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, str) and item.strip()]
 
 
 def check_document(
@@ -189,7 +135,8 @@ def check_shipped_locales(doc: Document) -> Iterator[Finding]:
     for index, code in strings(doc.center, "locales"):
         if values.locale_problem(code):
             continue  # reported by check_locale_codes
-        if not {values.locale_key(code), values.locale_key(code.split("-")[0])} & doc.shipped_locales:
+        candidates = {values.locale_key(code), values.locale_key(code.split("-")[0])}
+        if not candidates & doc.shipped_locales:
             yield join("center.locales", index), (
                 f"the interface is not translated into '{code}' (shipped: {shipped}); "
                 f"remove it from center.locales, or ship an interface translation first"
@@ -326,7 +273,9 @@ def _repeats(listed: list[tuple[int, str]], path: str, what: str) -> Iterator[Fi
         seen.add(value)
 
 
-def _did_you_mean(value: str, known: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+def _did_you_mean(
+    value: str, known: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str:
     guess = (aliases or {}).get(value.lower()) or next(
         iter(difflib.get_close_matches(value.lower(), list(known), n=1)), None
     )
@@ -363,7 +312,8 @@ def check_theme(doc: Document) -> Iterator[Finding]:
     theme = doc.raw.get("theme")
     if not isinstance(theme, dict):
         return
-    judges = {key: values.colour_problem for key in ("primary", "primary_text", "background", "text")}
+    colours = ("primary", "primary_text", "background", "text")
+    judges = {key: values.colour_problem for key in colours}
     judges.update(radius=values.radius_problem, font=values.font_problem)
     for key, judge in judges.items():
         value = text(theme, key)
@@ -389,7 +339,7 @@ def check_special_categories(doc: Document) -> Iterator[Finding]:
         for category, places in _special_hits(item).items():
             found = ", ".join(f"'{word}' in {where}" for word, where in places[:3])
             yield path, (
-                f"{what} {_name(item)} may reveal {CATEGORY_NAMES[category]}, "
+                f"{what} {name_of(item)} may reveal {CATEGORY_NAMES[category]}, "
                 f"a special category of personal data under GDPR Art. 9 (found {found}); "
                 f"such choices need explicit consent: have the wording reviewed, then add "
                 f"special_category_reviewed = true to this {what}"
@@ -402,7 +352,7 @@ def _special_hits(item: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
     for key in ("label", "description"):
         wording = item.get(key)
         if isinstance(wording, dict):
-            texts += [(f"{key}.{loc}", value) for loc, value in wording.items() if isinstance(value, str)]
+            texts += [(f"{key}.{loc}", v) for loc, v in wording.items() if isinstance(v, str)]
     hits: dict[str, list[tuple[str, str]]] = {}
     for where, value in texts:
         for hit in find_special_categories(value):
@@ -440,19 +390,3 @@ CHECKS: tuple[Callable[[Document], Iterable[Finding]], ...] = (
     check_duplicate_interest_ids,
     check_special_categories,
 )
-
-
-def _name(item: Mapping[str, Any]) -> str:
-    """How a topic or interest is named in messages: its id, quoted."""
-    return f"'{text(item, 'id')}'" if text(item, "id") else "(no id)"
-
-
-def _table(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _entries(raw: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
-    value = raw.get(key)
-    if not isinstance(value, list):
-        return []
-    return [(join(key, i), item) for i, item in enumerate(value) if isinstance(item, dict)]

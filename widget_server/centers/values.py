@@ -49,7 +49,8 @@ def locale_problem(code: str) -> str | None:
     suggestion = "-".join(fixed)
     if LOCALE_PATTERN.match(suggestion):
         return f"'{code}' is not a locale code; write '{suggestion}'"
-    return f"'{code}' is not a locale code; write a language code like 'en', or 'en-GB' with a region"
+    advice = "write a language code like 'en', or 'en-GB' with a region"
+    return f"'{code}' is not a locale code; {advice}"
 
 
 def locale_key(code: str) -> str:
@@ -69,7 +70,8 @@ def origin_problem(origin: str) -> str | None:
     if match is None:
         advice = "write scheme://host[:port] with no path and no trailing slash"
         suggestion = suggest_origin(origin)
-        return f"'{origin}' is not an origin; {advice}" + (f", e.g. '{suggestion}'" if suggestion else "")
+        example = f", e.g. '{suggestion}'" if suggestion else ""
+        return f"'{origin}' is not an origin; {advice}{example}"
     scheme, host, port = match.groups()
     if port is not None and not 0 < int(port) < 65536:
         return f"port {port} is out of range in '{origin}'; use a port from 1 to 65535"

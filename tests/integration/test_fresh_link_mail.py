@@ -1,0 +1,101 @@
+""""Send me a new link" through a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import free_port, serve
+
+CENTER = "maison-lumiere"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[email.message.Message]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+
+@pytest.fixture
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_server(app_factory, inbox):
+    handler, smtp_port = inbox
+    port = free_port()
+    options = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "mail_from": "prefs@maison.example"}
+    app = app_factory(port=port, options=options)  # the real SMTP mailer, made from settings
+    server = serve(app, port)
+    yield server, handler
+    server.stop()
+
+
+def link_in(message: email.message.Message) -> str:
+    body = message.get_content()
+    return re.search(r"(http://\S+/preferences\?t=\S+)", body).group(1)
+
+
+def test_an_expired_link_gets_a_working_new_one_by_mail(mail_server, store, clock) -> None:
+    server, inbox = mail_server
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org")
+    old = server.app.state.signer.mint("manage", CENTER, subscriber)
+    clock.advance(days=200)
+    page = httpx.get(f"{server.url}/c/{CENTER}/preferences", params={"t": old}, headers={"Accept-Language": "fr"})
+    assert page.status_code == 401
+    sent = httpx.post(f"{server.url}/c/{CENTER}/link", data={"t": old, "lang": "fr"},
+                      headers={"Sec-Fetch-Site": "same-origin"})
+    assert sent.status_code == 200 and "Consultez votre boîte de réception" in sent.text
+    [message] = inbox.wait(1)
+    assert message["To"] == "camille@example.org" and message["From"] == "prefs@maison.example"
+    assert "Maison Lumière" in message["Subject"]
+    link = link_in(message)
+    assert link.startswith(f"{server.url}/c/{CENTER}/preferences?t=")
+    claims = server.app.state.signer.read(link.split("t=")[1], "login", center=CENTER)
+    assert claims.subscriber == subscriber and claims.locale == "fr"
+    assert httpx.get(link).status_code == 200
+
+
+def test_a_known_address_gets_a_link_and_an_unknown_one_the_same_answer(mail_server, store) -> None:
+    server, inbox = mail_server
+    store.create_subscriber(CENTER, email="Camille@Example.org")
+    answers = [
+        httpx.post(f"{server.url}/c/{CENTER}/link", data={"email": address, "lang": "en"},
+                   headers={"Sec-Fetch-Site": "same-origin"})
+        for address in ("camille@example.org ", "nobody@example.org")
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].text == answers[1].text  # nothing tells who is a subscriber
+    assert len(inbox.wait(1)) == 1
+    time.sleep(0.3)
+    assert len(inbox.messages) == 1
+
+
+def test_asking_for_links_is_rate_limited(mail_server) -> None:
+    server, _ = mail_server
+    statuses = [
+        httpx.post(f"{server.url}/c/{CENTER}/link", data={"email": "x@example.org"},
+                   headers={"Sec-Fetch-Site": "same-origin"}).status_code
+        for _ in range(12)
+    ]
+    assert statuses[:10] == [200] * 10 and statuses[-1] == 429

@@ -1,0 +1,49 @@
+"""Locale negotiation and the shipped catalogs."""
+
+from __future__ import annotations
+
+import pytest
+from babel.messages.pofile import read_po
+
+from widget_server.i18n import LOCALES, Translator, negotiate, parse_accept_language, shipped_locales, text_direction
+
+
+def test_accept_language_is_ordered_by_quality_then_position() -> None:
+    assert parse_accept_language("de;q=0.5, fr-CH, en;q=0.9, es;q=0") == ["fr-CH", "en", "de"]
+    assert parse_accept_language("") == [] and parse_accept_language("en;q=abc") == []
+
+
+@pytest.mark.parametrize(
+    "explicit, token, header, expected",
+    [
+        ("en", "fr", "de", "en"),  # an explicit choice wins
+        ("xx", "en", "de", "en"),  # ...unless the center does not offer it: then the token's
+        (None, None, "de-DE,en;q=0.8", "en"),  # the browser's best offered language
+        (None, None, "fr-CA", "fr"),  # a regional variant falls back to its language
+        (None, None, "ja, zh;q=0.5", "fr"),  # nothing offered: the center's default
+        (None, None, None, "fr"),
+    ],
+)
+def test_negotiation_order(explicit, token, header, expected) -> None:  # noqa: ANN001
+    assert negotiate(["fr", "en"], "fr", explicit=explicit, from_token=token, accept_language=header) == expected
+
+
+def test_direction() -> None:
+    assert text_direction("ar") == "rtl" and text_direction("fr") == "ltr"
+
+
+@pytest.mark.parametrize("locale", sorted(shipped_locales() - {"en"}))
+def test_every_catalog_is_complete_and_not_fuzzy(locale: str) -> None:
+    with open(LOCALES / locale / "LC_MESSAGES" / "messages.po", "rb") as po:
+        catalog = read_po(po)
+    template_ids = {m.id for m in read_po(open(LOCALES / "messages.pot", "rb")) if m.id}
+    ids = {m.id for m in catalog if m.id}
+    assert template_ids <= ids, f"run pybabel update and translate: {template_ids - ids}"
+    untranslated = [m.id for m in catalog if m.id and (m.fuzzy or not all(m.string if isinstance(m.string, tuple) else [m.string]))]
+    assert not untranslated, f"{locale}: untranslated or fuzzy: {untranslated}"
+
+
+def test_catalogs_compile_in_memory_at_start() -> None:
+    translator = Translator.load()
+    assert translator.gettext("fr", "Save my choices") == "Enregistrer mes choix"
+    assert translator.get("fr").ngettext("For %(num)d day", "For %(num)d days", 2) % {"num": 2} == "Pendant 2 jours"
