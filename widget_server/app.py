@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 from litestar import Litestar, Request
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -90,7 +90,9 @@ def create_app(
             healthz,
             readyz,
             create_static_files_router(
-                path="/static", directories=[STATIC], cache_control=None, include_in_schema=False
+                path="/static", directories=[STATIC], include_in_schema=False,
+                # URLs carry a content hash (rendering.static_url): cache them for a year.
+                cache_control=CacheControlHeader(public=True, max_age=31_536_000),
             ),
         ],
         state=state,

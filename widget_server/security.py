@@ -28,7 +28,11 @@ def frame_ancestors(origins: Iterable[str]) -> str:
 
 
 def security_headers_middleware(allowed_origins: Callable[[str], tuple[str, ...] | None]):
-    """ASGI middleware factory: adds CSP, Referrer-Policy, nosniff to every response."""
+    """ASGI middleware factory: adds CSP, Referrer-Policy, nosniff to every response.
+
+    Responses that set their own ``Cache-Control`` (static files, themes) keep it;
+    every other response is ``no-store``.
+    """
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,6 +53,8 @@ def security_headers_middleware(allowed_origins: Callable[[str], tuple[str, ...]
                         (b"x-content-type-options", b"nosniff"),
                         (b"cross-origin-resource-policy", b"same-origin"),
                         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                        # Pages hold personal choices and a token: no cache may keep them.
+                        (b"cache-control", b"no-store"),
                     ):
                         if name not in present:
                             headers.append((name, value))

@@ -58,6 +58,9 @@ def test_the_widget_page_is_served_with_its_security_headers(live_server, visito
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "set-cookie" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+    stylesheet = re.search(r'href="(/static/widget.css\?v=\w+)"', html).group(1)
+    assert "max-age=31536000" in client.get(stylesheet).headers["cache-control"]
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), "no inline script"
     assert 'name="s.offers.email" value="on" checked' in html
     assert "Offres et promotions" in html and "Enregistrer mes choix" in html
