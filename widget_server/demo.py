@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from litestar import Litestar, MediaType, get
+from litestar.params import FromPath
 
 from .centers import Center
 from .ledger import EventContext
@@ -83,7 +84,7 @@ def host_app(links: dict[str, str], widget_origin: str) -> Litestar:
                f"<body><main><h1>Demo host site</h1><ul>{items}</ul></main></body></html>"
 
     @get("/{center_id:str}", media_type=MediaType.HTML)
-    async def page(center_id: str) -> str:
+    async def page(center_id: FromPath[str]) -> str:
         src = escape(links.get(center_id, ""))
         return (
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
