@@ -73,7 +73,7 @@ class LinkInvalid(LinkProblem):
 class NotFound(WidgetError):
     status = 404
     title = N_("Page not found")
-    detail = N_("Please check the address, or use the link from your latest e-mail.")
+    detail = N_("Please check the web address, or use the link from your latest e-mail.")
 
 
 class CrossSiteRequest(WidgetError):
@@ -85,7 +85,7 @@ class CrossSiteRequest(WidgetError):
 class BadForm(WidgetError):
     status = 422
     title = N_("We could not save your choices")
-    detail = N_("Part of the form was not understood. Nothing was changed; please try again.")
+    detail = N_("Part of the form could not be processed. Nothing was changed; please try again.")
 
 
 class TooManyRequests(WidgetError):

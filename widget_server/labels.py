@@ -9,14 +9,14 @@ CHANNEL_LABELS = {
     "email": N_("E-mail"),
     "sms": N_("Text message (SMS)"),
     "push": N_("App notifications"),
-    "post": N_("Post"),
+    "post": N_("Letters by post"),
     "phone": N_("Phone calls"),
     "whatsapp": N_("WhatsApp"),
     "in_app": N_("Messages in the app"),
 }
 
 FREQUENCY_LABELS = {
-    "realtime": N_("As it happens"),
+    "realtime": N_("Immediately"),
     "daily": N_("Daily digest"),
     "weekly": N_("Weekly digest"),
     "monthly": N_("Monthly digest"),

@@ -22,7 +22,7 @@ FRENCH_VISITOR = {"locale": "fr-FR"}
 
 SAVED = "Your choices are saved."
 CONFLICT_TITLE = "Nothing was saved"
-SUPPRESSED = "You are unsubscribed from all our messages."
+SUPPRESSED = "You are unsubscribed from all our marketing messages."
 
 # Sets a cookie only a third-party context may refuse: SameSite=None is the one kind a
 # cross-site frame may set at all, and Secure is allowed on http://127.0.0.1.

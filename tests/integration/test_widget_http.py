@@ -76,7 +76,7 @@ def test_a_plain_post_saves_and_redirects_with_303(live_server, visitor, store) 
     assert response.status_code == 303
     assert response.headers["location"].startswith(f"/c/{CENTER}/preferences?t=")
     page = client.get(response.headers["location"])
-    assert "Vos choix sont enregistrés" in page.text
+    assert "Vos choix ont été enregistrés" in page.text
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.opted_in("offers", "sms") and prefs.interests == {"garden", "lighting"}
     assert prefs.frequencies["offers"] == "monthly"

@@ -128,8 +128,8 @@ class WidgetController(Controller):
             ))
         except VersionConflict as conflict:
             return self._respond(request, center, locale, token, conflict.current, is_htmx, status=409, message=Message(
-                "warning", _("Your preferences were changed elsewhere meanwhile. Here they are as they are now: "
-                                     "please review them and save again."),
+                "warning", _("Your preferences were changed on another device or tab while you were editing. "
+                "Below are the current ones: please review them and save again."),
                 _("Nothing was saved"),
             ))
         if not is_htmx:
