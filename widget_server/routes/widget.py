@@ -26,11 +26,13 @@ from ..forms import PAUSE_DAYS, desired_preferences, read_version
 from ..i18n import negotiate
 from ..labels import CHANNEL_LABELS, FREQUENCY_LABELS
 from ..ledger import EventContext
+from ..preferences import Preferences
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
 from ..store.subscribers import Subscriber, VersionConflict
 from ..tokens import check_not_revoked, read_link
+from preference_sdk import TokenClaims
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def visitor_locale(request: Request, center: Center, token_locale: str | None, e
     )
 
 
-async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, Any]:
+async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, TokenClaims]:
+    """The subscriber a visitor's link opens, or the right error for the link."""
     claims = read_link(state.signer, token, center)
     subscriber = await anyio.to_thread.run_sync(state.store.get, center.id, claims.subscriber)
     if subscriber is None:
@@ -64,13 +67,16 @@ async def load_subscriber(state: State, center: Center, token: str | None) -> tu
     return subscriber, claims
 
 
-def form_context(request: Request, center: Center, locale: str, token: str, subscriber_prefs, message=None) -> dict:  # noqa: ANN001
+def form_context(
+    request: Request, center: Center, locale: str, token: str, prefs: Preferences, message: Message | None = None
+) -> dict[str, Any]:
+    """Everything the preference form renders from; a new submission id each time."""
     now = request.app.state.clock()
-    paused = subscriber_prefs.paused_until if subscriber_prefs.paused(now) else None
+    paused = prefs.paused_until if prefs.paused(now) else None
     context = page_context(request, locale, center, query={"t": token})
     context.update(
         token=token,
-        prefs=subscriber_prefs,
+        prefs=prefs,
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
         paused_until=format_date(paused, format="long", locale=locale) if paused else None,
@@ -139,8 +145,9 @@ class WidgetController(Controller):
             "Nothing to save: your choices are unchanged.")
         return self._respond(request, center, locale, token, result.preferences, True, 200, Message("success", text))
 
-    def _respond(self, request: Request, center: Center, locale: str, token: str, prefs, is_htmx: bool,  # noqa: ANN001
-                 status: int, message: Message) -> Template:
+    def _respond(self, request: Request, center: Center, locale: str, token: str, prefs: Preferences,
+                 is_htmx: bool, status: int, message: Message) -> Template:
+        """The form again (htmx: the fragment, with the message out of band; else the page)."""
         context = form_context(request, center, locale, token, prefs, message)
         headers = {"Vary": "HX-Request, Accept-Language"}
         if is_htmx:

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -114,13 +114,9 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        if self._serial is None:
-            with self.engine.connect().execution_options(**WRITE) as connection:
-                with connection.begin():
-                    yield connection
-            return
-        with self._serial, self.engine.connect().execution_options(**WRITE) as connection:
-            with connection.begin():
+        """One write transaction; on SQLite, one at a time in this process."""
+        with self._serial or nullcontext():
+            with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
                 yield connection
 
     # -- reading ---------------------------------------------------------------------
