@@ -8,9 +8,9 @@ at once, with no global "current language" to leak between concurrent requests.
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlencode
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar import Request

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import EXAMPLE_CENTERS, ROOT, free_port
 
 FIXTURES = ROOT / "tests" / "fixtures" / "centers"

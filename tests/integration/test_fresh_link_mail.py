@@ -10,7 +10,6 @@ import time
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-
 from conftest import free_port, serve
 
 CENTER = "maison-lumiere"

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from babel.messages.pofile import read_po
 
-from widget_server.i18n import LOCALES, Translator, negotiate, parse_accept_language, shipped_locales, text_direction
+from widget_server.i18n import (
+    LOCALES,
+    Translator,
+    negotiate,
+    parse_accept_language,
+    shipped_locales,
+    text_direction,
+)
 
 
 def test_accept_language_is_ordered_by_quality_then_position() -> None:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import ROOT
-from widget_server.settings import SETTINGS, Settings, SettingsError, settings_from_env, settings_to_env
+
+from widget_server.settings import (
+    SETTINGS,
+    Settings,
+    SettingsError,
+    settings_from_env,
+    settings_to_env,
+)
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -15,8 +15,8 @@ import anyio
 from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from preference_sdk import TokenExpired, TokenInvalid
 

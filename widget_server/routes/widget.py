@@ -19,6 +19,7 @@ from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from preference_sdk import TokenClaims
 
 from ..centers.model import Center
 from ..errors import LinkInvalid, NotFound
@@ -32,7 +33,6 @@ from ..request_context import client_context
 from ..security import check_same_origin
 from ..store.subscribers import Subscriber, VersionConflict
 from ..tokens import check_not_revoked, read_link
-from preference_sdk import TokenClaims
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ Revises: (none)
 Create Date: 2026-11-23 13:38:50.402492
 """
 
-from alembic import op
 import sqlalchemy as sa
-import widget_server.store.schema
+from alembic import op
 
+import widget_server.store.schema
 
 revision = '0001'
 down_revision = None
