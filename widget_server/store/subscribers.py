@@ -20,19 +20,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
 from ..preferences import UNKNOWN, Preferences, diff
 from . import migrate
+from . import queries as q
 from .engine import WRITE
 from .schema import (
     contact_points,
-    events,
-    subscriber_interests,
     subscribers,
-    subscriptions,
-    topic_settings,
 )
 
 Clock = Callable[[], datetime]
@@ -126,37 +123,24 @@ class Store:
             return self._get(connection, center, subscriber_id)
 
     def _get(self, connection: Connection, center: str, subscriber_id: str) -> Subscriber | None:
-        row = connection.execute(
-            select(subscribers).where(subscribers.c.id == subscriber_id, subscribers.c.center == center)
-        ).first()
+        row = connection.execute(q.subscriber_row, {"sid": subscriber_id, "center": center}).first()
         if row is None:
             return None
+        subscriptions_: dict[tuple[str, str], str] = {}
+        frequencies: dict[str, str] = {}
+        interests: set[str] = set()
+        for kind, key, detail, value in connection.execute(q.choices, {"sid": subscriber_id}):
+            if kind == "s":
+                subscriptions_[(key, detail)] = value
+            elif kind == "f":
+                frequencies[key] = value
+            else:
+                interests.add(key)
         prefs = Preferences(
             version=row.version,
-            subscriptions={
-                (r.topic, r.channel): r.state
-                for r in connection.execute(
-                    select(subscriptions.c.topic, subscriptions.c.channel, subscriptions.c.state).where(
-                        subscriptions.c.subscriber_id == subscriber_id
-                    )
-                )
-            },
-            frequencies={
-                r.topic: r.frequency
-                for r in connection.execute(
-                    select(topic_settings.c.topic, topic_settings.c.frequency).where(
-                        topic_settings.c.subscriber_id == subscriber_id,
-                        topic_settings.c.frequency.is_not(None),
-                    )
-                )
-            },
-            interests=frozenset(
-                connection.scalars(
-                    select(subscriber_interests.c.interest).where(
-                        subscriber_interests.c.subscriber_id == subscriber_id
-                    )
-                )
-            ),
+            subscriptions=subscriptions_,
+            frequencies=frequencies,
+            interests=frozenset(interests),
             paused_until=row.paused_until,
             suppressed=row.suppressed,
         )
@@ -165,10 +149,7 @@ class Store:
     def events(self, subscriber_id: str) -> list[dict]:
         """Every event of a subscriber, oldest first, as plain dicts."""
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(events).where(events.c.subscriber_id == subscriber_id).order_by(events.c.version)
-            )
-            return [dict(r._mapping) for r in rows]
+            return [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
 
     def verify_chain(self, subscriber_id: str) -> ChainReport:
         return verify_chain(self.events(subscriber_id))
@@ -223,9 +204,10 @@ class Store:
             if subscriber is None:
                 raise UnknownSubscriber(subscriber_id)
             current = subscriber.preferences
-            if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
-                return SaveResult("repeat", current)
             if current.version != base_version:
+                # A repeat always arrives stale: saving it the first time moved the version on.
+                if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
+                    return SaveResult("repeat", current)
                 if desired.same_choices(current):
                     return SaveResult("unchanged", current)
                 raise VersionConflict(current)
@@ -239,11 +221,8 @@ class Store:
             )
 
     def _seen_submission(self, connection: Connection, subscriber_id: str, submission_id: str) -> bool:
-        return connection.execute(
-            select(events.c.id).where(
-                events.c.subscriber_id == subscriber_id, events.c.submission_id == submission_id
-            )
-        ).first() is not None
+        seen = connection.execute(q.submission_seen, {"sid": subscriber_id, "submission": submission_id})
+        return seen.first() is not None
 
     def _apply(
         self,
@@ -260,12 +239,10 @@ class Store:
             return SaveResult("unchanged", current)
         now = self.clock()
         version = current.version + 1
-        bumped = connection.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id, subscribers.c.version == current.version)
-            .values(version=version, paused_until=desired.paused_until,
-                    suppressed=desired.suppressed, updated_at=now)
-        )
+        bumped = connection.execute(q.bump_version, {
+            "sid": subscriber_id, "seen": current.version, "version": version,
+            "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
+        })
         if bumped.rowcount != 1:  # another writer got there first (PostgreSQL)
             latest = self._get(connection, center, subscriber_id)
             raise VersionConflict(latest.preferences if latest else current)
@@ -286,11 +263,7 @@ class Store:
         context: EventContext,
         submission_id: str | None,
     ) -> int:
-        prev_hash = connection.scalar(
-            select(events.c.hash).where(
-                events.c.subscriber_id == subscriber_id, events.c.version == version - 1
-            )
-        )
+        prev_hash = connection.scalar(q.previous_hash, {"sid": subscriber_id, "version": version - 1})
         record = {
             "subscriber_id": subscriber_id,
             "center": center,
@@ -307,7 +280,7 @@ class Store:
             "prev_hash": prev_hash,
         }
         record["hash"] = event_hash(record)
-        return connection.execute(insert(events).values(**record)).inserted_primary_key[0]
+        return connection.execute(q.append_event, record).inserted_primary_key[0]
 
     def _write_state(
         self,
@@ -318,40 +291,34 @@ class Store:
         now: datetime,
         event_id: int,
     ) -> None:
-        for key in set(current.subscriptions) | set(desired.subscriptions):
-            old, new = current.state(*key), desired.state(*key)
-            if old == new:
-                continue
-            topic, channel = key
-            connection.execute(
-                delete(subscriptions).where(
-                    subscriptions.c.subscriber_id == subscriber_id,
-                    subscriptions.c.topic == topic,
-                    subscriptions.c.channel == channel,
-                )
-            )
-            if new != UNKNOWN:
-                connection.execute(
-                    insert(subscriptions).values(
-                        subscriber_id=subscriber_id, topic=topic, channel=channel, state=new,
-                        legal_basis="consent", since=now, event_id=event_id,
-                    )
-                )
-        if current.frequencies != desired.frequencies:
-            connection.execute(delete(topic_settings).where(topic_settings.c.subscriber_id == subscriber_id))
+        changed = [k for k in set(current.subscriptions) | set(desired.subscriptions)
+                   if current.state(*k) != desired.state(*k)]
+        if changed:
+            connection.execute(q.delete_subscriptions, {"sid": subscriber_id, "keys": changed})
             rows = [
-                {"subscriber_id": subscriber_id, "topic": t, "frequency": f}
-                for t, f in desired.frequencies.items()
+                {"subscriber_id": subscriber_id, "topic": topic, "channel": channel, "state": state,
+                 "legal_basis": "consent", "since": now, "until": None, "event_id": event_id}
+                for topic, channel in changed
+                if (state := desired.state(topic, channel)) != UNKNOWN
             ]
             if rows:
-                connection.execute(insert(topic_settings), rows)
-        if current.interests != desired.interests:
-            connection.execute(
-                delete(subscriber_interests).where(subscriber_interests.c.subscriber_id == subscriber_id)
-            )
-            rows = [{"subscriber_id": subscriber_id, "interest": i} for i in sorted(desired.interests)]
-            if rows:
-                connection.execute(insert(subscriber_interests), rows)
+                connection.execute(q.insert_subscriptions, rows)
+        self._replace(connection, subscriber_id, q.delete_topic_settings, q.insert_topic_settings,
+                      current.frequencies != desired.frequencies,
+                      [{"subscriber_id": subscriber_id, "topic": t, "frequency": f}
+                       for t, f in desired.frequencies.items()])
+        self._replace(connection, subscriber_id, q.delete_interests, q.insert_interests,
+                      current.interests != desired.interests,
+                      [{"subscriber_id": subscriber_id, "interest": i} for i in sorted(desired.interests)])
+
+    @staticmethod
+    def _replace(connection: Connection, subscriber_id: str, remove, add, changed: bool, rows: list[dict]) -> None:  # noqa: ANN001
+        """Replace a subscriber's rows in a child table, when they changed."""
+        if not changed:
+            return
+        connection.execute(remove, {"sid": subscriber_id})
+        if rows:
+            connection.execute(add, rows)
 
     # -- contact points --------------------------------------------------------------
 
