@@ -79,6 +79,7 @@ def create_app(
             "mailer": mailer or make_mailer(settings),
             "translator": Translator.load(),
             "jinja": jinja,
+            "form_views": {},  # (center id, locale) -> FormView, see routes.widget.form_view
             "own_origins": own_origins_for(settings),
         }
     )

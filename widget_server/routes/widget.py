@@ -23,11 +23,11 @@ from preference_sdk import TokenClaims
 
 from ..centers.model import Center
 from ..errors import LinkInvalid, NotFound
-from ..forms import PAUSE_DAYS, desired_preferences, read_version
+from ..forms import desired_preferences, read_version
 from ..i18n import negotiate
-from ..labels import CHANNEL_LABELS, FREQUENCY_LABELS
+from ..form_view import FormView, build_form_view
 from ..ledger import EventContext
-from ..preferences import Preferences
+from ..preferences import OPTED_IN, Preferences
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -67,6 +67,15 @@ async def load_subscriber(state: State, center: Center, token: str | None) -> tu
     return subscriber, claims
 
 
+def form_view(state: State, center: Center, locale: str) -> FormView:
+    """The form's wording for this center and locale, built on first use."""
+    key = (center.id, locale)
+    view = state.form_views.get(key)
+    if view is None:
+        view = state.form_views[key] = build_form_view(center, locale, state.translator.get(locale))
+    return view
+
+
 def form_context(
     request: Request, center: Center, locale: str, token: str, prefs: Preferences, message: Message | None = None
 ) -> dict[str, Any]:
@@ -80,9 +89,10 @@ def form_context(
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
         paused_until=format_date(paused, format="long", locale=locale) if paused else None,
-        pause_days=PAUSE_DAYS,
-        channel_labels=CHANNEL_LABELS,
-        frequency_labels=FREQUENCY_LABELS,
+        view=form_view(request.app.state, center, locale),
+        checked={f"s.{topic}.{channel}" for (topic, channel), state in prefs.subscriptions.items()
+                 if state == OPTED_IN},
+        frequencies={t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
         message=message,
     )
     return context
