@@ -160,3 +160,20 @@ def test_revoking_links_sets_a_valid_after_instant(store: Store, subscriber: str
 def test_subscriber_ids_are_opaque(store: Store) -> None:
     ids = {store.create_subscriber("acme", email="same@example.org" if i == 0 else None) for i in range(50)}
     assert len(ids) == 50 and all(i.startswith("sub_") and "@" not in i for i in ids)
+
+
+def test_a_save_from_a_state_read_before_someone_else_wrote_is_a_conflict(store: Store, subscriber: str) -> None:
+    seen = store.get("acme", subscriber).preferences  # read outside the write, as the widget does
+    store.save("acme", subscriber, prefs(offers__email=OPTED_OUT), base_version=1, context=WEB)
+    with pytest.raises(VersionConflict) as caught:
+        store.save("acme", subscriber, prefs(offers__email=OPTED_IN, offers__sms=OPTED_IN),
+                   base_version=1, context=WEB, seen=seen)
+    assert caught.value.current.version == 2 and len(store.events(subscriber)) == 2
+
+
+def test_a_repeat_is_recognised_when_the_caller_passes_what_it_saw(store: Store, subscriber: str) -> None:
+    seen = store.get("acme", subscriber).preferences
+    desired = prefs(offers__email=OPTED_OUT)
+    results = [store.save("acme", subscriber, desired, base_version=1, context=WEB, submission_id="f", seen=seen)
+               for _ in range(2)]
+    assert [r.outcome for r in results] == ["saved", "repeat"] and len(store.events(subscriber)) == 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-import anyio
 from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
@@ -45,7 +44,7 @@ def subscriber_of_link(state: State, center: Center, token: str) -> str | None:
 
 async def send_fresh_link(state: State, center: Center, subscriber_id: str, locale: str) -> None:
     """Mint a short-lived ``login`` link and mail it to the subscriber's address."""
-    address = await anyio.to_thread.run_sync(state.store.contact, subscriber_id, "email")
+    address = await state.store.read(state.store.contact, subscriber_id, "email")
     if not address:
         return
     token = state.signer.mint("login", center.id, subscriber_id, l=locale)
@@ -83,9 +82,7 @@ class FreshLinkController(Controller):
         if form.get("t"):
             subscriber_id = subscriber_of_link(state, center, form["t"])
         elif form.get("email"):
-            subscriber_id = await anyio.to_thread.run_sync(
-                state.store.find_by_contact, center.id, "email", form["email"]
-            )
+            subscriber_id = await state.store.read(state.store.find_by_contact, center.id, "email", form["email"])
         task = BackgroundTask(send_fresh_link, state, center, subscriber_id, locale) if subscriber_id else None
         context = page_context(request, locale, center)
         return Template("pages/fresh_link_sent.html", context=context, background=task)

@@ -23,9 +23,9 @@ from preference_sdk import TokenClaims
 
 from ..centers.model import Center
 from ..errors import LinkInvalid, NotFound
+from ..form_view import FormView, build_form_view
 from ..forms import desired_preferences, read_version
 from ..i18n import negotiate
-from ..form_view import FormView, build_form_view
 from ..ledger import EventContext
 from ..preferences import OPTED_IN, Preferences
 from ..rendering import page_context
@@ -60,7 +60,7 @@ def visitor_locale(request: Request, center: Center, token_locale: str | None, e
 async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, TokenClaims]:
     """The subscriber a visitor's link opens, or the right error for the link."""
     claims = read_link(state.signer, token, center)
-    subscriber = await anyio.to_thread.run_sync(state.store.get, center.id, claims.subscriber)
+    subscriber = await state.store.read(state.store.get, center.id, claims.subscriber)
     if subscriber is None:
         raise LinkInvalid(center=center)
     check_not_revoked(claims, subscriber.valid_after, center)
@@ -140,7 +140,7 @@ class WidgetController(Controller):
         try:
             result = await anyio.to_thread.run_sync(lambda: state.store.save(
                 center.id, subscriber.id, desired, base_version=base_version,
-                context=context, submission_id=form.get("submission") or None,
+                context=context, submission_id=form.get("submission") or None, seen=current,
             ))
         except VersionConflict as conflict:
             return self._respond(request, center, locale, token, conflict.current, is_htmx, status=409, message=Message(

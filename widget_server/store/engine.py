@@ -25,7 +25,9 @@ def make_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"check_same_thread": False})
+    # As many pooled connections as worker threads (anyio's default limit is 40), so a
+    # burst does not open and close overflow connections, each repeating the PRAGMAs.
+    engine = create_engine(parsed, connect_args={"check_same_thread": False}, pool_size=40, max_overflow=10)
     _tune_sqlite(engine)
     return engine
 

@@ -18,8 +18,9 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
+import anyio
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
@@ -33,6 +34,7 @@ from .schema import (
 )
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -192,18 +194,29 @@ class Store:
         base_version: int,
         context: EventContext,
         submission_id: str | None = None,
+        seen: Preferences | None = None,
     ) -> SaveResult:
         """Write ``desired`` if it was chosen from the current version.
 
         A form saved twice (same ``submission_id``) is a ``repeat``; a stale form that asks
         for exactly the current state is ``unchanged``; a stale form asking for anything
         else raises :class:`VersionConflict` rather than overwrite someone's newer choice.
+
+        ``seen`` is the state the caller read and built ``desired`` from. When it is at
+        ``base_version`` the write skips re-reading it: the version compare-and-set proves
+        nothing changed since, and keeps the write lock short.
         """
         with self._writing() as connection:
-            subscriber = self._get(connection, center, subscriber_id)
-            if subscriber is None:
-                raise UnknownSubscriber(subscriber_id)
-            current = subscriber.preferences
+            if seen is not None and seen.version == base_version:
+                try:
+                    return self._apply(connection, center, subscriber_id, seen, desired, context, submission_id)
+                except VersionConflict as stale:
+                    current = stale.current
+            else:
+                subscriber = self._get(connection, center, subscriber_id)
+                if subscriber is None:
+                    raise UnknownSubscriber(subscriber_id)
+                current = subscriber.preferences
             if current.version != base_version:
                 # A repeat always arrives stale: saving it the first time moved the version on.
                 if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
@@ -212,6 +225,16 @@ class Store:
                     return SaveResult("unchanged", current)
                 raise VersionConflict(current)
             return self._apply(connection, center, subscriber_id, current, desired, context, submission_id)
+
+    async def read(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a read for an async caller.
+
+        On SQLite a read takes less time than handing it to a thread, so it runs inline;
+        on a networked engine it runs in a worker thread, off the event loop.
+        """
+        if self._serial is not None:
+            return call(*args)
+        return await anyio.to_thread.run_sync(call, *args)
 
     def revoke_links(self, subscriber_id: str) -> None:
         """Every link signed before now stops working."""
@@ -243,9 +266,11 @@ class Store:
             "sid": subscriber_id, "seen": current.version, "version": version,
             "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
         })
-        if bumped.rowcount != 1:  # another writer got there first (PostgreSQL)
+        if bumped.rowcount != 1:  # another writer got there first, or the subscriber is gone
             latest = self._get(connection, center, subscriber_id)
-            raise VersionConflict(latest.preferences if latest else current)
+            if latest is None:
+                raise UnknownSubscriber(subscriber_id)
+            raise VersionConflict(latest.preferences)
         event_id = self._append_event(
             connection, center, subscriber_id, version, now, changes, context, submission_id
         )
