@@ -83,15 +83,16 @@ def _preflight(settings: Settings) -> None:
 def demo(port: int, host: str) -> None:
     """Run everything on SQLite with the example centers, and print links to try."""
     from .app import create_app
-    from .demo import demo_settings, host_app, seed, widget_links
+    from .centers import load_centers
+    from .demo import demo_settings, embeddable_from, host_app, seed, widget_links
     from .paths import EXAMPLES
 
     settings = demo_settings(settings_from_env(host=host, port=port, config=str(EXAMPLES / "centers")))
     _configure_logging(settings.log_level)
-    app = create_app(settings)
+    host_origin = f"http://{host}:{port + 1}"
+    app = create_app(settings, centers=embeddable_from(load_centers(settings.config), host_origin))
     subscribers = seed(app.state.store, app.state.centers)
     links = widget_links(settings, app.state.signer, subscribers)
-    host_origin = f"http://{host}:{port + 1}"
     click.echo("\nwidget-server demo is running. Open:\n")
     for center_id, link in links.items():
         click.echo(f"  {center_id}")

@@ -9,6 +9,7 @@ website would.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import secrets
 from html import escape
 from pathlib import Path
@@ -37,6 +38,14 @@ def demo_settings(settings: Settings) -> Settings:
         database=settings.database if settings.database != Settings.database else f"sqlite:///{VAR}/demo.db",
         mail_dir=str(VAR / "mail"),
     )
+
+
+def embeddable_from(centers: dict[str, Center], host_origin: str) -> dict[str, Center]:
+    """The centers, each also allowing the demo host site (whatever port it is on)."""
+    return {
+        cid: replace(center, allowed_origins=tuple(dict.fromkeys((*center.allowed_origins, host_origin))))
+        for cid, center in centers.items()
+    }
 
 
 def demo_preferences(center: Center) -> Preferences:

@@ -127,6 +127,7 @@ def test_demo_links_open_the_widget_and_the_host_page(tmp_path: Path) -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_ready(f"http://127.0.0.1:{port}", process)
+        opened = 0
         while True:  # read the banner up to the last link
             line = process.stdout.readline()
             if "Ctrl+C" in line or not line:
@@ -134,9 +135,15 @@ def test_demo_links_open_the_widget_and_the_host_page(tmp_path: Path) -> None:
             match = re.search(r"widget \(a visitor's link\):\s+(\S+)", line)
             if match:
                 assert httpx.get(match.group(1)).status_code == 200
+                opened += 1
             match = re.search(r"embedded in a host page:\s+(\S+)", line)
             if match:
                 host_page = httpx.get(match.group(1))
                 assert host_page.status_code == 200 and "<iframe" in host_page.text
+                framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
+                host_origin = f"http://127.0.0.1:{port + 1}"
+                assert host_origin in framed.headers["content-security-policy"]  # may frame it
+                opened += 1
+        assert opened == 4  # two widget links, two host pages
     finally:
         stop(process)
