@@ -9,20 +9,21 @@ widget works inside third-party iframes.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import anyio
 from babel.dates import format_date
-from litestar import Controller, MediaType, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from preference_sdk import TokenClaims
 
 from ..centers.model import Center
-from ..errors import LinkInvalid, NotFound
+from ..errors import BadForm, LinkInvalid, NotFound
 from ..form_view import FormView, build_form_view
 from ..forms import desired_preferences, read_version
 from ..i18n import negotiate
@@ -98,19 +99,46 @@ def form_context(
     return context
 
 
+def unsaved_choices(center: Center, stored: Preferences, request: Request, now: datetime) -> tuple[Preferences, str]:
+    """What the visitor had ticked before switching language, or the stored state.
+
+    A draft made from an older version, or one that does not read, is dropped: the
+    stored state is the safe thing to show. The pause choice stays a choice ("30 days")
+    rather than becoming a date, so that saving later pauses from then.
+    """
+    fields = {key: request.query_params.getall(key) for key in request.query_params}
+    pause = (fields.pop("pause", None) or ["keep"])[-1]
+    try:
+        if read_version(fields) != stored.version:
+            return stored, "keep"
+        return desired_preferences(center, stored, fields, now), pause
+    except BadForm:
+        return stored, "keep"
+
+
 class WidgetController(Controller):
     path = "/c/{center_id:str}/preferences"
 
     @get(media_type=MediaType.HTML)
     async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
-                   lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False) -> Template:
+                   lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
+                   switch_to: FromQuery[str | None] = None) -> Template | Response:
+        """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
+        so the page comes back in another language with the unsaved choices still ticked."""
+        if switch_to and request.headers.get("hx-request") == "true":
+            # The whole page changes language, not just the form: let htmx load it fully.
+            return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
         center = center_or_404(state, center_id)
         subscriber, claims = await load_subscriber(state, center, t)
-        locale = visitor_locale(request, center, claims.locale, lang)
+        locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = state.translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
-        context = form_context(request, center, locale, t, subscriber.preferences, message)
-        return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language"})
+        prefs, pause_choice = subscriber.preferences, "keep"
+        if switch_to:
+            prefs, pause_choice = unsaved_choices(center, prefs, request, state.clock())
+        context = form_context(request, center, locale, t, prefs, message)
+        context["pause_choice"] = pause_choice
+        return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
     @post(media_type=MediaType.HTML, status_code=200)
     async def save(self, request: Request, state: State, center_id: FromPath[str]) -> Template | Redirect:
