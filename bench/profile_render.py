@@ -84,6 +84,7 @@ async def drive(app, path: str, tokens: list[str], n: int) -> float:  # noqa: AN
 async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, float]:  # noqa: ANN001
     """Mean seconds per render spent in each piece, measured with timers around them."""
     import jinja2
+
     from widget_server.routes import widget
 
     spent = {key: 0.0 for key in ("read", "store", "hop", "context", "locale", "jinja")}
@@ -188,6 +189,7 @@ def main() -> None:
     # The pieces alone. The template and its context are captured from one real request,
     # so this follows whatever the handler and templates are today.
     import jinja2
+
     from widget_server.tokens import read_link
 
     state = app.state

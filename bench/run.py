@@ -226,7 +226,9 @@ def markdown(results: dict[str, Result], args: argparse.Namespace, env: dict[str
     save_ratio = r["save"].rps / r["raw-commit"].rps
 
     def row(res: Result, ratio: str) -> str:
-        validity = "yes" if res.valid else f"**NO** ({res.bad} bad {res.bad_statuses}, {res.socket_errors} socket errors)"
+        validity = "yes" if res.valid else (
+            f"**NO** ({res.bad} bad {res.bad_statuses}, {res.socket_errors} socket errors)"
+        )
         cpu = f"{res.cpu['server']:.0f} / {res.cpu['wrk']:.0f} / {res.cpu['other']:.0f}"
         return (f"| {res.name} | {res.rps:,.0f} | {res.p50_ms:.2f} | {res.p99_ms:.2f} | {ratio} | "
                 f"{res.requests:,} | {res.bytes_per_response:,.0f} | {cpu} | {validity} |")

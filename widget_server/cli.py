@@ -31,9 +31,8 @@ def main() -> None:
 def check_config(paths: tuple[str, ...]) -> None:
     """Validate center files; print one line per problem (file:key.path: what is wrong)."""
     from .centers import check_paths
-    from .i18n import shipped_locales
 
-    problems = check_paths(list(paths), shipped_locales=shipped_locales())
+    problems = check_paths(list(paths))
     for problem in problems:
         click.echo(str(problem))
     if problems:

@@ -9,8 +9,8 @@ website would.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import secrets
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from urllib.parse import urlencode

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -106,6 +109,23 @@ def negotiate(
         if language in available:
             return language
     return default
+
+
+def visitor_timezone(name: str | None) -> ZoneInfo | None:
+    """The visitor's IANA time zone (``Europe/Paris``) when one was given and is real."""
+    if not name or len(name) > 64:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def format_day(moment: datetime, locale: str, timezone_name: str | None = None) -> str:
+    """A date as people of ``locale`` write it, on the visitor's calendar (else UTC)."""
+    zone = visitor_timezone(timezone_name)
+    local = moment.astimezone(zone) if zone else moment
+    return format_date(local, format="long", locale=locale)
 
 
 def locale_display_name(locale: str) -> str:

@@ -327,7 +327,10 @@ def test_no_wcag_22_aa_violations(widget, store, clock, new_context, assert_acce
 # 8 -------------------------------------------------------------------------------------
 
 # The outline styles of a focused control and of the label around it, if any.
-FOCUS_OUTLINES = "control => [control, control.closest('label')].filter(Boolean).map(el => getComputedStyle(el).outlineStyle)"
+FOCUS_OUTLINES = (
+    "control => [control, control.closest('label')].filter(Boolean)"
+    ".map(el => getComputedStyle(el).outlineStyle)"
+)
 
 
 def test_keyboard_only_tick_and_save(widget, store, subscriber, new_context) -> None:

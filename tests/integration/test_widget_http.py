@@ -37,7 +37,8 @@ def form_of(html: str) -> dict[str, list[str]]:
             continue
         fields.setdefault(name.group(1), []).append(value.group(1) if value else "on")
     for select in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected', select[1]) or re.search(r'<option value="([^"]*)"', select[1])
+        options = select[1]
+        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'<option value="([^"]*)"', options)
         fields[select[0]] = [chosen.group(1)]
     return fields
 

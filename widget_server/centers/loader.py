@@ -75,7 +75,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .model import Center, Interest, Theme, Topic
-from .validate import SHIPPED_LOCALES, Problem, check_document
+from ..i18n import shipped_locales as shipped_interface_locales
+from .validate import Problem, check_document
 
 __all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
 
@@ -95,30 +96,35 @@ class CenterFileError(Exception):
         return "\n".join(str(problem) for problem in self.problems)
 
 
-def load_center(path: StrPath, *, shipped_locales: Iterable[str] = SHIPPED_LOCALES) -> Center:
+def _shipped(given: Iterable[str] | None) -> frozenset[str]:
+    """The interface languages a center may use: as given, else those with a catalog."""
+    return frozenset(given) if given is not None else shipped_interface_locales()
+
+
+def load_center(path: StrPath, *, shipped_locales: Iterable[str] | None = None) -> Center:
     """The center described by one file, or :class:`CenterFileError` with all its problems."""
-    center, problems = _read_center(Path(path), str(path), frozenset(shipped_locales))
+    center, problems = _read_center(Path(path), str(path), _shipped(shipped_locales))
     if problems or center is None:
         raise CenterFileError(problems)
     return center
 
 
 def load_centers(
-    path: StrPath, *, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+    path: StrPath, *, shipped_locales: Iterable[str] | None = None
 ) -> dict[str, Center]:
     """Centers by id from a file or a folder of ``*.toml`` files (not its subfolders).
 
     This is what ``serve --config PATH`` loads: it fails, listing every problem in
     every file, rather than start with some centers missing.
     """
-    centers, problems = _read_path(path, frozenset(shipped_locales))
+    centers, problems = _read_path(path, _shipped(shipped_locales))
     if problems:
         raise CenterFileError(problems)
     return centers
 
 
 def check_paths(
-    paths: Iterable[StrPath], *, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+    paths: Iterable[StrPath], *, shipped_locales: Iterable[str] | None = None
 ) -> list[Problem]:
     """Every problem in the given files or folders, for ``widget-server check-config``.
 
@@ -126,7 +132,7 @@ def check_paths(
     ids are looked for within a path, not across two paths (a staging and a
     production folder may well share ids).
     """
-    shipped = frozenset(shipped_locales)
+    shipped = _shipped(shipped_locales)
     return [problem for path in paths for problem in _read_path(path, shipped)[1]]
 
 

@@ -24,10 +24,6 @@ from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS
 from .schema import DOCUMENT, Finding, check_structure, join
 from .special_categories import CATEGORY_NAMES, find_special_categories
 
-#: Interface languages the server ships translations for. The caller passes its own
-#: set when more are shipped; a center may only list locales from it.
-SHIPPED_LOCALES: frozenset[str] = frozenset({"en", "fr", "de", "es"})
-
 _KIND_ALIASES = {"transactional": "required", "service": "required", "promotional": "marketing"}
 
 
@@ -48,9 +44,12 @@ class Problem:
 
 
 def check_document(
-    raw: Mapping[str, Any], file: str, shipped_locales: Iterable[str] = SHIPPED_LOCALES
+    raw: Mapping[str, Any], file: str, shipped_locales: Iterable[str]
 ) -> list[Problem]:
-    """Every problem in one parsed file, grouped in file order (center, theme, topics...)."""
+    """Every problem in one parsed file, grouped in file order (center, theme, topics...).
+
+    ``shipped_locales`` are the interface languages: a center may only list those.
+    """
     findings = list(check_structure(raw))
     document = Document(raw, shipped_locales)
     for check in CHECKS:

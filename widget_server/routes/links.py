@@ -65,7 +65,9 @@ class FreshLinkController(Controller):
     path = "/c/{center_id:str}/link"
 
     @get(media_type=MediaType.HTML)
-    async def ask(self, request: Request, state: State, center_id: FromPath[str], lang: FromQuery[str | None] = None) -> Template:
+    async def ask(
+        self, request: Request, state: State, center_id: FromPath[str], lang: FromQuery[str | None] = None
+    ) -> Template:
         center = center_or_404(state, center_id)
         locale = visitor_locale(request, center, None, lang)
         context = page_context(request, locale, center)

@@ -9,13 +9,12 @@ widget works inside third-party iframes.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import anyio
-from babel.dates import format_date
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
@@ -26,7 +25,7 @@ from ..centers.model import Center
 from ..errors import BadForm, LinkInvalid, NotFound
 from ..form_view import FormView, build_form_view
 from ..forms import desired_preferences, read_version
-from ..i18n import negotiate
+from ..i18n import format_day, negotiate, visitor_timezone
 from ..ledger import EventContext
 from ..preferences import OPTED_IN, Preferences
 from ..rendering import page_context
@@ -41,6 +40,16 @@ class Message:
     kind: str  # success, error, warning
     text: str
     title: str = ""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is on the page and how they see it, carried from the request to the answer."""
+
+    center: Center
+    token: str
+    locale: str
+    timezone: str | None = None  # an IANA name from the link or the embed, when valid
 
 
 def center_or_404(state: State, center_id: str) -> Center:
@@ -77,10 +86,9 @@ def form_view(state: State, center: Center, locale: str) -> FormView:
     return view
 
 
-def form_context(
-    request: Request, center: Center, locale: str, token: str, prefs: Preferences, message: Message | None = None
-) -> dict[str, Any]:
+def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
     """Everything the preference form renders from; a new submission id each time."""
+    center, locale, token = visit.center, visit.locale, visit.token
     now = request.app.state.clock()
     paused = prefs.paused_until if prefs.paused(now) else None
     context = page_context(request, locale, center, query={"t": token})
@@ -89,7 +97,8 @@ def form_context(
         prefs=prefs,
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
-        paused_until=format_date(paused, format="long", locale=locale) if paused else None,
+        paused_until=format_day(paused, locale, visit.timezone) if paused else None,
+        timezone=visit.timezone,
         view=form_view(request.app.state, center, locale),
         checked={f"s.{topic}.{channel}" for (topic, channel), state in prefs.subscriptions.items()
                  if state == OPTED_IN},
@@ -122,7 +131,7 @@ class WidgetController(Controller):
     @get(media_type=MediaType.HTML)
     async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
                    lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
-                   switch_to: FromQuery[str | None] = None) -> Template | Response:
+                   switch_to: FromQuery[str | None] = None, tz: FromQuery[str | None] = None) -> Template | Response:
         """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
         so the page comes back in another language with the unsaved choices still ticked."""
         if switch_to and request.headers.get("hx-request") == "true":
@@ -136,7 +145,8 @@ class WidgetController(Controller):
         prefs, pause_choice = subscriber.preferences, "keep"
         if switch_to:
             prefs, pause_choice = unsaved_choices(center, prefs, request, state.clock())
-        context = form_context(request, center, locale, t, prefs, message)
+        visit = Visit(center, t, locale, tz if visitor_timezone(tz) else None)
+        context = form_context(request, visit, prefs, message)
         context["pause_choice"] = pause_choice
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
@@ -149,6 +159,8 @@ class WidgetController(Controller):
         token = form.get("t")
         subscriber, claims = await load_subscriber(state, center, token)
         locale = visitor_locale(request, center, claims.locale, form.get("lang"))
+        tz = form.get("tz")
+        visit = Visit(center, token, locale, tz if visitor_timezone(tz) else None)
         _ = state.translator.get(locale).gettext
         is_htmx = request.headers.get("hx-request") == "true"
         current = subscriber.preferences
@@ -156,7 +168,7 @@ class WidgetController(Controller):
         base_version = read_version(fields)
         desired = desired_preferences(center, current, fields, now)
         if form.get("notice") != center.notice_version:
-            return self._respond(request, center, locale, token, current, is_htmx, status=409, message=Message(
+            return self._respond(request, visit, current, is_htmx, status=409, message=Message(
                 "warning", _("Please review your choices and save again."),
                 _("The wording of this page has been updated"),
             ))
@@ -171,22 +183,24 @@ class WidgetController(Controller):
                 context=context, submission_id=form.get("submission") or None, seen=current,
             ))
         except VersionConflict as conflict:
-            return self._respond(request, center, locale, token, conflict.current, is_htmx, status=409, message=Message(
+            return self._respond(request, visit, conflict.current, is_htmx, status=409, message=Message(
                 "warning", _("Your preferences were changed on another device or tab while you were editing. "
                 "Below are the current ones: please review them and save again."),
                 _("Nothing was saved"),
             ))
         if not is_htmx:
-            query = urlencode({"t": token, "lang": locale, "saved": "1"})
-            return Redirect(f"/c/{center.id}/preferences?{query}", status_code=303)
+            query = {"t": token, "lang": locale, "saved": "1"}
+            if visit.timezone:
+                query["tz"] = visit.timezone
+            return Redirect(f"/c/{center.id}/preferences?{urlencode(query)}", status_code=303)
         text = _("Your choices are saved.") if result.outcome != "unchanged" else _(
             "Nothing to save: your choices are unchanged.")
-        return self._respond(request, center, locale, token, result.preferences, True, 200, Message("success", text))
+        return self._respond(request, visit, result.preferences, True, 200, Message("success", text))
 
-    def _respond(self, request: Request, center: Center, locale: str, token: str, prefs: Preferences,
-                 is_htmx: bool, status: int, message: Message) -> Template:
+    def _respond(self, request: Request, visit: Visit, prefs: Preferences, is_htmx: bool, status: int,
+                 message: Message) -> Template:
         """The form again (htmx: the fragment, with the message out of band; else the page)."""
-        context = form_context(request, center, locale, token, prefs, message)
+        context = form_context(request, visit, prefs, message)
         headers = {"Vary": "HX-Request, Accept-Language"}
         if is_htmx:
             context["oob"] = True
