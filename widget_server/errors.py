@@ -127,11 +127,12 @@ def error_locale(request: Request, error: WidgetError) -> str:
     center = error.center
     available = center.locales if center else sorted(shipped_locales())
     default = center.default_locale if center else "en"
-    return negotiate(
-        available, default,
-        explicit=request.query_params.get("lang"),
-        accept_language=request.headers.get("accept-language"),
-    )
+    # A route that already chose the page's language (or read a form's) says so in
+    # request.state, so an error shows in the language the page was in.
+    chosen = request.state.get("locale") or request.query_params.get("lang") or request.state.get("lang")
+    claims = error.extra.get("claims")  # an expired link still says its holder's language
+    return negotiate(available, default, explicit=chosen, from_token=getattr(claims, "locale", None),
+                     accept_language=request.headers.get("accept-language"))
 
 
 def handle_error(request: Request, exc: Exception) -> Response:

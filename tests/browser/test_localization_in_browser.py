@@ -38,3 +38,33 @@ def test_switching_language_keeps_the_token_and_the_unsaved_choices(
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.opted_in("offers", "sms") and prefs.interests == {"garden"} and prefs.paused_until
     assert store.events(subscriber)[-1]["locale"] == "en"
+
+
+def test_arabic_is_right_to_left_and_mirrored(widget, store, new_context, screenshots, assert_accessible) -> None:
+    subscriber = store.create_subscriber("voyago")
+    page = new_context(viewport={"width": 375, "height": 812}, locale="ar").new_page()
+    page.goto(widget.link("voyago", subscriber))
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("html")).to_have_attribute("lang", "ar")
+    page.screenshot(path=str(screenshots / "widget-ar-rtl-375.png"), full_page=True)
+    # Mirrored: the box sits right of its label, the page's first column starts on the right.
+    box = page.locator('[name="s.deals.email"]').bounding_box()
+    label = page.locator('label:has([name="s.deals.email"]) span').bounding_box()
+    assert box["x"] > label["x"]
+    save, leave = page.locator("#save").bounding_box(), page.locator("#unsubscribe-all").bounding_box()
+    assert save["y"] < leave["y"] or save["x"] > leave["x"]  # stacked on a phone, or side by side mirrored
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert_accessible(page, "the Arabic widget")
+
+
+@pytest.mark.parametrize("locale", ["fr", "de", "ar"])
+def test_a_french_a_german_and_an_arabic_customer_see_a_native_page(widget, store, new_context, screenshots,
+                                                                     locale: str) -> None:
+    subscriber = store.create_subscriber("voyago")
+    page = new_context(viewport={"width": 1024, "height": 900}, locale=locale).new_page()
+    page.goto(widget.link("voyago", subscriber))
+    expect(page.locator("html")).to_have_attribute("lang", locale)
+    page.screenshot(path=str(screenshots / f"widget-voyago-{locale}.png"), full_page=True)
+    text = page.locator("body").inner_text()
+    for english in ("Save my choices", "Unsubscribe from everything", "How often", "Your interests", "Trip alerts"):
+        assert english not in text, (locale, english)

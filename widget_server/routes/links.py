@@ -79,7 +79,7 @@ class FreshLinkController(Controller):
         center = center_or_404(state, center_id)
         check_same_origin(request.headers, state.own_origins(request))
         form = await request.form()
-        locale = visitor_locale(request, center, None, form.get("lang"))
+        locale = request.state.locale = visitor_locale(request, center, None, form.get("lang"))
         subscriber_id = None
         if form.get("t"):
             subscriber_id = subscriber_of_link(state, center, form["t"])

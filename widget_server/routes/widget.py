@@ -139,7 +139,7 @@ class WidgetController(Controller):
             return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
         center = center_or_404(state, center_id)
         subscriber, claims = await load_subscriber(state, center, t)
-        locale = visitor_locale(request, center, claims.locale, switch_to or lang)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = state.translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
         prefs, pause_choice = subscriber.preferences, "keep"
@@ -157,8 +157,9 @@ class WidgetController(Controller):
         form = await request.form()
         fields = {key: form.getall(key) for key in form.keys()}
         token = form.get("t")
+        request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(state, center, token)
-        locale = visitor_locale(request, center, claims.locale, form.get("lang"))
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
         tz = form.get("tz")
         visit = Visit(center, token, locale, tz if visitor_timezone(tz) else None)
         _ = state.translator.get(locale).gettext

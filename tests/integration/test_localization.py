@@ -1,0 +1,188 @@
+"""Every screen in every shipped language: native text, lang and dir, plurals, catalogs.
+
+The check for strings that escaped gettext renders each screen in each language and
+looks for the English source of every message whose translation differs from it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html import unescape
+
+import httpx
+import pytest
+from babel import Locale
+from babel.messages.pofile import read_po
+
+from widget_server.i18n import LOCALES, Translator, shipped_locales
+
+CENTER = "voyago"  # offers every shipped language
+LANGUAGES = sorted(shipped_locales())
+TRANSLATED = sorted(set(LANGUAGES) - {"en"})
+RTL = {"ar"}
+
+
+def english_sources(translator: Translator, locale: str) -> list[str]:
+    """Source strings that must not appear on a page in ``locale``: those translated differently."""
+    with open(LOCALES / "messages.pot", "rb") as pot:
+        ids = [m.id for m in read_po(pot) if m.id]
+    catalog = translator.get(locale)
+    found = []
+    for msgid in ids:
+        singular = msgid[0] if isinstance(msgid, tuple) else msgid
+        translated = catalog.ngettext(*msgid, 5) if isinstance(msgid, tuple) else catalog.gettext(msgid)
+        if translated != singular and len(singular) > 3:
+            found.append(re.sub(r"%\(\w+\)[sd]", "", singular).strip())
+    return [text for text in found if len(text) > 3]
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", html)
+    attributes = " ".join(re.findall(r'(?:aria-label|title|placeholder|data-offline-message)="([^"]*)"', html))
+    return unescape(" ".join((text + " " + attributes).split()))
+
+
+@pytest.fixture
+def screens(live_server, store, clock):
+    """Every screen of the widget for one language: name -> (status, html)."""
+    from widget_server.preferences import OPTED_IN, Preferences
+
+    app = live_server.app
+    same_origin = {"Sec-Fetch-Site": "same-origin"}
+
+    def render(locale: str) -> dict[str, tuple[int, str]]:
+        subscriber = store.create_subscriber(
+            CENTER, email="ana@example.org", preferences=Preferences(subscriptions={("deals", "email"): OPTED_IN})
+        )
+        token = app.state.signer.mint("manage", CENTER, subscriber, l=locale)
+        with httpx.Client(base_url=live_server.url) as client:
+            url = f"/c/{CENTER}/preferences"
+            page = client.get(url, params={"t": token})
+            form = {"t": token, "version": "1", "submission": "s1", "notice": app.state.centers[CENTER].notice_version,
+                    "lang": locale, "s.deals.sms": "on", "pause": "30"}
+            htmx = {**same_origin, "HX-Request": "true"}
+            out = {
+                "widget": page,
+                "saved fragment": client.post(url, data=form, headers=htmx),
+                "paused widget": client.get(url, params={"t": token}),
+                "conflict": client.post(url, data={**form, "submission": "s2", "s.deals.push": "on"}, headers=htmx),
+                "bad form": client.post(url, data={**form, "pause": "5"}, headers=htmx),
+                "bad form page": client.post(url, data={**form, "pause": "5"}, headers=same_origin),
+                "invalid link": client.get(url, params={"t": token + "x", "lang": locale}),
+                "cross-site": client.post(url, data=form, headers={"Sec-Fetch-Site": "cross-site", "Accept-Language": locale}),
+                "unknown page": client.get(f"/c/{CENTER}/nothing-here", params={"lang": locale}),
+                "fresh link": client.get(f"/c/{CENTER}/link", params={"lang": locale}),
+                "fresh link sent": client.post(f"/c/{CENTER}/link", data={"lang": locale, "email": "x@example.org"},
+                                               headers=same_origin),
+            }
+            clock.advance(days=200)
+            out["expired link"] = client.get(url, params={"t": token})
+            clock.advance(days=-200)
+        return {name: (response.status_code, response.text) for name, response in out.items()}
+
+    return render
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_every_screen_speaks_the_language_and_says_which(screens, live_server, locale: str) -> None:
+    translator = live_server.app.state.translator
+    sources = english_sources(translator, locale) if locale != "en" else []
+    assert locale == "en" or len(sources) > 40  # the check has teeth
+    expected_status = {"widget": 200, "saved fragment": 200, "paused widget": 200, "conflict": 409, "bad form": 422,
+                       "bad form page": 422, "invalid link": 403, "cross-site": 403, "unknown page": 404,
+                       "fresh link": 200, "fresh link sent": 200, "expired link": 401}
+    for name, (status, html) in screens(locale).items():
+        assert status == expected_status[name], name
+        if "fragment" not in name and name not in ("conflict", "bad form"):
+            direction = "rtl" if locale in RTL else "ltr"
+            assert f'<html lang="{locale}" dir="{direction}"' in html, name
+        text = visible_text(html)
+        leaked = [source for source in sources if source in text]
+        assert not leaked, f"{locale} {name}: English left on the page: {leaked}"
+        assert "Traceback" not in html
+
+
+def test_the_fresh_link_mail_is_in_the_visitors_language(live_server, store) -> None:
+    from widget_server.routes.links import send_fresh_link  # the real composer, with a folder mailer
+
+    import anyio
+
+    app = live_server.app
+    center = app.state.centers[CENTER]
+    subscriber = store.create_subscriber(CENTER, email="ana@example.org")
+    for locale in ("de", "ar"):
+        anyio.run(send_fresh_link, app.state, center, subscriber, locale)
+    mails = sorted((p.read_bytes() for p in app.state.mailer.folder.glob("*.eml")), key=len)
+    import email
+    import email.policy
+
+    bodies = [email.message_from_bytes(m, policy=email.policy.default).get_content() for m in mails]
+    assert any("Guten Tag" in body for body in bodies)
+    assert any(re.search(r"[\u0600-\u06FF]", body) for body in bodies)
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_plural_forms_follow_the_languages_own_rules(locale: str) -> None:
+    """Counts in the same CLDR plural category read the same, and none is left in English.
+
+    (Different categories may legitimately share a word, as Polish "2 dni" and "5 dni".)
+    """
+    catalog = Translator.load().get(locale)
+    rules = Locale.parse({"pt": "pt_PT"}.get(locale, locale))  # our "pt" is European Portuguese
+    rendered = {}
+    for n in (0, 1, 2, 5, 22):
+        text = catalog.ngettext("For %(num)d day", "For %(num)d days", n) % {"num": n}
+        assert "day" not in text, f"{locale}: untranslated plural for {n}"
+        rendered[n] = text.replace(str(n), "#")
+    for a in rendered:
+        for b in rendered:
+            if rules.plural_form(a) == rules.plural_form(b):
+                assert rendered[a] == rendered[b], (locale, a, b, rendered[a], rendered[b])
+    if locale == "ar":  # six forms; 0, 1, 2, 5 and 22 fall in five of them
+        assert len(set(rendered.values())) == 5, rendered
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("de;q=0.5, ar;q=0.9, en;q=0.1", "ar"),
+        ("pt-PT,pt;q=0.9", "pt"),
+        ("nl-BE, fr;q=0.8", "nl"),
+        ("ja", "en"),  # not offered: the center's default
+    ],
+)
+def test_accept_language_is_negotiated_against_the_centers_languages(live_server, store, header, expected) -> None:
+    subscriber = store.create_subscriber(CENTER)
+    token = live_server.app.state.signer.mint("manage", CENTER, subscriber)
+    page = httpx.get(f"{live_server.url}/c/{CENTER}/preferences", params={"t": token},
+                     headers={"Accept-Language": header})
+    assert f'<html lang="{expected}"' in page.text
+
+
+def test_an_explicit_language_beats_the_token_and_the_browser(live_server, store) -> None:
+    subscriber = store.create_subscriber(CENTER)
+    token = live_server.app.state.signer.mint("manage", CENTER, subscriber, l="de")
+    url = f"{live_server.url}/c/{CENTER}/preferences"
+    assert '<html lang="de"' in httpx.get(url, params={"t": token}, headers={"Accept-Language": "es"}).text
+    assert '<html lang="pl"' in httpx.get(url, params={"t": token, "lang": "pl"}).text
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_catalogs_pass_gnu_msgfmt_check(locale: str) -> None:
+    msgfmt = shutil.which("msgfmt")
+    assert msgfmt, "GNU gettext's msgfmt is missing: scripts/test installs Debian's gettext"
+    result = subprocess.run([msgfmt, "--check", "-o", "/dev/null", str(LOCALES / locale / "LC_MESSAGES" / "messages.po")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_the_stylesheet_mirrors_for_right_to_left() -> None:
+    """Logical properties only: no physical left/right that would not mirror in Arabic."""
+    from widget_server.paths import STATIC
+
+    css = (STATIC / "widget.css").read_text()
+    physical = re.findall(r"(?:margin|padding|border)-(?:left|right)|(?<![-\w])(?:left|right)\s*:|text-align:\s*(?:left|right)", css)
+    assert not physical, physical
