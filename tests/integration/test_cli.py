@@ -105,45 +105,45 @@ def test_serve_refuses_to_start_with_a_message_saying_what_to_fix(tmp_path: Path
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_demo_starts_and_prints_working_links(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen([*CLI, "demo", "--port", str(port)], cwd=tmp_path,
+def start_demo(cwd: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
+    """``widget-server demo`` running, and the banner it printed (up to "Ctrl+C")."""
+    process = subprocess.Popen([*CLI, "demo", "--port", str(port)], cwd=cwd,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
-        time.sleep(0.5)
-    finally:
-        output = stop(process)
-    links = re.findall(r"(http://127\.0\.0\.1:\d+/\S+)", output)
-    widget_links = [link for link in links if "/preferences?t=" in link]
-    assert len(widget_links) == 2, output
-    assert any(f":{port + 1}/" in link for link in links)  # the host page on another origin
-    assert (tmp_path / "var" / "demo.db").exists() and (tmp_path / "var" / "secret.key").exists()
+    wait_ready(f"http://127.0.0.1:{port}", process)
+    banner = []
+    while not banner or "Ctrl+C" not in banner[-1]:
+        line = process.stdout.readline()
+        if not line:
+            break
+        banner.append(line)
+    return process, banner
 
 
-def test_demo_links_open_the_widget_and_the_host_page(tmp_path: Path) -> None:
+def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([*CLI, "demo", "--port", str(port)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process, banner = start_demo(tmp_path, port)
     try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
-        opened = 0
-        while True:  # read the banner up to the last link
-            line = process.stdout.readline()
-            if "Ctrl+C" in line or not line:
-                break
-            match = re.search(r"widget \(a visitor's link\):\s+(\S+)", line)
-            if match:
-                assert httpx.get(match.group(1)).status_code == 200
-                opened += 1
-            match = re.search(r"embedded in a host page:\s+(\S+)", line)
-            if match:
-                host_page = httpx.get(match.group(1))
-                assert host_page.status_code == 200 and "<iframe" in host_page.text
-                framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
-                host_origin = f"http://127.0.0.1:{port + 1}"
-                assert host_origin in framed.headers["content-security-policy"]  # may frame it
-                opened += 1
-        assert opened == 4  # two widget links, two host pages
+        text = "".join(banner)
+        widget_links = re.findall(r"widget \(a visitor's link\):\s+(\S+)", text)
+        host_pages = re.findall(r"embedded in a host page:\s+(\S+)", text)
+        assert len(widget_links) == 2 and len(host_pages) == 2, text
+        for link in widget_links:
+            assert httpx.get(link).status_code == 200
+        for url in host_pages:
+            assert url.startswith(f"http://127.0.0.1:{port + 1}/")  # another origin
+            host_page = httpx.get(url)
+            assert host_page.status_code == 200 and "<iframe" in host_page.text
+            framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
+            assert f"http://127.0.0.1:{port + 1}" in framed.headers["content-security-policy"]  # may frame it
     finally:
         stop(process)
+    assert (tmp_path / "var" / "demo.db").exists() and (tmp_path / "var" / "secret.key").exists()
+
+    process, again = start_demo(tmp_path, port)  # a restart keeps its subscribers and secret
+    stop(process)
+    assert payloads_of_links(again) == payloads_of_links(banner)  # same centers, same subscribers
+
+
+def payloads_of_links(banner: list[str]) -> list[str]:
+    """The signed payload (center, subscriber, scope) of each printed widget link."""
+    return [token.split(".")[0] for token in re.findall(r"preferences\?t=(\S+)", "".join(banner))]

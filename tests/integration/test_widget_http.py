@@ -38,7 +38,7 @@ def form_of(html: str) -> dict[str, list[str]]:
         fields.setdefault(name.group(1), []).append(value.group(1) if value else "on")
     for select in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
         options = select[1]
-        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'<option value="([^"]*)"', options)
+        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'value="([^"]*)"', options)
         fields[select[0]] = [chosen.group(1)]
     return fields
 

@@ -74,8 +74,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .model import Center, Interest, Theme, Topic
 from ..i18n import shipped_locales as shipped_interface_locales
+from .model import Center, Interest, Theme, Topic
 from .validate import Problem, check_document
 
 __all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
