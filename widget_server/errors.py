@@ -19,6 +19,7 @@ the visitor's language, never with a stack trace. Messages are gettext msgids.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from html import escape
@@ -156,7 +157,8 @@ def handle_error(request: Request, exc: Exception) -> Response:
     )
     template = "errors/error.html"
     if request.headers.get("hx-request") == "true":
-        headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
+        headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML",
+                        "HX-Trigger": json.dumps({"preferences:error": {"status": error.status}})})
         template = "partials/_error_message.html"
     # Rendered here, not lazily, so that a failure to render still ends in a page.
     try:

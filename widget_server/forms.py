@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
-from .centers.model import Center
+from .centers.model import Center, Topic
 from .errors import BadForm
 from .preferences import OPTED_IN, OPTED_OUT, UNKNOWN, Preferences, suppress_all
 
@@ -48,12 +48,20 @@ def read_action(form: Form) -> str:
     return action
 
 
-def desired_preferences(center: Center, current: Preferences, form: Form, now: datetime) -> Preferences:
-    """What the submitted form asks for, given what is stored now."""
+def desired_preferences(
+    center: Center, current: Preferences, form: Form, now: datetime, shown: Sequence[str] | None = None
+) -> Preferences:
+    """What the submitted form asks for, given what is stored now.
+
+    ``shown`` are the ids of the topics the form showed (an embed may show only some):
+    the others are left as they are, whatever the form lacks. "Unsubscribe from
+    everything" still means everything.
+    """
     if read_action(form) == "unsubscribe_all":
         return suppress_all(center, current)
+    topics = [t for t in center.switchable_topics if shown is None or t.id in shown]
     subscriptions = dict(current.subscriptions)
-    for topic in center.switchable_topics:
+    for topic in topics:
         for channel in topic.channels:
             key = (topic.id, channel)
             if f"s.{topic.id}.{channel}" in form:
@@ -64,7 +72,7 @@ def desired_preferences(center: Center, current: Preferences, form: Form, now: d
     return replace(
         current,
         subscriptions=subscriptions,
-        frequencies=_frequencies(center, current, form),
+        frequencies=_frequencies(center, current, form, topics),
         interests=_interests(center, form),
         paused_until=_pause(current, form, now),
         # Ticking anything after "unsubscribe from everything" is an explicit comeback.
@@ -72,9 +80,9 @@ def desired_preferences(center: Center, current: Preferences, form: Form, now: d
     )
 
 
-def _frequencies(center: Center, current: Preferences, form: Form) -> dict[str, str]:
+def _frequencies(center: Center, current: Preferences, form: Form, topics: Sequence[Topic]) -> dict[str, str]:
     chosen = dict(current.frequencies)
-    for topic in center.switchable_topics:
+    for topic in topics:
         value = _one(form, f"f.{topic.id}")
         if value is None or not topic.frequencies:
             continue

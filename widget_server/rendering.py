@@ -64,8 +64,14 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
+def theme_url(center: Center, options: dict[str, str] | None) -> str:
+    """The center's stylesheet, versioned, with an embed's theme options."""
+    return f"/c/{center.id}/theme.css?" + urlencode({"v": theme_version(center.theme), **(options or {})})
+
+
 def page_context(
-    request: Request, locale: str, center: Center | None, query: dict[str, str] | None = None
+    request: Request, locale: str, center: Center | None, query: dict[str, str] | None = None,
+    theme_query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What ``base.html`` needs: language, direction, theme, wording, switcher.
 
@@ -80,6 +86,6 @@ def page_context(
         "locale": locale,
         "dir": text_direction(locale),
         "center": center,
-        "theme_version": theme_version(center.theme) if center else None,
+        "theme_url": theme_url(center, theme_query) if center else None,
         "languages": [(code, locale_display_name(code)) for code in center.locales] if center else [],
     }

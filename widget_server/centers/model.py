@@ -65,6 +65,15 @@ class Theme:
     text: str = "#1a1a1a"
     radius: str = "8px"
     font: str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+    #: The same roles in dark mode (the visitor's system setting, or an embed's choice).
+    dark_primary: str = "#8ab4f8"
+    dark_primary_text: str = "#0b1b33"
+    dark_background: str = "#121417"
+    dark_text: str = "#eceff1"
+
+    def colours(self) -> dict[str, str]:
+        """The colour roles by name (everything but radius and font)."""
+        return {k: v for k, v in vars(self).items() if k not in ("radius", "font")}
 
 
 @dataclass(frozen=True)

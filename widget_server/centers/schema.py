@@ -61,6 +61,10 @@ THEME = {
         ("text", "#1a1a1a"),
         ("radius", "8px"),
         ("font", "Georgia, serif"),
+        ("dark_primary", "#8ab4f8"),
+        ("dark_primary_text", "#0b1b33"),
+        ("dark_background", "#121417"),
+        ("dark_text", "#eceff1"),
     )
 }
 

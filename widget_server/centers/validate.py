@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
-from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS
+from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS, Theme
 from .schema import DOCUMENT, Finding, check_structure, join
 from .special_categories import CATEGORY_NAMES, find_special_categories
 
@@ -311,7 +312,8 @@ def check_theme(doc: Document) -> Iterator[Finding]:
     theme = doc.raw.get("theme")
     if not isinstance(theme, dict):
         return
-    colours = ("primary", "primary_text", "background", "text")
+    colours = ("primary", "primary_text", "background", "text",
+               "dark_primary", "dark_primary_text", "dark_background", "dark_text")
     judges = {key: values.colour_problem for key in colours}
     judges.update(radius=values.radius_problem, font=values.font_problem)
     for key, judge in judges.items():
@@ -319,6 +321,16 @@ def check_theme(doc: Document) -> Iterator[Finding]:
         problem = judge(value) if value is not None else None
         if problem:
             yield join("theme", key), problem
+    yield from check_theme_contrast(theme)
+
+
+def check_theme_contrast(theme: Mapping[str, Any]) -> Iterator[Finding]:
+    """Text must stay readable: every colour pair the widget draws meets WCAG AA."""
+    given = {k: v for k, v in theme.items() if isinstance(v, str) and values.colour_problem(v) is None}
+    defaults = Theme().colours()
+    merged = {**defaults, **{k: v for k, v in given.items() if k in defaults}}
+    for key, message in contrast_problems(merged):
+        yield join("theme", key), message
 
 
 # --- sensitive wording -------------------------------------------------------------

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from litestar import Response, get
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
-from ..theming import theme_css
+from ..theming import MODES, theme_css, with_overrides
 from .widget import center_or_404
 
 
 @get("/c/{center_id:str}/theme.css")
-async def center_theme(state: State, center_id: FromPath[str]) -> Response[str]:
+async def center_theme(state: State, center_id: FromPath[str], mode: FromQuery[str | None] = None,
+                       primary: FromQuery[str | None] = None, radius: FromQuery[str | None] = None) -> Response[str]:
     center = center_or_404(state, center_id)
+    theme = with_overrides(center.theme, {"primary": primary or "", "radius": radius or ""})
     return Response(
-        theme_css(center.theme),
+        theme_css(theme, mode if mode in MODES else "auto"),
         media_type="text/css; charset=utf-8",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )

@@ -8,8 +8,9 @@ widget works inside third-party iframes.
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +23,11 @@ from litestar.response import Redirect, Template
 from preference_sdk import TokenClaims
 
 from ..centers.model import Center
+from ..embedding import THEME_OPTIONS, read_options, shown_topics
 from ..errors import BadForm, LinkInvalid, NotFound
 from ..form_view import FormView, build_form_view
 from ..forms import desired_preferences, read_version
-from ..i18n import format_day, negotiate, visitor_timezone
+from ..i18n import format_day, negotiate
 from ..ledger import EventContext
 from ..preferences import OPTED_IN, Preferences
 from ..rendering import page_context
@@ -49,7 +51,11 @@ class Visit:
     center: Center
     token: str
     locale: str
-    timezone: str | None = None  # an IANA name from the link or the embed, when valid
+    options: dict[str, str] = field(default_factory=dict)  # see embedding.read_options
+
+    @property
+    def shown_topics(self) -> tuple[str, ...]:
+        return shown_topics(self.center, self.options)
 
 
 def center_or_404(state: State, center_id: str) -> Center:
@@ -91,15 +97,20 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
     center, locale, token = visit.center, visit.locale, visit.token
     now = request.app.state.clock()
     paused = prefs.paused_until if prefs.paused(now) else None
-    context = page_context(request, locale, center, query={"t": token})
+    theme_query = {k: v for k, v in visit.options.items() if k in THEME_OPTIONS}
+    context = page_context(request, locale, center, query={"t": token, **visit.options}, theme_query=theme_query)
+    view = form_view(request.app.state, center, locale)
+    shown = visit.shown_topics
     context.update(
         token=token,
         prefs=prefs,
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
-        paused_until=format_day(paused, locale, visit.timezone) if paused else None,
-        timezone=visit.timezone,
-        view=form_view(request.app.state, center, locale),
+        paused_until=format_day(paused, locale, visit.options.get("tz")) if paused else None,
+        options=visit.options,
+        embed_origin=visit.options.get("embed_origin"),
+        view=view,
+        topics=[topic for topic in view.topics if topic.id in shown],
         checked={f"s.{topic}.{channel}" for (topic, channel), state in prefs.subscriptions.items()
                  if state == OPTED_IN},
         frequencies={t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
@@ -108,7 +119,7 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
     return context
 
 
-def unsaved_choices(center: Center, stored: Preferences, request: Request, now: datetime) -> tuple[Preferences, str]:
+def unsaved_choices(visit: Visit, stored: Preferences, request: Request, now: datetime) -> tuple[Preferences, str]:
     """What the visitor had ticked before switching language, or the stored state.
 
     A draft made from an older version, or one that does not read, is dropped: the
@@ -120,7 +131,7 @@ def unsaved_choices(center: Center, stored: Preferences, request: Request, now: 
     try:
         if read_version(fields) != stored.version:
             return stored, "keep"
-        return desired_preferences(center, stored, fields, now), pause
+        return desired_preferences(visit.center, stored, fields, now, visit.shown_topics), pause
     except BadForm:
         return stored, "keep"
 
@@ -131,7 +142,7 @@ class WidgetController(Controller):
     @get(media_type=MediaType.HTML)
     async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
                    lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
-                   switch_to: FromQuery[str | None] = None, tz: FromQuery[str | None] = None) -> Template | Response:
+                   switch_to: FromQuery[str | None] = None) -> Template | Response:
         """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
         so the page comes back in another language with the unsaved choices still ticked."""
         if switch_to and request.headers.get("hx-request") == "true":
@@ -142,10 +153,10 @@ class WidgetController(Controller):
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = state.translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
+        visit = Visit(center, t, locale, read_options(center, request.query_params.get))
         prefs, pause_choice = subscriber.preferences, "keep"
         if switch_to:
-            prefs, pause_choice = unsaved_choices(center, prefs, request, state.clock())
-        visit = Visit(center, t, locale, tz if visitor_timezone(tz) else None)
+            prefs, pause_choice = unsaved_choices(visit, prefs, request, state.clock())
         context = form_context(request, visit, prefs, message)
         context["pause_choice"] = pause_choice
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
@@ -160,14 +171,13 @@ class WidgetController(Controller):
         request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(state, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
-        tz = form.get("tz")
-        visit = Visit(center, token, locale, tz if visitor_timezone(tz) else None)
+        visit = Visit(center, token, locale, read_options(center, form.get))
         _ = state.translator.get(locale).gettext
         is_htmx = request.headers.get("hx-request") == "true"
         current = subscriber.preferences
         now = state.clock()
         base_version = read_version(fields)
-        desired = desired_preferences(center, current, fields, now)
+        desired = desired_preferences(center, current, fields, now, visit.shown_topics)
         if form.get("notice") != center.notice_version:
             return self._respond(request, visit, current, is_htmx, status=409, message=Message(
                 "warning", _("Please review your choices and save again."),
@@ -190,20 +200,26 @@ class WidgetController(Controller):
                 _("Nothing was saved"),
             ))
         if not is_htmx:
-            query = {"t": token, "lang": locale, "saved": "1"}
-            if visit.timezone:
-                query["tz"] = visit.timezone
+            query = {"t": token, "lang": locale, "saved": "1", **visit.options}
             return Redirect(f"/c/{center.id}/preferences?{urlencode(query)}", status_code=303)
         text = _("Your choices are saved.") if result.outcome != "unchanged" else _(
             "Nothing to save: your choices are unchanged.")
-        return self._respond(request, visit, result.preferences, True, 200, Message("success", text))
+        saved = {"version": result.preferences.version, "changes": [c.path for c in result.changes]}
+        return self._respond(request, visit, result.preferences, True, 200, Message("success", text),
+                             event=("preferences:saved", saved))
 
     def _respond(self, request: Request, visit: Visit, prefs: Preferences, is_htmx: bool, status: int,
-                 message: Message) -> Template:
-        """The form again (htmx: the fragment, with the message out of band; else the page)."""
+                 message: Message, event: tuple[str, dict] | None = None) -> Template:
+        """The form again (htmx: the fragment, with the message out of band; else the page).
+
+        For htmx, ``event`` (default: an error with the status) is raised in the page
+        through ``HX-Trigger``, where ``widget.js`` passes it on to the embedding page.
+        """
         context = form_context(request, visit, prefs, message)
         headers = {"Vary": "HX-Request, Accept-Language"}
         if is_htmx:
+            name, detail = event or ("preferences:error", {"status": status})
+            headers["HX-Trigger"] = json.dumps({name: detail})
             context["oob"] = True
             return Template("partials/_preferences_form.html", context=context, status_code=status, headers=headers)
         return Template("pages/preferences.html", context=context, status_code=status, headers=headers)
