@@ -130,6 +130,7 @@ ONE_MISTAKE = [
     ("malformed-locale.toml", "center.locales[1]", "'fr_FR' is not a locale code; write 'fr-FR'"),
     ("missing-translation.toml", "topics[0].label.fr", "missing the 'fr' translation; add fr ="),
     ("extra-translation.toml", "interests[0].label.de", "'de' is not in center.locales"),
+    ("low-contrast-theme.toml", "theme.primary_text", "has a contrast of 1.92:1; WCAG AA needs 4.5:1"),
     ("bad-origin.toml", "center.allowed_origins[0]",
      "'https://Shop.example/' is not an origin; write scheme://host[:port] with no path and "
      "no trailing slash, e.g. 'https://shop.example'"),
@@ -397,3 +398,12 @@ def test_public_names_are_exactly_all():
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert public == set(centers.__all__)
+
+
+def test_the_default_theme_and_the_examples_are_readable_in_light_and_dark():
+    from widget_server.centers import Theme
+    from widget_server.contrast import contrast_problems
+
+    assert list(contrast_problems(Theme().colours())) == []
+    for name in ("maison-lumiere.toml", "voyago.toml"):
+        assert list(contrast_problems(load_center(EXAMPLES / name).theme.colours())) == []
