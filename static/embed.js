@@ -1,14 +1,10 @@
-/* Preference center loader: frames the widget and follows its messages.
-   <script src="https://WIDGET/embed.js" data-center="..." data-token="..." data-target="#prefs" async></script>
-   or PreferenceCenter.mount(element, {center, token, locale, topics, theme, primary, radius, tz}).
-   Served as is (no build): keep it under 1 KB gzipped, see tests/unit/test_embed_size.py. */
+/* Preference center loader; usage in examples/hosts/. Served as is: under 1 KB gzipped. */
 (() => {
   "use strict";
   const me = document.currentScript || [...document.scripts].find((s) => /\/embed\.js([?#]|$)/.test(s.src));
   const origin = new URL(me.src).origin;
   // option (data-*) -> query parameter of the widget page
   const PARAMS = { locale: "lang", topics: "topics", theme: "mode", primary: "primary", radius: "radius", tz: "tz" };
-  const EVENTS = /^preferences:(ready|saved|error)$/;
 
   const mount = (host, o) => {
     const q = new URLSearchParams({ t: o.token, embed_origin: location.origin });
@@ -23,25 +19,24 @@
       if (e.source !== frame.contentWindow || e.origin !== origin || !d || d.source !== "preference-center") return;
       const h = d.height;
       if (typeof h == "number" && h >= 100 && h <= 20000) frame.style.height = h + "px";
-      if (EVENTS.test(d.type)) host.dispatchEvent(new CustomEvent(d.type, { detail: d.detail, bubbles: true }));
+      if (/^preferences:(ready|saved|error)$/.test(d.type)) {
+        host.dispatchEvent(new CustomEvent(d.type, { detail: d.detail, bubbles: true }));
+      }
     });
     host.appendChild(frame);
     return frame;
   };
-
   window.PreferenceCenter = window.PreferenceCenter || { mount };
 
   const d = me.dataset;
-  if (document.currentScript && d.center) {
-    const start = () => {
-      const host = d.target ? document.querySelector(d.target) : document.createElement("div");
-      if (!host) {
-        if (document.readyState == "loading") return addEventListener("DOMContentLoaded", start);
-        return console.warn("embed.js: nothing matches data-target", d.target);
-      }
-      if (!d.target) me.after(host);
-      mount(host, d);
-    };
-    start();
-  }
+  const start = () => {
+    const host = d.target ? document.querySelector(d.target) : document.createElement("div");
+    if (!host) {
+      if (document.readyState == "loading") return addEventListener("DOMContentLoaded", start);
+      return console.warn("embed.js: nothing matches data-target", d.target);
+    }
+    if (!d.target) me.after(host);
+    mount(host, d);
+  };
+  if (document.currentScript && d.center) start();
 })();
