@@ -27,6 +27,7 @@ from .i18n import Translator
 from .mailer import Mailer, make_mailer
 from .paths import STATIC
 from .rendering import make_environment
+from .routes.embed import embed_script
 from .routes.health import healthz, readyz
 from .routes.links import FreshLinkController
 from .routes.theme import center_theme
@@ -88,6 +89,7 @@ def create_app(
             WidgetController,
             FreshLinkController,
             center_theme,
+            embed_script,
             healthz,
             readyz,
             create_static_files_router(
