@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Callable, Mapping
 
 from litestar import Litestar, Request
+from litestar.config.compression import CompressionConfig
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.plugins.htmx import HTMXPlugin
@@ -107,6 +108,8 @@ def create_app(
             security_headers_middleware(lambda cid: getattr(centers.get(cid), "allowed_origins", None)),
         ],
         request_max_body_size=MAX_BODY,
+        # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
         response_cache_config=ResponseCacheConfig(),
         debug=False,
         logging_config=None,
