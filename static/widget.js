@@ -12,9 +12,16 @@
   var origin = root.getAttribute("data-embed-origin");
   var lastHeight = 0;
 
+  // The content's own height: scrollHeight never drops below the frame's, so a frame
+  // sized by it could grow but never shrink back.
+  function height() { return Math.ceil(document.body.getBoundingClientRect().height); }
+
   function tell(type, detail) {
-    var message = {source: "preference-center", type: type, height: root.scrollHeight, detail: detail || {}};
-    if (origin && window.parent !== window) window.parent.postMessage(message, origin);
+    var message = {source: "preference-center", type: type, height: height(), detail: detail || {}};
+    if (window.parent !== window) {
+      if (origin) window.parent.postMessage(message, origin);
+      return;  // framed: the host page relays to a native bridge if it has one, once
+    }
     var json = JSON.stringify(message);
     try {
       if (window.webkit && window.webkit.messageHandlers && window.webkit.messageHandlers.preferences) {
@@ -26,16 +33,21 @@
   }
 
   function resized() {
-    var height = root.scrollHeight;
-    if (height !== lastHeight) {
-      lastHeight = height;
+    var now = height();
+    if (now !== lastHeight) {
+      lastHeight = now;
       tell("preferences:resize");
     }
   }
 
   // Events the server raises through HX-Trigger after a save or an error.
-  document.addEventListener("preferences:saved", function (event) { tell("preferences:saved", event.detail); });
-  document.addEventListener("preferences:error", function (event) { tell("preferences:error", event.detail); });
+  // htmx adds the element to the detail, which cannot cross postMessage: copy the data only.
+  document.addEventListener("preferences:saved", function (event) {
+    tell("preferences:saved", {version: event.detail.version, changes: event.detail.changes});
+  });
+  document.addEventListener("preferences:error", function (event) {
+    tell("preferences:error", {status: event.detail.status});
+  });
 
   // A request that never reached the server: tell the person, in the page's language.
   document.addEventListener("htmx:sendError", function () {
@@ -55,7 +67,7 @@
   });
 
   function start() {
-    lastHeight = root.scrollHeight;
+    lastHeight = height();
     tell("preferences:ready");
     if (window.ResizeObserver) new ResizeObserver(resized).observe(document.body);
     else window.addEventListener("resize", resized);

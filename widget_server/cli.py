@@ -83,7 +83,7 @@ def demo(port: int, host: str) -> None:
     """Run everything on SQLite with the example centers, and print links to try."""
     from .app import create_app
     from .centers import load_centers
-    from .demo import demo_settings, embeddable_from, host_app, seed, widget_links
+    from .demo import demo_settings, demo_tokens, embeddable_from, host_app, seed, widget_links
     from .paths import EXAMPLES
 
     settings = demo_settings(settings_from_env(host=host, port=port, config=str(EXAMPLES / "centers")))
@@ -97,8 +97,10 @@ def demo(port: int, host: str) -> None:
         click.echo(f"  {center_id}")
         click.echo(f"    widget (a visitor's link):  {link}")
         click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
+    click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
-    asyncio.run(_serve_both(app, host_app(links, settings.base_url), host, port))
+    tokens = demo_tokens(app.state.signer, subscribers)
+    asyncio.run(_serve_both(app, host_app(links, settings.base_url, tokens), host, port))
 
 
 async def _serve_both(app, host_site, host: str, port: int) -> None:  # noqa: ANN001

@@ -3,23 +3,28 @@
 It keeps its state in ``./var/`` (SQLite file, signing secret, mail folder), seeds one
 demo subscriber per example center the first time, and serves a host page from a
 second origin (the next port) that embeds the widget in an iframe, as a brand's
-website would.
+website would, and the example host pages of ``examples/hosts/`` (script tag, strict
+CSP, app shell, email footers) filled in for the demo subscribers.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import replace
 from html import escape
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlencode
 
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, MediaType, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from .centers import Center
 from .ledger import EventContext
+from .paths import EXAMPLES
 from .preferences import OPTED_IN, Preferences
 from .settings import Settings
 from .store.subscribers import Store
@@ -73,22 +78,53 @@ def seed(store: Store, centers: dict[str, Center]) -> dict[str, str]:
     return known
 
 
+def demo_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    """A manage token per center for its demo subscriber."""
+    return {center_id: signer.mint("manage", center_id, sub) for center_id, sub in subscribers.items()}
+
+
 def widget_links(settings: Settings, signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
     return {
-        center_id: f"{settings.base_url}/c/{center_id}/preferences?"
-        + urlencode({"t": signer.mint("manage", center_id, subscriber_id)})
-        for center_id, subscriber_id in subscribers.items()
+        center_id: f"{settings.base_url}/c/{center_id}/preferences?" + urlencode({"t": token})
+        for center_id, token in demo_tokens(signer, subscribers).items()
     }
 
 
-def host_app(links: dict[str, str], widget_origin: str) -> Litestar:
-    """A stand-in for a brand's website on another origin, embedding each widget."""
+HOST_EXAMPLES = EXAMPLES / "hosts"
+EXAMPLE_NAME = re.compile(r"^[a-z0-9-]+\.(html|js|css)$")
+EXAMPLE_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css"}
+PLACEHOLDER = re.compile(r"\{\{(WIDGET|TOKEN_[a-z0-9-]+)\}\}")
+
+
+def fill_example(text: str, widget_origin: str, tokens: dict[str, str]) -> str:
+    """An example host page with ``{{WIDGET}}`` and ``{{TOKEN_<center>}}`` filled in."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        return escape(widget_origin if name == "WIDGET" else tokens.get(name.removeprefix("TOKEN_"), ""))
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def host_app(links: dict[str, str], widget_origin: str | Callable[[], str],
+             tokens: dict[str, str] | None = None) -> Litestar:
+    """A stand-in for a brand's website on another origin, embedding each widget.
+
+    ``/<center>`` frames ``links[center]``; ``/examples/<name>`` serves the example host
+    pages of ``examples/hosts/`` for the widget at ``widget_origin`` and the subscribers
+    of ``tokens`` (center id -> manage token). Both dicts are read at each request, and
+    ``widget_origin`` too when it is a function: the tests change them as they go.
+    """
+    tokens = {} if tokens is None else tokens
+    examples = sorted(p.name for p in HOST_EXAMPLES.glob("*.html"))
+
+    def origin() -> str:
+        return widget_origin() if callable(widget_origin) else widget_origin
 
     @get("/", media_type=MediaType.HTML)
     async def index() -> str:
-        items = "".join(
-            f'<li><a href="/{escape(cid)}">{escape(cid)}</a></li>' for cid in links
-        )
+        items = "".join(f'<li><a href="/{escape(cid)}">{escape(cid)}</a></li>' for cid in links)
+        items += "".join(f'<li><a href="/examples/{name}">examples/{name}</a></li>' for name in examples)
         return f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Demo host site</title></head>" \
                f"<body><main><h1>Demo host site</h1><ul>{items}</ul></main></body></html>"
 
@@ -99,10 +135,21 @@ def host_app(links: dict[str, str], widget_origin: str) -> Litestar:
             "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{escape(center_id)}: account page</title></head><body><main>"
-            f"<h1>My account</h1><p>Embedded from {escape(widget_origin)}:</p>"
+            f"<h1>My account</h1><p>Embedded from {escape(origin())}:</p>"
             f"<iframe id='widget' name='widget' title='Communication preferences' src='{src}' "
             "style='width:100%;max-width:46rem;height:1400px;border:0'></iframe>"
             "</main></body></html>"
         )
 
-    return Litestar(route_handlers=[index, page], debug=False)
+    @get("/examples/{name:str}")
+    async def example(name: FromPath[str]) -> Response[str]:
+        path = HOST_EXAMPLES / name
+        if not EXAMPLE_NAME.match(name) or not path.is_file():
+            raise NotFoundException()
+        text = path.read_text(encoding="utf-8")
+        if name.endswith(".html"):
+            text = fill_example(text, origin(), tokens)
+        media_type = EXAMPLE_TYPES[name.rsplit(".", 1)[1]]  # Litestar adds the charset
+        return Response(text, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+    return Litestar(route_handlers=[index, page, example], debug=False)

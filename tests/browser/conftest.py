@@ -50,10 +50,14 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @dataclass
 class HostSite:
-    """The brand's website: ``/<center_id>`` embeds the link set in ``links``."""
+    """The brand's website: ``/<center_id>`` embeds the link set in ``links``;
+    ``/examples/<name>`` serves ``examples/hosts/<name>`` for the widget at
+    ``widget_origin`` and the subscribers whose tokens are in ``tokens``."""
 
     url: str
     links: dict[str, str]
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+    widget_origin: str = "the widget server"
 
     def page_url(self, center_id: str) -> str:
         return f"{self.url}/{center_id}"
@@ -62,9 +66,9 @@ class HostSite:
 @pytest.fixture(scope="session")
 def host_site() -> Iterator[HostSite]:
     port = free_port()
-    links: dict[str, str] = {}  # set per test: the host app reads it at each request
-    server = serve(host_app(links, "the widget server"), port)
-    yield HostSite(f"http://localhost:{port}", links)
+    site = HostSite(f"http://localhost:{port}", {})  # set per test: the host app reads it at each request
+    server = serve(host_app(site.links, lambda: site.widget_origin, site.tokens), port)
+    yield site
     server.stop()
 
 
@@ -96,11 +100,19 @@ class Widget:
         """An interface message as the app shows it in ``locale``."""
         return self.app.state.translator.gettext(locale, message)
 
+    def example(self, name: str, subscribers: dict[str, str], query: str = "") -> str:
+        """The host site's ``examples/hosts/<name>`` for these subscribers (center id -> id)."""
+        for center_id, subscriber_id in subscribers.items():
+            self.host.tokens[center_id] = self.app.state.signer.mint("manage", center_id, subscriber_id)
+        return f"{self.host.url}/examples/{name}" + (f"?{query}" if query else "")
+
 
 @pytest.fixture
 def widget(live_server, store, host_site) -> Iterator[Widget]:
+    host_site.widget_origin = live_server.url
     yield Widget(live_server.url, live_server.app, store, host_site)
     host_site.links.clear()
+    host_site.tokens.clear()
 
 
 @pytest.fixture
