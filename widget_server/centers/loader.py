@@ -29,6 +29,10 @@ starting anything. The format, every key shown::
     text = "#2b2118"
     radius = "4px"                  # 0 to 32px, or 0 to 2rem
     font = "Georgia, serif"         # font names, spaces, commas, quotes, hyphens only
+    dark_primary = "#e0b385"        # the four colours again for dark mode (optional)
+    dark_primary_text = "#2b1a0a"
+    dark_background = "#1c1814"
+    dark_text = "#f3ece4"           # every text/background pair must reach WCAG AA 4.5:1
 
     [[topics]]                      # at least one topic of kind marketing or informational
     id = "offers"
