@@ -4,7 +4,7 @@
   const me = document.currentScript || [...document.scripts].find((s) => /\/embed\.js([?#]|$)/.test(s.src));
   const origin = new URL(me.src).origin;
   // option (data-*) -> query parameter of the widget page
-  const PARAMS = { locale: "lang", topics: "topics", theme: "mode", primary: "primary", radius: "radius", tz: "tz" };
+  const PARAMS = { locale: "lang", topics: "topics", theme: "mode", primary: "primary", radius: "radius", spacing: "spacing", font: "font", tz: "tz" };
 
   const mount = (host, o) => {
     const q = new URLSearchParams({ t: o.token, embed_origin: location.origin });

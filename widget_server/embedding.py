@@ -9,6 +9,8 @@ The loader (``/embed.js``) and plain links may pass, besides the token:
 ``mode``       ``light``, ``dark`` or ``auto`` (the visitor's system setting)
 ``primary``    a brand colour override (``#rrggbb``), kept only if readable
 ``radius``     a corner radius override (``0`` to ``32px``, ``0`` to ``2rem``)
+``spacing``    a spacing override (``8`` to ``32px``, ``0.5`` to ``2rem``)
+``font``       a font list override (font names only)
 =============  ================================================================
 
 Anything invalid is dropped, not refused: the widget then shows as the center defines
@@ -25,8 +27,8 @@ from .centers.model import Center
 from .i18n import visitor_timezone
 from .theming import MODES
 
-OPTIONS = ("tz", "embed_origin", "topics", "mode", "primary", "radius")
-THEME_OPTIONS = ("mode", "primary", "radius")
+OPTIONS = ("tz", "embed_origin", "topics", "mode", "primary", "radius", "spacing", "font")
+THEME_OPTIONS = ("mode", "primary", "radius", "spacing", "font")
 
 
 def _topics(center: Center, value: str) -> str | None:
@@ -52,6 +54,10 @@ def _check(center: Center, name: str, value: str) -> str | None:
         return value if values.colour_problem(value) is None else None
     if name == "radius":
         return value if values.radius_problem(value) is None else None
+    if name == "spacing":
+        return value if values.spacing_problem(value) is None else None
+    if name == "font":
+        return value if values.font_problem(value) is None else None
     return None
 
 

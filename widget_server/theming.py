@@ -5,7 +5,8 @@ separate file is cached by browsers across every page of the center. Its URL car
 version hash and the embed's options, so it changes whenever the result would.
 
 An embed may choose the mode (``light``, ``dark``, ``auto`` follows the visitor's system)
-and override the primary colour and the corner radius, within bounds: a malformed value
+and override the primary colour, the corner radius, the spacing and the font, within
+bounds: a malformed value
 or a colour that would fall below WCAG AA contrast is ignored, never written into CSS.
 """
 
@@ -30,7 +31,7 @@ _DARK = {"muted": "#c4c7c5", "border": "#8e918f", "surface": "#1e2124",
 
 
 def with_overrides(theme: Theme, options: Mapping[str, str]) -> Theme:
-    """``theme`` with the embed's ``primary`` and ``radius``, where they are safe."""
+    """``theme`` with the embed's ``primary``, ``radius``, ``spacing`` and ``font``, where safe."""
     changes: dict[str, str] = {}
     primary = options.get("primary")
     if primary and values.colour_problem(primary) is None:
@@ -38,9 +39,11 @@ def with_overrides(theme: Theme, options: Mapping[str, str]) -> Theme:
             trial = {**theme.colours(), key: primary}
             if not list(contrast_problems(trial)):
                 changes[key] = primary
-    radius = options.get("radius")
-    if radius and values.radius_problem(radius) is None:
-        changes["radius"] = radius
+    for key, problem in (("radius", values.radius_problem), ("spacing", values.spacing_problem),
+                         ("font", values.font_problem)):
+        value = options.get(key)
+        if value and problem(value) is None:
+            changes[key] = value
     return replace(theme, **changes) if changes else theme
 
 
@@ -56,7 +59,7 @@ def _block(theme: Theme, dark: bool) -> str:
 @lru_cache(maxsize=512)
 def theme_css(theme: Theme, mode: str = "auto") -> str:
     # Values are validated when loaded (center file or override): no ; { } < or url( here.
-    shape = f"  --pc-radius: {theme.radius};\n  --pc-font: {theme.font};"
+    shape = f"  --pc-radius: {theme.radius};\n  --pc-gap: {theme.spacing};\n  --pc-font: {theme.font};"
     if mode == "dark":
         return f":root {{\n{shape}\n{_block(theme, True)}\n}}\n"
     css = f":root {{\n{shape}\n{_block(theme, False)}\n}}\n"

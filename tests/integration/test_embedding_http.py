@@ -90,10 +90,13 @@ def test_the_theme_stylesheet_has_light_dark_and_only_readable_overrides(live_se
     auto = css()
     assert "prefers-color-scheme: dark" in auto and "color-scheme: light" in auto
     dark = css(mode="dark")
-    assert "prefers-color-scheme" not in dark and "--pc-background: #121417" in dark
+    assert "prefers-color-scheme" not in dark and "--pc-background: #1c1814" in dark  # its own dark palette
     assert "--pc-primary: #7a1f1f" in css(primary="#7a1f1f")
     light, _, dark_part = css(primary="#ffff66").partition("@media")
     assert "#ffff66" not in light  # unreadable on a light page: ignored there...
     assert "--pc-primary: #ffff66" in dark_part  # ...and readable on the dark one, so used there
     assert "expression" not in css(primary="red;} body{background:url(x)", radius="1px;}")
     assert "--pc-radius: 2px" in css(radius="2px")
+    assert "--pc-gap: 1.5rem" in css(spacing="1.5rem") and "--pc-gap: 1rem" in css(spacing="2px")
+    assert "--pc-font: Georgia, serif" in css(font="Georgia, serif")
+    assert "url(" not in css(font="x;} body{background:url(//evil)}")

@@ -137,6 +137,7 @@ ONE_MISTAKE = [
     ("bad-privacy-url.toml", "center.text.en.privacy_url", "is not a web address"),
     ("bad-theme-colour.toml", "theme.primary", "'blue' is not a colour; write #rgb or #rrggbb"),
     ("bad-theme-radius.toml", "theme.radius", "'48px' is too large"),
+    ("bad-theme-spacing.toml", "theme.spacing", "'2px' is out of bounds; keep it within 8 to 32px"),
     ("bad-theme-font.toml", "theme.font", "contains ';'"),
     ("no-switchable-topic.toml", "topics", "no topic can be switched on or off"),
     ("special-category.toml", "interests[1]", "may reveal health data"),

@@ -28,6 +28,7 @@ starting anything. The format, every key shown::
     background = "#fbf8f3"
     text = "#2b2118"
     radius = "4px"                  # 0 to 32px, or 0 to 2rem
+    spacing = "1rem"                # the gap between groups: 8 to 32px, or 0.5 to 2rem
     font = "Georgia, serif"         # font names, spaces, commas, quotes, hyphens only
     dark_primary = "#e0b385"        # the four colours again for dark mode (optional)
     dark_primary_text = "#2b1a0a"

@@ -64,6 +64,7 @@ class Theme:
     background: str = "#ffffff"
     text: str = "#1a1a1a"
     radius: str = "8px"
+    spacing: str = "1rem"
     font: str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
     #: The same roles in dark mode (the visitor's system setting, or an embed's choice).
     dark_primary: str = "#8ab4f8"
@@ -73,7 +74,7 @@ class Theme:
 
     def colours(self) -> dict[str, str]:
         """The colour roles by name (everything but radius and font)."""
-        return {k: v for k, v in vars(self).items() if k not in ("radius", "font")}
+        return {k: v for k, v in vars(self).items() if k not in ("radius", "spacing", "font")}
 
 
 @dataclass(frozen=True)

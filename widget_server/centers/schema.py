@@ -60,6 +60,7 @@ THEME = {
         ("background", "#ffffff"),
         ("text", "#1a1a1a"),
         ("radius", "8px"),
+        ("spacing", "1rem"),
         ("font", "Georgia, serif"),
         ("dark_primary", "#8ab4f8"),
         ("dark_primary_text", "#0b1b33"),

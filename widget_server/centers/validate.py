@@ -315,7 +315,7 @@ def check_theme(doc: Document) -> Iterator[Finding]:
     colours = ("primary", "primary_text", "background", "text",
                "dark_primary", "dark_primary_text", "dark_background", "dark_text")
     judges = {key: values.colour_problem for key in colours}
-    judges.update(radius=values.radius_problem, font=values.font_problem)
+    judges.update(radius=values.radius_problem, spacing=values.spacing_problem, font=values.font_problem)
     for key, judge in judges.items():
         value = text(theme, key)
         problem = judge(value) if value is not None else None

@@ -24,6 +24,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 COLOUR_PATTERN = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 RADIUS_PATTERN = re.compile(r"^(\d+(?:\.\d+)?)(px|rem)$")
 RADIUS_LIMITS = {"px": 32, "rem": 2}
+#: The gap between groups: tighter than this crowds touch targets, looser wastes a phone.
+SPACING_LIMITS = {"px": (8, 32), "rem": (0.5, 2)}
 #: Letters, digits, spaces, commas, quotes, hyphens: nothing that can end a CSS value.
 FONT_PATTERN = re.compile(r"^(?:[^\W_]|[ ,'\"-])+$")
 FONT_MAX_LENGTH = 200
@@ -136,6 +138,16 @@ def radius_problem(value: str) -> str | None:
     if match:
         return f"'{value}' is too large; keep it within 0 to 32px, or 0 to 2rem"
     return f"'{value}' is not a radius; write a length in px (0 to 32) or rem (0 to 2), e.g. '8px'"
+
+
+def spacing_problem(value: str) -> str | None:
+    match = RADIUS_PATTERN.match(value)
+    if match:
+        low, high = SPACING_LIMITS[match.group(2)]
+        if low <= float(match.group(1)) <= high:
+            return None
+        return f"'{value}' is out of bounds; keep it within 8 to 32px, or 0.5 to 2rem"
+    return f"'{value}' is not a spacing; write a length in px (8 to 32) or rem (0.5 to 2), e.g. '1rem'"
 
 
 def font_problem(value: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
@@ -11,10 +11,10 @@ from .widget import center_or_404
 
 
 @get("/c/{center_id:str}/theme.css")
-async def center_theme(state: State, center_id: FromPath[str], mode: FromQuery[str | None] = None,
-                       primary: FromQuery[str | None] = None, radius: FromQuery[str | None] = None) -> Response[str]:
+async def center_theme(request: Request, state: State, center_id: FromPath[str],
+                       mode: FromQuery[str | None] = None) -> Response[str]:
     center = center_or_404(state, center_id)
-    theme = with_overrides(center.theme, {"primary": primary or "", "radius": radius or ""})
+    theme = with_overrides(center.theme, request.query_params)
     return Response(
         theme_css(theme, mode if mode in MODES else "auto"),
         media_type="text/css; charset=utf-8",
