@@ -8,13 +8,11 @@ processes call.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Callable, Mapping
 
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
-from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -38,8 +36,6 @@ from .settings import Settings, settings_from_env
 from .store.engine import make_engine
 from .store.subscribers import Store, utcnow
 from .tokens import lookup_key, make_signer
-
-log = logging.getLogger("widget_server")
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
 
@@ -110,7 +106,6 @@ def create_app(
         request_max_body_size=MAX_BODY,
         # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
         compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
-        response_cache_config=ResponseCacheConfig(),
         debug=False,
         logging_config=None,
     )

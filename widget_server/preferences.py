@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from .centers.model import Center
 from .ledger import Change
@@ -87,9 +87,3 @@ def diff(before: Preferences, after: Preferences) -> list[Change]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
-
-
-def with_subscriptions(prefs: Preferences, states: Iterable[tuple[Key, str]]) -> Preferences:
-    subscriptions = dict(prefs.subscriptions)
-    subscriptions.update(states)
-    return replace(prefs, subscriptions=subscriptions)
