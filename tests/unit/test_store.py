@@ -177,3 +177,12 @@ def test_a_repeat_is_recognised_when_the_caller_passes_what_it_saw(store: Store,
     results = [store.save("acme", subscriber, desired, base_version=1, context=WEB, submission_id="f", seen=seen)
                for _ in range(2)]
     assert [r.outcome for r in results] == ["saved", "repeat"] and len(store.events(subscriber)) == 2
+
+
+def test_a_database_error_does_not_carry_personal_data_into_messages(store: Store) -> None:
+    store.create_subscriber("acme", email="ann@example.org")
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as caught:  # the same address twice breaks the unique lookup hash
+        store.create_subscriber("acme", email="ann@example.org")
+    assert "ann@example.org" not in str(caught.value)

@@ -17,17 +17,23 @@ WRITE = {"write": True}  # execution option: this transaction will write
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder when needed."""
+    """An engine for ``url``; creates the SQLite file's folder when needed.
+
+    ``hide_parameters``: a database error's message must not carry the statement's
+    values (an e-mail address, a subscriber id) into the logs.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # As many pooled connections as worker threads (anyio's default limit is 40), so a
     # burst does not open and close overflow connections, each repeating the PRAGMAs.
-    engine = create_engine(parsed, connect_args={"check_same_thread": False}, pool_size=40, max_overflow=10)
+    engine = create_engine(
+        parsed, connect_args={"check_same_thread": False}, pool_size=40, max_overflow=10, hide_parameters=True
+    )
     _tune_sqlite(engine)
     return engine
 
