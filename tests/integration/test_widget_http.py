@@ -246,3 +246,22 @@ def test_tokens_and_personal_data_never_reach_the_logs(live_server, visitor, cap
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(server_side))
     assert f"/c/{CENTER}/preferences" in logged  # the access log is on...
     assert token[:20] not in logged and "camille" not in logged  # ...and says nothing personal
+
+
+def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path) -> None:
+    from conftest import free_port, serve
+
+    from widget_server.store.engine import make_engine
+    from widget_server.store.subscribers import Store
+
+    fresh = Store(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"), lookup_key=b"k")
+    port = free_port()
+    server = serve(app_factory(port=port, store=fresh, migrate=False), port)
+    try:
+        answer = httpx.get(f"{server.url}/readyz")
+        assert answer.status_code == 503 and answer.json()["database"] == "migrations pending"
+        assert httpx.get(f"{server.url}/healthz").status_code == 200  # alive, just not ready
+        fresh.migrate()
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+    finally:
+        server.stop()
