@@ -11,8 +11,6 @@ instead of letting them spin on ``SQLITE_BUSY``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import threading
 from contextlib import contextmanager, nullcontext
@@ -21,15 +19,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, TypeVar
 
 import anyio
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, text, update
 
 from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
 from ..preferences import UNKNOWN, Preferences, diff
-from . import migrate
+from . import contacts, migrate
 from . import queries as q
 from .engine import WRITE
 from .schema import (
-    contact_points,
     subscribers,
 )
 
@@ -178,7 +175,7 @@ class Store:
                 )
             )
             if email:
-                self._set_contact(connection, center, subscriber_id, "email", email)
+                contacts.add(connection, self._lookup_key, center, subscriber_id, "email", email)
             if preferences is not None:
                 before = Preferences()
                 context = context or EventContext(source="system", actor="system")
@@ -345,37 +342,16 @@ class Store:
         if rows:
             connection.execute(add, rows)
 
-    # -- contact points --------------------------------------------------------------
+    # -- contact points (see .contacts) -----------------------------------------------
 
     def lookup_hash(self, center: str, kind: str, value: str) -> str:
-        normalised = value.strip().lower() if kind == "email" else "".join(value.split())
-        message = f"{center}\x00{kind}\x00{normalised}".encode()
-        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
-
-    def _set_contact(self, connection: Connection, center: str, subscriber_id: str, kind: str, value: str) -> None:
-        connection.execute(
-            insert(contact_points).values(
-                subscriber_id=subscriber_id, kind=kind,
-                lookup_hash=self.lookup_hash(center, kind, value), value=value.strip(),
-            )
-        )
+        return contacts.lookup_hash(self._lookup_key, center, kind, value)
 
     def find_by_contact(self, center: str, kind: str, value: str) -> str | None:
         """The subscriber id behind a contact point, found through its keyed hash."""
         with self.engine.connect() as connection:
-            return connection.scalar(
-                select(contact_points.c.subscriber_id)
-                .join(subscribers, subscribers.c.id == contact_points.c.subscriber_id)
-                .where(
-                    contact_points.c.lookup_hash == self.lookup_hash(center, kind, value),
-                    subscribers.c.center == center,
-                )
-            )
+            return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
 
     def contact(self, subscriber_id: str, kind: str) -> str | None:
         with self.engine.connect() as connection:
-            return connection.scalar(
-                select(contact_points.c.value).where(
-                    contact_points.c.subscriber_id == subscriber_id, contact_points.c.kind == kind
-                )
-            )
+            return contacts.value_of(connection, subscriber_id, kind)
