@@ -68,3 +68,15 @@ def test_a_french_a_german_and_an_arabic_customer_see_a_native_page(widget, stor
     text = page.locator("body").inner_text()
     for english in ("Save my choices", "Unsubscribe from everything", "How often", "Your interests", "Trip alerts"):
         assert english not in text, (locale, english)
+
+
+@pytest.mark.parametrize("center, mode", [("maison-lumiere", "dark"), ("voyago", "dark"), ("voyago", "auto")])
+def test_dark_mode_passes_axe_too(widget, store, new_context, assert_accessible, center: str, mode: str) -> None:
+    subscriber = store.create_subscriber(center)
+    page = new_context(color_scheme="dark", locale="ar" if center == "voyago" else "fr").new_page()
+    page.goto(widget.link(center, subscriber, mode=mode))
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")  # really dark
+    page.locator("#save").click()
+    expect(page.locator("#messages [role=status]")).to_be_visible()
+    assert_accessible(page, f"{center} in {mode} mode, after a save")
