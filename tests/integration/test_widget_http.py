@@ -265,3 +265,31 @@ def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path
         assert httpx.get(f"{server.url}/readyz").status_code == 200
     finally:
         server.stop()
+
+
+def test_random_junk_forms_never_reach_a_server_error(live_server, visitor, store) -> None:
+    """200 malformed posts: each gets a clear 4xx (or a harmless save), never a 500."""
+    import random
+
+    subscriber, token, client = visitor
+    rng = random.Random(2026)
+    base = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    junk = ["", "0", "-1", "999999999999999999999", "on", "\x00", "é" * 300, "<script>", "%(x)s", "../", "nan",
+            "Europe/Paris", "#fff", "weekly", "garden", "unsubscribe_all", "save", "keep", "30", token]
+    names = [*base, "s.offers.fax", "s..", "f.nope", "i", "pause", "action", "version", "t", "lang", "tz", "topics",
+             "mode", "primary", "radius", "embed_origin", "switch_to", "notice", "submission"]
+    for _ in range(200):
+        fields = {name: list(values) for name, values in base.items()}
+        for _ in range(rng.randint(1, 4)):
+            fields[rng.choice(names)] = [rng.choice(junk) for _ in range(rng.randint(0, 3))]
+        headers = {"Sec-Fetch-Site": "same-origin"}
+        if rng.random() < 0.5:
+            headers["HX-Request"] = "true"
+        answer = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+        assert answer.status_code in (200, 303, 401, 403, 409, 422), (answer.status_code, fields)
+        assert "Traceback" not in answer.text
+    for _ in range(100):  # and the page itself, with junk options and a junk draft
+        query = {"t": token, **{rng.choice(names): rng.choice(junk) for _ in range(rng.randint(1, 5))}}
+        answer = client.get(f"/c/{CENTER}/preferences", params=query)
+        assert answer.status_code in (200, 401, 403), (answer.status_code, query)
+    assert store.verify_chain(subscriber).intact
