@@ -14,11 +14,13 @@ from typing import Callable, Mapping
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
+from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from . import __version__
 from .access_log import access_log_middleware
 from .centers import Center, load_centers
 from .errors import exception_handlers
@@ -104,6 +106,7 @@ def create_app(
             security_headers_middleware(lambda cid: getattr(centers.get(cid), "allowed_origins", None)),
         ],
         request_max_body_size=MAX_BODY,
+        openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema"),
         # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
         compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
         debug=False,

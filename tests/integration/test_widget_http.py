@@ -293,3 +293,9 @@ def test_random_junk_forms_never_reach_a_server_error(live_server, visitor, stor
         answer = client.get(f"/c/{CENTER}/preferences", params=query)
         assert answer.status_code in (200, 401, 403), (answer.status_code, query)
     assert store.verify_chain(subscriber).intact
+
+
+def test_the_openapi_document_is_served_where_the_contract_says(live_server) -> None:
+    document = httpx.get(f"{live_server.url}/schema/openapi.json").json()
+    assert document["info"]["title"] == "widget-server"
+    assert "/c/{center_id}/preferences" in document["paths"] and "/readyz" in document["paths"]
