@@ -91,10 +91,10 @@ def test_a_known_address_gets_a_link_and_an_unknown_one_the_same_answer(mail_ser
 
 
 def test_asking_for_links_is_rate_limited(mail_server) -> None:
+    """10 a minute; the window may roll over during the test, so allow one reset."""
     server, _ = mail_server
-    statuses = [
-        httpx.post(f"{server.url}/c/{CENTER}/link", data={"email": "x@example.org"},
-                   headers={"Sec-Fetch-Site": "same-origin"}).status_code
-        for _ in range(12)
-    ]
+    statuses = []
+    while 429 not in statuses and len(statuses) < 25:
+        statuses.append(httpx.post(f"{server.url}/c/{CENTER}/link", data={"email": "x@example.org"},
+                                   headers={"Sec-Fetch-Site": "same-origin"}).status_code)
     assert statuses[:10] == [200] * 10 and statuses[-1] == 429
