@@ -17,13 +17,13 @@ from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from preference_sdk import TokenExpired, TokenInvalid
 
 from ..centers.model import Center
+from ..errors import LinkExpired, LinkInvalid
 from ..mailer import build_message
 from ..rendering import page_context
 from ..security import check_same_origin
-from ..tokens import WIDGET_SCOPES
+from ..tokens import read_link
 from .widget import center_or_404, visitor_locale
 
 log = logging.getLogger("widget_server.links")
@@ -31,15 +31,13 @@ log = logging.getLogger("widget_server.links")
 
 def subscriber_of_link(state: State, center: Center, token: str) -> str | None:
     """Whose link this is, if authentic, expired or not."""
-    for scope in WIDGET_SCOPES:
-        try:
-            return state.signer.read(token, scope, center=center.id).subscriber
-        except TokenExpired as exc:
-            if exc.claims is not None:
-                return exc.claims.subscriber
-        except TokenInvalid:
-            continue
-    return None
+    try:
+        return read_link(state.signer, token, center).subscriber
+    except LinkExpired as expired:
+        claims = expired.extra.get("claims")
+        return claims.subscriber if claims else None
+    except LinkInvalid:
+        return None
 
 
 async def send_fresh_link(state: State, center: Center, subscriber_id: str, locale: str) -> None:
