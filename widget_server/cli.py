@@ -91,7 +91,8 @@ def demo(port: int, host: str) -> None:
     host_origin = f"http://{host}:{port + 1}"
     app = create_app(settings, centers=embeddable_from(load_centers(settings.config), host_origin))
     subscribers = seed(app.state.store, app.state.centers)
-    links = widget_links(settings, app.state.signer, subscribers)
+    tokens = demo_tokens(app.state.signer, subscribers)
+    links = widget_links(settings, tokens)
     click.echo("\nwidget-server demo is running. Open:\n")
     for center_id, link in links.items():
         click.echo(f"  {center_id}")
@@ -99,7 +100,6 @@ def demo(port: int, host: str) -> None:
         click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
-    tokens = demo_tokens(app.state.signer, subscribers)
     asyncio.run(_serve_both(app, host_app(links, settings.base_url, tokens), host, port))
 
 

@@ -83,10 +83,11 @@ def demo_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa:
     return {center_id: signer.mint("manage", center_id, sub) for center_id, sub in subscribers.items()}
 
 
-def widget_links(settings: Settings, signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+def widget_links(settings: Settings, tokens: dict[str, str]) -> dict[str, str]:
+    """The widget link of each center's demo subscriber, from its token."""
     return {
         center_id: f"{settings.base_url}/c/{center_id}/preferences?" + urlencode({"t": token})
-        for center_id, token in demo_tokens(signer, subscribers).items()
+        for center_id, token in tokens.items()
     }
 
 
