@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,6 +129,7 @@ def format_day(moment: datetime, locale: str, timezone_name: str | None = None) 
     return format_date(local, format="long", locale=locale)
 
 
+@lru_cache(maxsize=None)
 def locale_display_name(locale: str) -> str:
     """A language's own name for itself ("Français", "Deutsch"), for the switcher."""
     try:
