@@ -42,9 +42,12 @@ class FolderMailer:
 
     async def send(self, message: EmailMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{secrets.token_hex(8)}.eml"
-        await anyio.Path(path).write_bytes(bytes(message))
-        log.info("mail written to %s", path.name)
+        name = secrets.token_hex(8)
+        partial = anyio.Path(self.folder / f"{name}.partial")
+        await partial.write_bytes(bytes(message))
+        # Whoever watches the folder sees a whole message or none: renaming is atomic.
+        await partial.rename(self.folder / f"{name}.eml")
+        log.info("mail written to %s.eml", name)
 
 
 def make_mailer(settings: Settings) -> Mailer:
