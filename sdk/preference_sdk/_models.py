@@ -1,0 +1,268 @@
+"""Typed results: what the API answers, as frozen dataclasses.
+
+Each has ``from_json`` (the wire format of ``docs/API.md``) and keeps nothing else, so a
+field the server adds later does not break an older SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+OPTED_IN = "opted_in"
+OPTED_OUT = "opted_out"
+PENDING = "pending"
+UNKNOWN = "unknown"
+STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 instant from the API (``Z`` or an offset) as an aware datetime."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """One subscriber's choices at one version (the API's preferences document)."""
+
+    subscriber_id: str
+    center: str
+    version: int
+    subscriptions: Mapping[str, Mapping[str, str]]
+    frequencies: Mapping[str, str] = field(default_factory=dict)
+    interests: tuple[str, ...] = ()
+    paused_until: datetime | None = None
+    suppressed: bool = False
+    external_id: str | None = None
+    locale: str | None = None
+    updated_at: datetime | None = None
+
+    def state(self, topic: str, channel: str) -> str:
+        return self.subscriptions.get(topic, {}).get(channel, UNKNOWN)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Preferences":
+        return cls(
+            subscriber_id=data["subscriber_id"],
+            center=data["center"],
+            version=int(data["version"]),
+            subscriptions={t: dict(chs) for t, chs in (data.get("subscriptions") or {}).items()},
+            frequencies=dict(data.get("frequencies") or {}),
+            interests=tuple(data.get("interests") or ()),
+            paused_until=parse_time(data.get("paused_until")),
+            suppressed=bool(data.get("suppressed", False)),
+            external_id=data.get("external_id"),
+            locale=data.get("locale"),
+            updated_at=parse_time(data.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path of an event: ``offers.email`` from ``opted_out`` to ``opted_in``."""
+
+    path: str
+    before: Any
+    after: Any
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Change":
+        return cls(data["path"], data.get("from"), data.get("to"))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One committed change, as the change feed and webhooks carry it. ``id`` is the cursor."""
+
+    id: int
+    subscriber_id: str
+    center: str
+    version: int
+    occurred_at: datetime
+    source: str
+    actor: str
+    changes: tuple[Change, ...]
+    external_id: str | None = None
+    locale: str | None = None
+    notice_version: str | None = None
+    evidence: Mapping[str, Any] | None = None
+
+    @property
+    def erased(self) -> bool:
+        """The subscriber was erased: delete what you hold about them."""
+        return any(c.path == "erasure" and c.after for c in self.changes)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Event":
+        return cls(
+            id=int(data["id"]),
+            subscriber_id=data["subscriber_id"],
+            center=data["center"],
+            version=int(data["version"]),
+            occurred_at=parse_time(data["occurred_at"]),  # type: ignore[arg-type]
+            source=data["source"],
+            actor=data["actor"],
+            changes=tuple(Change.from_json(c) for c in data.get("changes") or ()),
+            external_id=data.get("external_id"),
+            locale=data.get("locale"),
+            notice_version=data.get("notice_version"),
+            evidence=data.get("evidence"),
+        )
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """A page of the change feed: read the next one with ``after=next_cursor``."""
+
+    events: tuple[Event, ...]
+    next_cursor: int
+    has_more: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "FeedPage":
+        return cls(
+            events=tuple(Event.from_json(e) for e in data.get("events") or ()),
+            next_cursor=int(data["next_cursor"]),
+            has_more=bool(data.get("has_more", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A minted link (by the API) for a subscriber."""
+
+    token: str
+    url: str
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Link":
+        return cls(data["token"], data["url"], parse_time(data.get("expires_at")))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer of ``can_contact``: ``allowed``, and why (a stable ``reason`` code)."""
+
+    allowed: bool
+    reason: str
+    frequency: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Decision":
+        return cls(bool(data["allowed"]), data["reason"], data.get("frequency"))
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    id: str
+    kind: str
+    channels: tuple[str, ...]
+    frequencies: tuple[str, ...] = ()
+    default_frequency: str | None = None
+    label: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CenterInfo:
+    """A center's definition: what ``can_contact`` and importers need to know."""
+
+    id: str
+    name: str
+    locales: tuple[str, ...]
+    default_locale: str
+    notice_version: str
+    topics: tuple[TopicInfo, ...]
+    interests: tuple[str, ...] = ()
+
+    def topic(self, topic_id: str) -> TopicInfo | None:
+        return next((t for t in self.topics if t.id == topic_id), None)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CenterInfo":
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            locales=tuple(data["locales"]),
+            default_locale=data["default_locale"],
+            notice_version=data["notice_version"],
+            topics=tuple(
+                TopicInfo(
+                    id=t["id"], kind=t["kind"], channels=tuple(t["channels"]),
+                    frequencies=tuple(t.get("frequencies") or ()), default_frequency=t.get("default_frequency"),
+                    label=dict(t.get("label") or {}),
+                )
+                for t in data["topics"]
+            ),
+            interests=tuple(i["id"] if isinstance(i, dict) else i for i in data.get("interests") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did, or would do (``dry_run``), and every rejected row with its reason."""
+
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: tuple[Mapping[str, Any], ...]
+    changes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ImportReport":
+        return cls(
+            dry_run=bool(data["dry_run"]), rows=int(data["rows"]), created=int(data["created"]),
+            updated=int(data["updated"]), unchanged=int(data["unchanged"]),
+            rejected=tuple(data.get("rejected") or ()), changes=data.get("changes") or {},
+        )
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    description: str | None = None
+    secret: str | None = None  # only in the answer to its creation
+    created_at: datetime | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "WebhookEndpoint":
+        return cls(
+            id=data["id"], url=data["url"], description=data.get("description"), secret=data.get("secret"),
+            created_at=parse_time(data.get("created_at")), counts=dict(data.get("counts") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    endpoint_id: str
+    event_id: int
+    subscriber_id: str
+    status: str  # pending, delivered, failed
+    attempts: int
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Delivery":
+        return cls(
+            id=data["id"], endpoint_id=data["endpoint_id"], event_id=int(data["event_id"]),
+            subscriber_id=data["subscriber_id"], status=data["status"], attempts=int(data["attempts"]),
+            next_attempt_at=parse_time(data.get("next_attempt_at")),
+            delivered_at=parse_time(data.get("delivered_at")), last_error=data.get("last_error"),
+        )
