@@ -3,6 +3,11 @@
     python bench/run.py               # 10 s per run, 32 connections (the recorded figures)
     python bench/run.py --quick       # smoke run: 2 s per run, smaller pools (< 40 s)
     python bench/run.py --duration 30 --connections 64
+    python bench/run.py --only links        # or: widget, imports (default: all three)
+
+Then the SDK's benchmarks, each against its own baseline in the same run:
+``bench/links.py`` (100,000 footer links and List-Unsubscribe pairs vs a bare HMAC) and
+``bench/imports.py`` (bulk import through the API vs raw sqlite3 inserts).
 
 Starts ``bench/server.py`` (one uvicorn worker serving the real app and the baselines),
 runs wrk against four endpoints, each after a warm-up:
@@ -289,7 +294,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s runs, 1 s warm-ups, small pools")
+    parser.add_argument("--only", choices=("all", "widget", "links", "imports"), default="all")
     args = parser.parse_args()
+    status = widget_bench(args) if args.only in ("all", "widget") else 0
+    sys.path.insert(0, str(BENCH))
+    if args.only in ("all", "links"):
+        import links
+
+        print("\n== links (bench/links.py)", flush=True)
+        status |= links.main([] if not args.quick else ["--n", "20000", "--repeat", "1"])
+    if args.only in ("all", "imports"):
+        import imports
+
+        print("\n== imports (bench/imports.py)", flush=True)
+        status |= imports.main([] if not args.quick else ["--rows", "20000"])
+    sys.exit(status)
+
+
+def widget_bench(args: argparse.Namespace) -> int:
+    """The widget's render and save against their baselines; 0 when the run is valid."""
     if args.quick:
         args.duration, args.warmup = 2, 1
         pools = {"render": 500, "save_warm": 400, "save_run": 400}
@@ -395,7 +418,7 @@ def main() -> None:
     print(report)
     print(f"written to {OUT / 'latest.md'} (wrk outputs in {OUT}/wrk-*.txt); "
           f"total {time.monotonic() - started:.0f} s")
-    sys.exit(0 if valid else 1)
+    return 0 if valid else 1
 
 
 if __name__ == "__main__":

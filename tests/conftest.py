@@ -123,3 +123,15 @@ def live_server(app_factory):
     server = serve(app_factory(port=port), port)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_key(store: Store):
+    """Create an API key in this test's store: ``make_key("maison-lumiere", "read", "write")``."""
+    from widget_server.store import api_keys
+
+    def make(center: str, *scopes: str, name: str = "test") -> str:
+        with store.engine.begin() as connection:
+            return api_keys.create(connection, center, name, list(scopes), datetime.now(timezone.utc))[1]
+
+    return make

@@ -1,3 +1,3 @@
 """widget-server: an embeddable preference center (see README.md and ARCHITECTURE.md)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -8,9 +8,11 @@ processes call.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import AsyncIterator, Callable, Mapping
 
+import anyio
 from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
@@ -23,15 +25,18 @@ from litestar.template.config import TemplateConfig
 from . import __version__
 from .access_log import access_log_middleware
 from .centers import Center, load_centers
+from .delivery import DeliveryWorker
 from .errors import exception_handlers
 from .i18n import Translator
 from .mailer import Mailer, make_mailer
 from .paths import STATIC
 from .rendering import make_environment
+from .routes.api import SECURITY_COMPONENTS, api_router
 from .routes.embed import embed_script
 from .routes.health import healthz, readyz
 from .routes.links import FreshLinkController
 from .routes.theme import center_theme
+from .routes.unsubscribe import UnsubscribeController
 from .routes.widget import WidgetController
 from .security import security_headers_middleware
 from .settings import Settings, settings_from_env
@@ -52,6 +57,22 @@ def own_origins_for(settings: Settings) -> Callable[[Request], tuple[str, ...]]:
     return own_origins
 
 
+def delivery_lifespan(worker: DeliveryWorker | None):  # noqa: ANN201
+    """Run the webhook worker for as long as the app runs (when this process delivers)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        if worker is None:
+            yield
+            return
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(worker.run)
+            yield
+            tasks.cancel_scope.cancel()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings,
     *,
@@ -60,6 +81,7 @@ def create_app(
     mailer: Mailer | None = None,
     clock: Callable[[], datetime] = utcnow,
     migrate: bool = True,
+    webhook_transport=None,  # noqa: ANN001 - an httpx transport, for tests
 ) -> Litestar:
     """Build the app. Missing collaborators are made from ``settings``."""
     centers = dict(centers if centers is not None else load_centers(settings.config))
@@ -69,6 +91,10 @@ def create_app(
     if migrate:
         store.migrate()
     jinja = make_environment()
+    worker = None
+    if settings.deliver_webhooks:
+        worker = DeliveryWorker(store, clock, first_retry=timedelta(milliseconds=settings.webhook_first_retry_ms),
+                                max_attempts=settings.webhook_max_attempts, transport=webhook_transport)
     state = State(
         {
             "settings": settings,
@@ -81,16 +107,19 @@ def create_app(
             "jinja": jinja,
             "form_views": {},  # (center id, locale) -> FormView, see routes.widget.form_view
             "own_origins": own_origins_for(settings),
+            "deliveries_due": worker.due if worker else _NoWorker(),
         }
     )
     return Litestar(
         route_handlers=[
             WidgetController,
             FreshLinkController,
+            UnsubscribeController,
             center_theme,
             embed_script,
             healthz,
             readyz,
+            api_router(settings.api_rate_limit),
             create_static_files_router(
                 path="/static", directories=[STATIC], include_in_schema=False,
                 # URLs carry a content hash (rendering.static_url): cache them for a year.
@@ -106,12 +135,21 @@ def create_app(
             security_headers_middleware(lambda cid: getattr(centers.get(cid), "allowed_origins", None)),
         ],
         request_max_body_size=MAX_BODY,
-        openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema",
+                                     components=[SECURITY_COMPONENTS]),
+        lifespan=[delivery_lifespan(worker)],
         # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
         compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
         debug=False,
         logging_config=None,
     )
+
+
+class _NoWorker:
+    """Stands in for the worker's wake-up event when this process does not deliver."""
+
+    def set(self) -> None:
+        pass
 
 
 def app_from_env() -> Litestar:

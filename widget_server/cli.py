@@ -76,6 +76,81 @@ def _preflight(settings: Settings) -> None:
     create_app(settings)
 
 
+@main.group("api-key")
+def api_key() -> None:
+    """Create, list and revoke API keys (read --database / WIDGET_DATABASE like serve)."""
+
+
+def _key_store(database: str | None, config: str | None = None):  # noqa: ANN202
+    from .store.engine import make_engine
+    from .store.migrate import upgrade
+
+    settings = settings_from_env(database=database, config=config)
+    engine = make_engine(settings.database)
+    upgrade(engine)
+    return settings, engine
+
+
+@api_key.command("create")
+@click.option("--center", required=True, help="The center the key belongs to.")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(["read", "write", "admin"]),
+              help="read, write (includes read), admin (includes write). Repeat for several.")
+@click.option("--name", required=True, help="What the key is for, e.g. crm-sync.")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+@click.option("--config", help="Center file or folder, to check that the center exists.")
+def api_key_create(center: str, scopes: tuple[str, ...], name: str, database: str | None, config: str | None) -> None:
+    """Print a new key once: it is stored only as a hash."""
+    from datetime import datetime, timezone
+
+    from .centers import CenterFileError, load_centers
+    from .store import api_keys
+
+    settings, engine = _key_store(database, config)
+    try:
+        known = load_centers(settings.config)
+    except CenterFileError as exc:
+        raise click.ClickException(f"cannot read the center files to check --center: {exc}") from None
+    if center not in known:
+        raise click.ClickException(f"no center {center!r} in {settings.config} (known: {', '.join(sorted(known))})")
+    with engine.begin() as connection:
+        key, full = api_keys.create(connection, center, name, list(scopes), datetime.now(timezone.utc))
+    click.echo(full)
+    click.echo(f"key {key.id} for {center}, scopes {','.join(sorted(key.scopes))}: store it now, "
+               "it cannot be shown again", err=True)
+
+
+@api_key.command("list")
+@click.option("--center", help="Only this center's keys.")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+def api_key_list(center: str | None, database: str | None) -> None:
+    """One line per key: id, center, scopes, name, created, revoked."""
+    from .store import api_keys
+
+    _, engine = _key_store(database)
+    with engine.connect() as connection:
+        for key in api_keys.listing(connection, center):
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
+            click.echo(f"{key.id}  {key.center}  {','.join(sorted(key.scopes))}  {key.name}  "
+                       f"created {key.created_at:%Y-%m-%d}  {revoked}")
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+def api_key_revoke(key_id: str, database: str | None) -> None:
+    """Revoke a key at once (every request with it is then refused)."""
+    from datetime import datetime, timezone
+
+    from .store import api_keys
+
+    _, engine = _key_store(database)
+    with engine.begin() as connection:
+        if not api_keys.revoke(connection, key_id.removeprefix(api_keys.PREFIX).partition("_")[0],
+                               datetime.now(timezone.utc)):
+            raise click.ClickException(f"no live key {key_id!r}")
+    click.echo(f"revoked {key_id}", err=True)
+
+
 @main.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="Port of the widget.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -83,7 +158,7 @@ def demo(port: int, host: str) -> None:
     """Run everything on SQLite with the example centers, and print links to try."""
     from .app import create_app
     from .centers import load_centers
-    from .demo import demo_settings, demo_tokens, embeddable_from, host_app, seed, widget_links
+    from .demo import demo_api_keys, demo_settings, demo_tokens, embeddable_from, host_app, seed, widget_links
     from .paths import EXAMPLES
 
     settings = demo_settings(settings_from_env(host=host, port=port, config=str(EXAMPLES / "centers")))
@@ -99,6 +174,12 @@ def demo(port: int, host: str) -> None:
         click.echo(f"    widget (a visitor's link):  {link}")
         click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
+    keys = demo_api_keys(app.state.store, app.state.centers)
+    first = next(iter(keys))
+    click.echo(f"\n  JSON API (docs/API.md): an admin key per center is in var/api-keys.json, e.g.\n"
+               f"    curl -H \"Authorization: Bearer <key of {first}>\" "
+               f"{settings.base_url}/api/v1/centers/{first}/events")
+    click.echo(f"  OpenAPI: {settings.base_url}/schema/openapi.json")
     click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
     asyncio.run(_serve_both(app, host_app(links, settings.base_url, tokens), host, port))
 

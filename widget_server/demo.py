@@ -45,6 +45,29 @@ def demo_settings(settings: Settings) -> Settings:
     )
 
 
+def demo_api_keys(store: Store, centers: dict[str, Center]) -> dict[str, str]:
+    """An admin API key per center, kept in ``var/api-keys.json`` so a restart reuses it.
+
+    Only the demo keeps full keys on disk; ``widget-server api-key create`` shows a key once.
+    """
+    from datetime import datetime, timezone
+
+    from .store import api_keys
+
+    saved_file = VAR / "api-keys.json"
+    saved = json.loads(saved_file.read_text()) if saved_file.exists() else {}
+    keys = {}
+    with store.engine.begin() as connection:
+        for center_id in centers:
+            key = saved.get(center_id)
+            if not key or api_keys.authenticate(connection, key) is None:
+                key = api_keys.create(connection, center_id, "demo", ["admin"], datetime.now(timezone.utc))[1]
+            keys[center_id] = key
+    saved_file.write_text(json.dumps(keys, indent=2))
+    saved_file.chmod(0o600)
+    return keys
+
+
 def embeddable_from(centers: dict[str, Center], host_origin: str) -> dict[str, Center]:
     """The centers, each also allowing the demo host site (whatever port it is on)."""
     return {

@@ -10,7 +10,17 @@
      ├── CrossSiteRequest            403  a state change posted from another site
      ├── BadForm                     422  a submitted value we cannot accept
      ├── TooManyRequests             429
-     └── InternalError               500  logged with an id, shown with that id
+     ├── InternalError               500  logged with an id, shown with that id
+     └── ApiError                         the JSON API's own (``code`` names each for programs)
+          ├── BadRequest             400  unreadable body or parameter (``errors``)
+          ├── Unauthenticated        401  no key, or not a live one
+          ├── Forbidden              403  the key lacks the scope, or is another center's
+          ├── Conflict               409  an external id in use, an erased subscriber
+          │    └── IdempotencyKeyInUse    a request with the same key still running
+          ├── StaleVersion           412  If-Match does not name the current version
+          ├── InvalidValues          422  values the center does not offer (``errors``)
+          ├── IdempotencyKeyReused   422  the same key with another request
+          └── VersionRequired        428  a replacing write without If-Match
 
 One handler renders any of them as an RFC 9457 problem (JSON) under ``/api/``, as a
 fragment into the page's message area for htmx, and as a full page otherwise; always in
@@ -41,6 +51,7 @@ def N_(message: str) -> str:  # noqa: N802
 
 class WidgetError(Exception):
     status = 500
+    code = "internal"
     title = N_("Something went wrong")
     detail = N_("Please try again in a moment.")
     problem_type = "about:blank"
@@ -73,6 +84,7 @@ class LinkInvalid(LinkProblem):
 
 class NotFound(WidgetError):
     status = 404
+    code = "not_found"
     title = N_("Page not found")
     detail = N_("Please check the web address, or use the link from your latest e-mail.")
 
@@ -85,12 +97,14 @@ class CrossSiteRequest(WidgetError):
 
 class BadForm(WidgetError):
     status = 422
+    code = "invalid"
     title = N_("We could not save your choices")
     detail = N_("Part of the form could not be processed. Nothing was changed; please try again.")
 
 
 class TooManyRequests(WidgetError):
     status = 429
+    code = "rate_limited"
     title = N_("Too many requests")
     detail = N_("Please wait a minute before trying again.")
 
@@ -98,6 +112,75 @@ class TooManyRequests(WidgetError):
 class InternalError(WidgetError):
     status = 500
 
+
+class ApiError(WidgetError):
+    """Errors of the JSON API; ``extra`` members (``errors``...) go into the problem."""
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad_request"
+    title = N_("Bad request")
+    detail = N_("The request could not be read. The errors member says what is wrong.")
+
+
+class Unauthenticated(ApiError):
+    status = 401
+    code = "unauthenticated"
+    title = N_("Authentication required")
+    detail = N_("Send a valid API key in the Authorization header: Bearer followed by the key.")
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+    title = N_("Not allowed")
+    detail = N_("This API key may not do this in this preference center.")
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+    title = N_("Conflict")
+    detail = N_("This conflicts with what is already stored. Nothing was changed.")
+
+
+class IdempotencyKeyInUse(Conflict):
+    code = "idempotency_key_in_use"
+    title = N_("Request in progress")
+    detail = N_("A request with this Idempotency-Key is still running. Retry in a moment.")
+
+
+class StaleVersion(ApiError):
+    status = 412
+    code = "stale_version"
+    title = N_("Stale version")
+    detail = N_("The preferences changed since you read them. Read them again, then retry.")
+
+
+class InvalidValues(ApiError):
+    status = 422
+    code = "invalid"
+    title = N_("Invalid values")
+    detail = N_("Some values are not offered by this preference center. Nothing was changed.")
+
+
+class IdempotencyKeyReused(ApiError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = N_("Idempotency key reused")
+    detail = N_("This Idempotency-Key was already used for another request. Use a new key for a new request.")
+
+
+class VersionRequired(ApiError):
+    status = 428
+    code = "version_required"
+    title = N_("Version required")
+    detail = N_("Send If-Match with the version you read (its ETag).")
+
+
+#: Problem members an error may add besides type, title, status, detail and code.
+PROBLEM_EXTRAS = ("errors", "current_version", "subscriber_id", "retry_after", "error_id")
 
 _HTTP_ERRORS = {404: NotFound, 405: NotFound, 429: TooManyRequests}
 
@@ -109,6 +192,10 @@ def as_widget_error(exc: Exception) -> WidgetError:
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         error = _HTTP_ERRORS.get(exc.status_code, BadForm)()
         error.status = exc.status_code
+        error.extra["headers"] = dict(exc.headers or {})
+        if exc.status_code == 400 and isinstance(exc.extra, list):
+            error.extra["errors"] = [{"path": e.get("key"), "message": e.get("message")}
+                                     for e in exc.extra if isinstance(e, dict)]
         return error
     error_id = secrets.token_hex(6)
     log.error("unexpected error %s: %s", error_id, type(exc).__name__, exc_info=exc)
@@ -139,16 +226,13 @@ def error_locale(request: Request, error: WidgetError) -> str:
 def handle_error(request: Request, exc: Exception) -> Response:
     """The one exception handler of the app."""
     error = as_widget_error(exc)
+    if request.url.path.startswith("/api/"):
+        return api_problem(request, error)
     error.center = _center_of(request, error)
     locale = error_locale(request, error)
     translate = request.app.state.translator.get(locale).gettext
     title, detail = translate(error.title), translate(error.detail)
     headers = {"Vary": "HX-Request, Accept-Language"}
-    if request.url.path.startswith("/api/"):
-        body = {"type": error.problem_type, "title": title, "status": error.status, "detail": detail}
-        body.update({k: v for k, v in error.extra.items() if k == "error_id"})
-        return Response(body, status_code=error.status, media_type="application/problem+json",
-                        headers={**headers, "Content-Language": locale})
     context = page_context(request, locale, error.center)
     context.update(
         error=error, title=title, detail=detail, error_id=error.extra.get("error_id"),
@@ -167,6 +251,31 @@ def handle_error(request: Request, exc: Exception) -> Response:
         log.error("error page could not be rendered: %s", type(exc).__name__, exc_info=exc)
         body = FALLBACK_PAGE % {"status": error.status, "title": escape(title)}
     return Response(body, status_code=error.status, headers=headers, media_type=MediaType.HTML)
+
+
+def api_problem(request: Request, error: WidgetError) -> Response:
+    """An RFC 9457 problem for the JSON API, in the caller's ``Accept-Language`` (else English)."""
+    if error.status == 400 and not isinstance(error, ApiError):
+        error = BadRequest(**error.extra)  # Litestar's own validation errors
+    locale = negotiate(sorted(shipped_locales()), "en", accept_language=request.headers.get("accept-language"))
+    translate = request.app.state.translator.get(locale).gettext
+    headers = {"Vary": "Accept-Language", "Content-Language": locale}
+    return problem(error, translate(error.title), translate(error.detail), headers)
+
+
+def problem(error: WidgetError, title: str, detail: str, headers: dict[str, str]) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": error.problem_type, "title": title, "status": error.status, "detail": detail,
+            "code": error.code}
+    body.update({k: v for k, v in error.extra.items() if k in PROBLEM_EXTRAS})
+    extra_headers = error.extra.get("headers") or {}
+    if "retry-after" in {k.lower() for k in extra_headers} or error.status == 429:
+        retry = next((v for k, v in extra_headers.items() if k.lower() in ("retry-after", "ratelimit-reset")), "60")
+        headers["Retry-After"] = str(retry)
+        body.setdefault("retry_after", int(retry))
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="widget-server"'
+    return Response(body, status_code=error.status, media_type="application/problem+json", headers=headers)
 
 
 FALLBACK_PAGE = (

@@ -52,6 +52,12 @@ class Settings:
     mail_from: str = _setting("preferences@localhost", "Sender address of outgoing mail.")
     mail_dir: str = _setting("var/mail", "Folder where mail is written when no SMTP server is set.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    api_rate_limit: int = _setting(1200, "API requests a minute per API key (then `429` with `Retry-After`).")
+    deliver_webhooks: bool = _setting(True, "Run the webhook worker in this process (sends the outbox).")
+    webhook_first_retry_ms: int = _setting(
+        5000, "Wait before the first retry of a failed webhook delivery; each further retry waits twice as long."
+    )
+    webhook_max_attempts: int = _setting(12, "Attempts before a webhook delivery is marked failed.")
 
     @property
     def base_url(self) -> str:

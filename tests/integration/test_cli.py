@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -135,6 +136,10 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
             assert host_page.status_code == 200 and "<iframe" in host_page.text
             framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
             assert f"http://127.0.0.1:{port + 1}" in framed.headers["content-security-policy"]  # may frame it
+        keys = json.loads((tmp_path / "var" / "api-keys.json").read_text())
+        feed = httpx.get(f"http://127.0.0.1:{port}/api/v1/centers/voyago/events",
+                         headers={"Authorization": f"Bearer {keys['voyago']}"})
+        assert feed.status_code == 200 and feed.json()["events"]  # the demo subscriber's first choices
     finally:
         stop(process)
     assert (tmp_path / "var" / "demo.db").exists() and (tmp_path / "var" / "secret.key").exists()
@@ -142,6 +147,7 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
     process, again = start_demo(tmp_path, port)  # a restart keeps its subscribers and secret
     stop(process)
     assert payloads_of_links(again) == payloads_of_links(banner)  # same centers, same subscribers
+    assert json.loads((tmp_path / "var" / "api-keys.json").read_text()) == keys  # and the same API keys
 
 
 def payloads_of_links(banner: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ built once, so a request pays only for execution. Reading a subscriber's choices
 from __future__ import annotations
 
 from sqlalchemy import (
+    Integer,
     String,
     bindparam,
     cast,
@@ -27,6 +28,8 @@ from .schema import (
     subscribers,
     subscriptions,
     topic_settings,
+    webhook_deliveries,
+    webhook_endpoints,
 )
 
 SID = bindparam("sid")
@@ -77,3 +80,13 @@ delete_interests = delete(subscriber_interests).where(subscriber_interests.c.sub
 insert_interests = insert(subscriber_interests)
 
 events_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version)
+
+# The outbox: one delivery per active endpoint of the center, in the event's transaction.
+enqueue_deliveries = insert(webhook_deliveries).from_select(
+    ["endpoint_id", "event_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"],
+    select(
+        webhook_endpoints.c.id, cast(bindparam("event_id"), Integer), cast(bindparam("sid"), String),
+        literal("pending"), literal(0), bindparam("now", type_=webhook_deliveries.c.created_at.type),
+        bindparam("now", type_=webhook_deliveries.c.created_at.type),
+    ).where(webhook_endpoints.c.center == bindparam("center"), webhook_endpoints.c.disabled_at.is_(None)),
+)

@@ -10,7 +10,14 @@ Design notes:
   ``opted_out``.
 * Timestamps are timezone-aware UTC in Python; :class:`UTCDateTime` stores them
   portably (ISO text on SQLite, ``timestamptz`` on PostgreSQL).
-* Event ids use ``BigInteger`` (``INTEGER`` on SQLite so it stays the rowid alias).
+* Event ids use ``BigInteger`` (``INTEGER`` on SQLite so it stays the rowid alias). They
+  are the change feed's cursor, so they must be taken in commit order: SQLite has one
+  writer at a time; on PostgreSQL the appending transaction holds an advisory lock from
+  taking its id to its commit (see ``store/feed.py``).
+* ``webhook_deliveries`` is the outbox: one row per event and endpoint, inserted in the
+  event's transaction, so a crash between commit and delivery loses nothing.
+* API keys and contact points are stored as hashes only where they never need to be
+  read back; webhook secrets are kept, since signing needs them.
 """
 
 from __future__ import annotations
@@ -77,7 +84,12 @@ subscribers = Table(
     Column("valid_after", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The host's own reference (CRM id): for matching imports and syncs, never in a URL or token.
+    Column("external_id", String(128)),
+    Column("erased_at", UTCDateTime),
 )
+
+Index("ux_subscribers_center_external_id", subscribers.c.center, subscribers.c.external_id, unique=True)
 
 subscriptions = Table(
     "subscriptions",
@@ -141,3 +153,72 @@ events = Table(
 )
 
 Index("ix_events_center_id", events.c.center, events.c.id)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # the public part of the key
+    Column("center", String(64), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("scopes", String(40), nullable=False),  # comma-separated: read, write, admin
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 of the secret part
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("api_key_id", String(16), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # method, path and body, hashed
+    Column("status", Integer, nullable=False),
+    Column("body", JSON),
+    Column("headers", JSON),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("center", String(64), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("description", String(200)),
+    Column("secret", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(24), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", EventId, ForeignKey("events.id"), nullable=False),
+    Column("subscriber_id", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+Index(
+    "ix_webhook_deliveries_order",
+    webhook_deliveries.c.endpoint_id, webhook_deliveries.c.subscriber_id, webhook_deliveries.c.id,
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    # Only the keyed hash of an erased contact point: enough to refuse it, useless alone.
+    Column("lookup_hash", String(64), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

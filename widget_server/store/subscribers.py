@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, insert, text, update
 
 from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
 from ..preferences import UNKNOWN, Preferences, diff
-from . import contacts, migrate
+from . import contacts, feed, migrate
 from . import queries as q
 from .engine import WRITE
 from .schema import (
@@ -47,6 +47,9 @@ class Subscriber:
     locale: str | None
     valid_after: datetime | None
     preferences: Preferences
+    external_id: str | None = None
+    updated_at: datetime | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,12 @@ class Store:
         return True, "ok"
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite, one at a time in this process."""
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite, one at a time in this process.
+
+        The ``*_in`` methods take this connection, so a caller (the API) can put its own
+        rows, such as an idempotency record, in the same transaction as a change.
+        """
         with self._serial or nullcontext():
             with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
                 yield connection
@@ -143,7 +150,8 @@ class Store:
             paused_until=row.paused_until,
             suppressed=row.suppressed,
         )
-        return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs)
+        return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs,
+                          row.external_id, row.updated_at, row.erased_at)
 
     def events(self, subscriber_id: str) -> list[dict]:
         """Every event of a subscriber, oldest first, as plain dicts."""
@@ -162,24 +170,39 @@ class Store:
         locale: str | None = None,
         preferences: Preferences | None = None,
         email: str | None = None,
+        external_id: str | None = None,
         context: EventContext | None = None,
     ) -> str:
         """A new subscriber; initial choices, if any, are recorded as its first event."""
+        with self.writing() as connection:
+            return self.create_in(connection, center, locale=locale, preferences=preferences, email=email,
+                                  external_id=external_id, context=context)
+
+    def create_in(
+        self,
+        connection: Connection,
+        center: str,
+        *,
+        locale: str | None = None,
+        preferences: Preferences | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+        context: EventContext | None = None,
+    ) -> str:
+        """:meth:`create_subscriber` inside the caller's write transaction."""
         subscriber_id = new_subscriber_id()
         now = self.clock()
-        with self._writing() as connection:
-            connection.execute(
-                insert(subscribers).values(
-                    id=subscriber_id, center=center, version=0, locale=locale,
-                    suppressed=False, created_at=now, updated_at=now,
-                )
+        connection.execute(
+            insert(subscribers).values(
+                id=subscriber_id, center=center, version=0, locale=locale, external_id=external_id,
+                suppressed=False, created_at=now, updated_at=now,
             )
-            if email:
-                contacts.add(connection, self._lookup_key, center, subscriber_id, "email", email)
-            if preferences is not None:
-                before = Preferences()
-                context = context or EventContext(source="system", actor="system")
-                self._apply(connection, center, subscriber_id, before, preferences, context, None)
+        )
+        if email:
+            contacts.add(connection, self._lookup_key, center, subscriber_id, "email", email)
+        if preferences is not None:
+            context = context or EventContext(source="system", actor="system")
+            self._apply(connection, center, subscriber_id, Preferences(), preferences, context, None)
         return subscriber_id
 
     def save(
@@ -203,25 +226,47 @@ class Store:
         ``base_version`` the write skips re-reading it: the version compare-and-set proves
         nothing changed since, and keeps the write lock short.
         """
-        with self._writing() as connection:
-            if seen is not None and seen.version == base_version:
-                try:
-                    return self._apply(connection, center, subscriber_id, seen, desired, context, submission_id)
-                except VersionConflict as stale:
-                    current = stale.current
-            else:
-                subscriber = self._get(connection, center, subscriber_id)
-                if subscriber is None:
-                    raise UnknownSubscriber(subscriber_id)
-                current = subscriber.preferences
-            if current.version != base_version:
-                # A repeat always arrives stale: saving it the first time moved the version on.
-                if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
-                    return SaveResult("repeat", current)
-                if desired.same_choices(current):
-                    return SaveResult("unchanged", current)
-                raise VersionConflict(current)
-            return self._apply(connection, center, subscriber_id, current, desired, context, submission_id)
+        with self.writing() as connection:
+            return self.save_in(connection, center, subscriber_id, desired, base_version=base_version,
+                                context=context, submission_id=submission_id, seen=seen)
+
+    def save_in(
+        self,
+        connection: Connection,
+        center: str,
+        subscriber_id: str,
+        desired: Preferences,
+        *,
+        base_version: int,
+        context: EventContext,
+        submission_id: str | None = None,
+        seen: Preferences | None = None,
+        extra_changes: tuple[Change, ...] = (),
+    ) -> SaveResult:
+        """:meth:`save` inside the caller's write transaction.
+
+        ``extra_changes`` are recorded besides the diff (an erasure says so in its event).
+        """
+        if seen is not None and seen.version == base_version:
+            try:
+                return self._apply(connection, center, subscriber_id, seen, desired, context, submission_id,
+                                   extra_changes)
+            except VersionConflict as stale:
+                current = stale.current
+        else:
+            subscriber = self._get(connection, center, subscriber_id)
+            if subscriber is None:
+                raise UnknownSubscriber(subscriber_id)
+            current = subscriber.preferences
+        if current.version != base_version:
+            # A repeat always arrives stale: saving it the first time moved the version on.
+            if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
+                return SaveResult("repeat", current)
+            if desired.same_choices(current):
+                return SaveResult("unchanged", current)
+            raise VersionConflict(current)
+        return self._apply(connection, center, subscriber_id, current, desired, context, submission_id,
+                           extra_changes)
 
     async def read(self, call: Callable[..., T], *args: Any) -> T:
         """Run a read for an async caller.
@@ -235,7 +280,7 @@ class Store:
 
     def revoke_links(self, subscriber_id: str) -> None:
         """Every link signed before now stops working."""
-        with self._writing() as connection:
+        with self.writing() as connection:
             connection.execute(
                 update(subscribers).where(subscribers.c.id == subscriber_id).values(valid_after=self.clock())
             )
@@ -253,8 +298,9 @@ class Store:
         desired: Preferences,
         context: EventContext,
         submission_id: str | None,
+        extra_changes: tuple[Change, ...] = (),
     ) -> SaveResult:
-        changes = diff(current, desired)
+        changes = diff(current, desired) + list(extra_changes)
         if not changes:
             return SaveResult("unchanged", current)
         now = self.clock()
@@ -302,7 +348,11 @@ class Store:
             "prev_hash": prev_hash,
         }
         record["hash"] = event_hash(record)
-        return connection.execute(q.append_event, record).inserted_primary_key[0]
+        feed.hold_commit_order(connection)
+        event_id = connection.execute(q.append_event, record).inserted_primary_key[0]
+        connection.execute(q.enqueue_deliveries, {"event_id": event_id, "sid": subscriber_id, "center": center,
+                                                  "now": now})
+        return event_id
 
     def _write_state(
         self,
@@ -351,6 +401,15 @@ class Store:
         """The subscriber id behind a contact point, found through its keyed hash."""
         with self.engine.connect() as connection:
             return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
+
+    def find_by_contact_in(self, connection: Connection, center: str, kind: str, value: str) -> str | None:
+        return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
+
+    def is_suppressed_in(self, connection: Connection, center: str, kind: str, value: str) -> bool:
+        """Was this contact point erased before (see ``gdpr``)?"""
+        from .gdpr import is_suppressed
+
+        return is_suppressed(connection, self._lookup_key, center, kind, value)
 
     def contact(self, subscriber_id: str, kind: str) -> str | None:
         with self.engine.connect() as connection:

@@ -1,0 +1,280 @@
+"""The JSON API against a real server on 127.0.0.1: every route, the good and the bad cases."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from widget_server.store import api_keys
+
+CENTER = "maison-lumiere"
+BASE = f"/api/v1/centers/{CENTER}"
+
+
+@pytest.fixture
+def api(live_server, make_key):
+    key = make_key(CENTER, "admin")
+    with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"}) as client:
+        client.key = key
+        yield client
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def create(api, **body) -> dict:
+    response = api.post(f"{BASE}/subscribers", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def event_count(store, subscriber_id: str) -> int:
+    return len(store.events(subscriber_id))
+
+
+# -- authentication and scopes --------------------------------------------------------
+
+
+def test_no_key_malformed_unknown_or_revoked_key_is_401(live_server, make_key, store) -> None:
+    url = f"{live_server.url}{BASE}"
+    body = problem(httpx.get(url), 401, "unauthenticated")
+    assert httpx.get(url).headers["www-authenticate"].startswith("Bearer")
+    assert body["type"] == "about:blank"
+    for bad in ("Bearer nonsense", "Bearer pck_", "Bearer pck_abc_def", "Basic dXNlcjpwYXNz", "Bearer"):
+        problem(httpx.get(url, headers={"Authorization": bad}), 401, "unauthenticated")
+    key = make_key(CENTER, "read")
+    good = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(url, headers=good).status_code == 200
+    tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
+    problem(httpx.get(url, headers={"Authorization": f"Bearer {tampered}"}), 401, "unauthenticated")
+    with store.engine.begin() as connection:
+        assert api_keys.revoke(connection, key.split("_")[1], store.clock())
+    problem(httpx.get(url, headers=good), 401, "unauthenticated")
+
+
+def test_scopes_and_centers_are_enforced(live_server, make_key) -> None:
+    read = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
+    write = {"Authorization": f"Bearer {make_key(CENTER, 'write')}"}
+    other = {"Authorization": f"Bearer {make_key('voyago', 'admin')}"}
+    url = live_server.url
+    problem(httpx.post(f"{url}{BASE}/subscribers", json={}, headers=read), 403, "forbidden")
+    created = httpx.post(f"{url}{BASE}/subscribers", json={}, headers=write)
+    assert created.status_code == 201
+    sid = created.json()["subscriber_id"]
+    problem(httpx.get(f"{url}{BASE}/subscribers/{sid}/export", headers=write), 403, "forbidden")
+    problem(httpx.delete(f"{url}{BASE}/subscribers/{sid}", headers=write), 403, "forbidden")
+    problem(httpx.get(f"{url}{BASE}/webhooks", headers=write), 403, "forbidden")
+    problem(httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=other), 403, "forbidden")
+    problem(httpx.get(f"{url}/api/v1/centers/nowhere", headers=other), 403, "forbidden")
+    assert httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=read).status_code == 200
+
+
+def test_the_center_definition(api) -> None:
+    center = api.get(BASE).json()
+    assert center["id"] == CENTER and center["default_locale"] in center["locales"]
+    offers = next(t for t in center["topics"] if t["id"] == "offers")
+    assert "email" in offers["channels"] and offers["kind"] == "marketing"
+
+
+# -- subscribers and preferences ------------------------------------------------------
+
+
+def test_create_read_and_find_by_external_id(api, store) -> None:
+    doc = create(api, external_id="crm-1", email="camille@example.org", locale="fr",
+                 preferences={"subscriptions": {"offers": {"email": "opted_in"}}, "source": "app",
+                              "evidence": {"form": "checkout"}})
+    sid = doc["subscriber_id"]
+    assert doc["external_id"] == "crm-1" and doc["version"] == 1 and doc["locale"] == "fr"
+    assert doc["subscriptions"]["offers"]["email"] == "opted_in"
+    assert doc["subscriptions"]["offers"]["sms"] == "unknown"
+    read = api.get(f"{BASE}/subscribers/{sid}")
+    assert read.headers["etag"] == '"1"' and read.json() == doc
+    assert api.get(f"{BASE}/subscribers", params={"external_id": "crm-1"}).json()["subscribers"] == [doc]
+    assert api.get(f"{BASE}/subscribers", params={"external_id": "crm-404"}).json() == {"subscribers": []}
+    [event] = store.events(sid)
+    assert event["source"] == "app" and event["actor"].startswith("api_key:")
+    assert event["evidence"] == {"form": "checkout"}
+    assert "camille" not in str(event)
+
+
+def test_create_refuses_duplicates_and_values_not_offered(api, store) -> None:
+    first = create(api, external_id="crm-2", email="ana@example.org")
+    taken = problem(api.post(f"{BASE}/subscribers", json={"external_id": "crm-2"}), 409, "conflict")
+    assert taken["subscriber_id"] == first["subscriber_id"]
+    problem(api.post(f"{BASE}/subscribers", json={"email": "ANA@example.org"}), 409, "conflict")
+    bad = problem(api.post(f"{BASE}/subscribers", json={"preferences": {
+        "subscriptions": {"offers": {"fax": "opted_in"}, "nope": {"email": "opted_in"}},
+        "interests": ["astrology"]}}), 422, "invalid")
+    assert {e["path"] for e in bad["errors"]} == {"subscriptions.offers.fax", "subscriptions.nope",
+                                                 "interests.astrology"}
+    problem(api.post(f"{BASE}/subscribers", json={"locale": "xx"}), 422, "invalid")
+    problem(api.post(f"{BASE}/subscribers", json={"email": "not an address"}), 400, "bad_request")
+    problem(api.post(f"{BASE}/subscribers", json={"surprise": 1}), 400, "bad_request")
+    problem(api.post(f"{BASE}/subscribers", content=b"{not json", headers={"Content-Type": "application/json"}),
+            400, "bad_request")
+    assert api.get(f"{BASE}/subscribers", params={"external_id": "crm-2"}).json()["subscribers"][0]["version"] == 0
+
+
+def test_put_needs_the_current_version(api, store) -> None:
+    sid = create(api, external_id="crm-3")["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/preferences"
+    body = {"subscriptions": {"offers": {"email": "opted_in"}}, "frequencies": {"offers": "weekly"}}
+    problem(api.put(url, json=body), 428, "version_required")
+    problem(api.put(url, json=body, headers={"If-Match": "soon"}), 400, "bad_request")
+    saved = api.put(url, json=body, headers={"If-Match": '"0"'})
+    assert saved.status_code == 200 and saved.headers["etag"] == '"1"'
+    assert saved.json()["frequencies"] == {"offers": "weekly"}
+    stale = problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": '"0"'}), 412, "stale_version")
+    assert stale["current_version"] == 1
+    assert api.get(f"{BASE}/subscribers/{sid}").json() == saved.json()
+    assert event_count(store, sid) == 1
+    # A PUT replaces: what it leaves out is reset.
+    reset = api.put(url, json={"subscriptions": {"offers": {"sms": "opted_out"}}}, headers={"If-Match": 'W/"1"'})
+    assert reset.json()["subscriptions"]["offers"] == {"email": "unknown", "sms": "opted_out"} | {
+        c: "unknown" for c in reset.json()["subscriptions"]["offers"] if c not in ("email", "sms")}
+    assert reset.json()["frequencies"] == {}
+    assert store.verify_chain(sid).intact
+
+
+def test_patch_changes_only_what_it_names(api, store) -> None:
+    sid = create(api, preferences={"subscriptions": {"offers": {"email": "opted_in", "sms": "opted_in"}},
+                                   "interests": []})["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/preferences"
+    changed = api.patch(url, json={"subscriptions": {"offers": {"sms": "opted_out"}}}).json()
+    assert changed["subscriptions"]["offers"]["email"] == "opted_in"
+    assert changed["subscriptions"]["offers"]["sms"] == "opted_out" and changed["version"] == 2
+    same = api.patch(url, json={"subscriptions": {"offers": {"sms": "opted_out"}}}).json()
+    assert same["version"] == 2  # nothing changed: no event
+    problem(api.patch(url, json={"suppressed": True}, headers={"If-Match": '"1"'}), 412, "stale_version")
+    gone = api.patch(url, json={"suppressed": True}, headers={"If-Match": '"2"'}).json()
+    assert gone["suppressed"] and all(s != "opted_in" for chs in gone["subscriptions"].values() for s in chs.values())
+    problem(api.patch(url, json={"frequencies": {"offers": "hourly"}}), 400, "bad_request")
+    problem(api.patch(f"{BASE}/subscribers/sub_nobody/preferences", json={}), 404, "not_found")
+    assert event_count(store, sid) == 3
+
+
+def test_idempotency_keys_replay_the_first_answer(api, store) -> None:
+    headers = {"Idempotency-Key": "order-7781-create"}
+    first = api.post(f"{BASE}/subscribers", json={"external_id": "crm-idem"}, headers=headers)
+    again = api.post(f"{BASE}/subscribers", json={"external_id": "crm-idem"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    problem(api.post(f"{BASE}/subscribers", json={"external_id": "crm-other"}, headers=headers),
+            422, "idempotency_key_reused")
+    problem(api.post(f"{BASE}/subscribers", json={}, headers={"Idempotency-Key": "has space"}), 400, "bad_request")
+    sid = first.json()["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/preferences"
+    body = {"subscriptions": {"offers": {"email": "opted_in"}}}
+    one = api.put(url, json=body, headers={"If-Match": '"0"', "Idempotency-Key": "k2"})
+    two = api.put(url, json=body, headers={"If-Match": '"0"', "Idempotency-Key": "k2"})
+    assert one.status_code == two.status_code == 200 and one.json() == two.json()
+    assert event_count(store, sid) == 1
+
+
+def test_decision(api) -> None:
+    sid = create(api, preferences={"subscriptions": {"offers": {"email": "opted_in"}},
+                                   "frequencies": {"offers": "weekly"}})["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/decision"
+    waits = api.get(url, params={"topic": "offers", "channel": "email"}).json()
+    assert waits == {"allowed": False, "reason": "wait_for_digest", "frequency": "weekly"}
+    assert api.get(url, params={"topic": "offers", "channel": "email", "digest": "true"}).json()["allowed"]
+    assert not api.get(url, params={"topic": "offers", "channel": "sms", "digest": "true"}).json()["allowed"]
+    problem(api.get(url, params={"topic": "offers"}), 400, "bad_request")
+    problem(api.get(url, params={"topic": "offers", "channel": "email", "at": "2026-01-01T10:00:00"}),
+            400, "bad_request")
+
+
+def test_links_open_the_widget_and_the_unsubscribe_page(api, live_server) -> None:
+    sid = create(api, locale="en")["subscriber_id"]
+    link = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "manage", "locale": "en"})
+    assert link.status_code == 201
+    assert link.json()["url"].startswith(f"{live_server.url}/c/{CENTER}/preferences?t=")
+    page = httpx.get(link.json()["url"])
+    assert page.status_code == 200 and "<form" in page.text
+    unsub = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "unsubscribe", "topic": "offers"}).json()
+    assert httpx.get(unsub["url"]).status_code == 200
+    problem(api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "unsubscribe", "topic": "orders"}),
+            422, "invalid")
+    problem(api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "login"}), 400, "bad_request")
+    problem(api.post(f"{BASE}/subscribers/sub_nobody/links", json={}), 404, "not_found")
+
+
+def test_export_and_erasure(api, store) -> None:
+    doc = create(api, external_id="crm-gone", email="leave@example.org",
+                 preferences={"subscriptions": {"offers": {"email": "opted_in"}}, "interests": []})
+    sid = doc["subscriber_id"]
+    held = api.get(f"{BASE}/subscribers/{sid}/export").json()
+    assert held["contact_points"] == [{"kind": "email", "value": "leave@example.org"}]
+    assert held["subscriber"]["external_id"] == "crm-gone" and len(held["events"]) == 1
+    assert held["events"][0]["hash"] and "prev_hash" in held["events"][0]
+    erased = api.delete(f"{BASE}/subscribers/{sid}")
+    assert erased.status_code == 200 and not erased.json()["already_erased"]
+    assert "contact_points" in erased.json()["deleted"] and "event_chain" in erased.json()["kept"]
+    after = api.get(f"{BASE}/subscribers/{sid}/export").json()
+    assert after["contact_points"] == [] and after["subscriber"]["external_id"] is None
+    assert after["subscriber"]["subscriptions"]["offers"]["email"] == "opted_out"
+    assert after["subscriber"]["suppressed"]
+    assert after["events"][-1]["changes"][-1] == {"path": "erasure", "from": False, "to": True}
+    assert store.verify_chain(sid).intact
+    assert "leave@example.org" not in str(store.events(sid))
+    assert api.delete(f"{BASE}/subscribers/{sid}").json()["already_erased"]
+    problem(api.patch(f"{BASE}/subscribers/{sid}/preferences", json={}), 409, "conflict")
+    # The same address added again starts suppressed, not opted in.
+    again = create(api, email="leave@example.org", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
+    assert again["suppressed"] and again["subscriptions"]["offers"]["email"] == "opted_out"
+
+
+def test_the_change_feed_pages_from_a_cursor(api) -> None:
+    ids = [create(api, preferences={"subscriptions": {"offers": {"email": "opted_in"}}})["subscriber_id"]
+           for _ in range(5)]
+    first = api.get(f"{BASE}/events", params={"limit": 2}).json()
+    assert len(first["events"]) == 2 and first["has_more"]
+    rest = api.get(f"{BASE}/events", params={"after": first["next_cursor"], "limit": 100}).json()
+    assert not rest["has_more"]
+    seen = [e["subscriber_id"] for e in first["events"] + rest["events"]]
+    assert seen == ids
+    cursors = [e["id"] for e in first["events"] + rest["events"]]
+    assert cursors == sorted(set(cursors))
+    tail = api.get(f"{BASE}/events", params={"after": rest["next_cursor"]}).json()
+    assert tail == {"events": [], "next_cursor": rest["next_cursor"], "has_more": False}
+    problem(api.get(f"{BASE}/events", params={"limit": 0}), 400, "bad_request")
+    problem(api.get(f"{BASE}/events", params={"after": -1}), 400, "bad_request")
+
+
+def test_problems_speak_the_callers_language(api) -> None:
+    body = problem(api.get(f"{BASE}/subscribers/sub_nobody", headers={"Accept-Language": "fr"}), 404, "not_found")
+    english = problem(api.get(f"{BASE}/subscribers/sub_nobody"), 404, "not_found")
+    assert body["title"] != english["title"]
+
+
+def test_rate_limit_answers_429_with_retry_after(app_factory, make_key) -> None:
+    from tests.conftest import free_port, serve
+
+    port = free_port()
+    server = serve(app_factory(port=port, options={"api_rate_limit": 3}), port)
+    try:
+        headers = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
+        answers = [httpx.get(f"{server.url}{BASE}", headers=headers) for _ in range(4)]
+        limited = problem(answers[-1], 429, "rate_limited")
+        assert int(answers[-1].headers["retry-after"]) >= 0 and limited["retry_after"] >= 0
+    finally:
+        server.stop()
+
+
+def test_openapi_documents_every_api_route(live_server) -> None:
+    schema = httpx.get(f"{live_server.url}/schema/openapi.json").json()
+    paths = {p for p in schema["paths"] if p.startswith("/api/v1")}
+    expected = {"", "/events", "/subscribers", "/subscribers/{subscriber_id}",
+                "/subscribers/{subscriber_id}/preferences", "/subscribers/{subscriber_id}/decision",
+                "/subscribers/{subscriber_id}/links", "/subscribers/{subscriber_id}/export",
+                "/webhooks", "/webhooks/{endpoint_id}", "/webhooks/{endpoint_id}/deliveries",
+                "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", "/webhooks/{endpoint_id}/replay",
+                "/imports"}
+    assert {p.removeprefix("/api/v1/centers/{center_id}") for p in paths} == expected
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"

@@ -1,0 +1,43 @@
+"""Schemathesis against the OpenAPI document of a real server: no input makes it fail (5xx).
+
+Every API operation is called with generated inputs (valid and invalid) by a key that
+may do everything, in a center that exists, with subscriber ids that are sometimes real;
+each answer must not be a server error and must conform to the documented responses.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+CENTER = "maison-lumiere"
+
+
+@pytest.fixture
+def fuzzed(live_server, make_key, store):
+    """The server, a key for it, and a few real subscribers to aim at."""
+    real = [store.create_subscriber(CENTER, email=f"fuzz{i}@example.org") for i in range(3)]
+    return live_server.url, make_key(CENTER, "admin"), real
+
+
+@pytest.fixture
+def api_schema(fuzzed):
+    return schemathesis.openapi.from_url(f"{fuzzed[0]}/schema/openapi.json").include(path_regex="^/api/")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_input_makes_the_api_fail(case, fuzzed) -> None:
+    base_url, key, real = fuzzed
+    if case.path_parameters:
+        case.path_parameters["center_id"] = CENTER
+        if "subscriber_id" in case.path_parameters and hash(str(case.body)) % 2:
+            case.path_parameters["subscriber_id"] = real[hash(str(case.query)) % len(real)]
+    case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
+                           checks=[not_a_server_error, response_schema_conformance])

@@ -1,0 +1,40 @@
+"""The JSON API under ``/api/v1`` (docs/API.md): one router, one guard, one rate limit.
+
+Every route lives under ``/api/v1/centers/{center_id}``; the guard in :mod:`.auth`
+authenticates the key and checks its center and scope; writes go through
+:func:`.writes.run_write` (one transaction with their idempotency record).
+"""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from .auth import rate_limit_identity, require_scope
+from .feed import center_definition, events
+from .imports import import_records
+from .subscribers import SubscribersController
+from .webhooks import WebhooksController
+
+#: An import batch: 10,000 lines of a few hundred bytes.
+MAX_IMPORT_BODY = 8 * 1024 * 1024
+
+SECURITY_COMPONENTS = Components(security_schemes={
+    "apiKey": SecurityScheme(type="http", scheme="bearer",
+                             description="pck_<id>_<secret>, from `widget-server api-key create`"),
+})
+
+
+def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
+    """The API; ``rate_limit`` is requests a minute per key."""
+    return Router(
+        path="/api/v1/centers/{center_id:str}",
+        route_handlers=[center_definition, events, SubscribersController, WebhooksController,
+                        Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
+                        *(extra_handlers or [])],
+        guards=[require_scope],
+        middleware=[RateLimitConfig(("minute", rate_limit), identifier_for_request=rate_limit_identity).middleware],
+        security=[{"apiKey": []}],
+        tags=["api"],
+    )

@@ -1,0 +1,64 @@
+"""``POST /api/v1/centers/{center}/imports``: a batch of legacy preferences (docs/API.md, docs/IMPORT.md).
+
+The body is read and checked in a worker thread before the write lock is taken; only
+matching, deciding and writing run inside the transaction (through :func:`.writes.run_write`,
+so an ``Idempotency-Key`` replays the first report and the batch commits whole or not
+at all). A dry run reads in an ordinary read transaction and writes nothing, not even
+an idempotency record: it takes no write lock, so it never holds up other writers.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+from litestar import Request, Response, post
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy import Connection
+
+from ...store.imports import Outcome, import_rows
+from .import_rows import Batch, patch, read_batch
+from .schemas import ImportReport
+from .writes import Answer, json_response, run_write
+
+
+@post("/imports", opt={"scope": "write"}, status_code=200, tags=["imports"],
+      summary="Import a batch of legacy preferences (JSON lines)")
+async def import_records(
+    request: Request, center_id: FromPath[str],
+    dry_run: Annotated[bool, QueryParameter(description="true: report what would change and write nothing")],
+) -> Response[ImportReport]:
+    state = request.app.state
+    center, store = state.centers[center_id], state.store
+    body = await request.body()
+    batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
+    actor = request.state.api_key.actor
+
+    def work(connection: Connection) -> Answer:
+        outcome = import_rows(connection, center, batch.rows, patch=partial(patch, center=center), actor=actor,
+                              lookup_key=store._lookup_key, now=store.clock(), dry_run=dry_run)
+        return Answer(report(batch, outcome, dry_run=dry_run))
+
+    if not dry_run:
+        return await run_write(request, work)
+
+    def read() -> Answer:
+        with store.engine.connect() as connection, connection.begin():
+            return work(connection)
+
+    return json_response(await anyio.to_thread.run_sync(read))
+
+
+def report(batch: Batch, outcome: Outcome, *, dry_run: bool) -> dict[str, Any]:
+    """The answer (docs/API.md): counts, rejected rows in row order, changes per path and value."""
+    rejected = sorted(batch.rejected + outcome.rejected)
+    return {
+        "dry_run": dry_run,
+        "rows": batch.records,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rejected": [{"row": number, "reason": reason} for number, reason in rejected],
+        "changes": outcome.changes,
+    }

@@ -1,0 +1,216 @@
+"""Request bodies and response shapes of the JSON API, as msgspec structs.
+
+Litestar validates request bodies against these and builds the OpenAPI document from
+them; handlers send plain dicts from :mod:`widget_server.wire` typed as these shapes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+State = Literal["opted_in", "opted_out", "pending", "unknown"]
+Frequency = Literal["realtime", "daily", "weekly", "monthly"]
+WriteSource = Literal["api", "app", "web", "call_center", "kiosk", "email_link"]
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+Short = Annotated[str, Meta(min_length=1, max_length=128)]
+MAX_ID = 2**63 - 1  # event ids are 64-bit on every engine
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A write: in a PUT, members left out are reset; in a PATCH, they are left alone."""
+
+    subscriptions: dict[Id, dict[Id, State]] | UnsetType = UNSET
+    frequencies: dict[Id, Frequency | None] | UnsetType = UNSET
+    interests: Annotated[list[Id], Meta(max_length=200)] | UnsetType = UNSET
+    paused_until: datetime | None | UnsetType = UNSET
+    suppressed: bool | UnsetType = UNSET
+    source: WriteSource = "api"
+    evidence: dict[str, Any] | None = None
+    locale: Annotated[str, Meta(max_length=16)] | None = None
+    notice_version: Annotated[str, Meta(max_length=40)] | None = None
+
+
+class SubscriberCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    external_id: Short | None = None
+    email: Email | None = None
+    locale: Annotated[str, Meta(max_length=16)] | None = None
+    preferences: PreferencesWrite | None = None
+
+
+class LinkRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    scope: Literal["manage", "unsubscribe"] = "manage"
+    topic: Id | None = None
+    channel: Id | None = None
+    locale: Annotated[str, Meta(max_length=16)] | None = None
+
+
+class WebhookCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    url: Annotated[str, Meta(min_length=8, max_length=2000)]
+    description: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class ReplayRequest(Struct, forbid_unknown_fields=True):
+    after: Annotated[int, Meta(ge=0, le=MAX_ID)]
+
+
+# -- answers ----------------------------------------------------------------------------
+
+
+class PreferencesDocument(Struct):
+    subscriber_id: str
+    center: str
+    external_id: str | None
+    version: int
+    locale: str | None
+    subscriptions: dict[str, dict[str, State]]
+    frequencies: dict[str, str]
+    interests: list[str]
+    paused_until: datetime | None
+    suppressed: bool
+    updated_at: datetime | None
+
+
+class SubscriberList(Struct):
+    subscribers: list[PreferencesDocument]
+
+
+class ChangeOut(Struct, rename={"before": "from", "after": "to"}):
+    path: str
+    before: Any
+    after: Any
+
+
+class EventOut(Struct):
+    id: int
+    subscriber_id: str
+    external_id: str | None
+    center: str
+    version: int
+    occurred_at: datetime
+    source: str
+    actor: str
+    locale: str | None
+    notice_version: str | None
+    changes: list[ChangeOut]
+    evidence: dict[str, Any] | None
+
+
+class FeedPage(Struct):
+    events: list[EventOut]
+    next_cursor: int
+    has_more: bool
+
+
+class RecordedEvent(EventOut):
+    context: dict[str, Any] | None
+    submission_id: str | None
+    prev_hash: str | None
+    hash: str
+
+
+class ContactPoint(Struct):
+    kind: str
+    value: str
+
+
+class Export(Struct):
+    subscriber: PreferencesDocument
+    contact_points: list[ContactPoint]
+    events: list[RecordedEvent]
+    exported_at: datetime
+
+
+class Erasure(Struct):
+    subscriber_id: str
+    erased_at: datetime
+    already_erased: bool
+    deleted: list[str]
+    kept: list[str]
+
+
+class LinkOut(Struct):
+    token: str
+    url: str
+    expires_at: datetime
+
+
+class DecisionOut(Struct):
+    allowed: bool
+    reason: str
+    frequency: str | None
+
+
+class TopicOut(Struct):
+    id: str
+    kind: str
+    channels: list[str]
+    frequencies: list[str]
+    default_frequency: str | None
+    label: dict[str, str]
+
+
+class InterestOut(Struct):
+    id: str
+    label: dict[str, str]
+
+
+class CenterOut(Struct):
+    id: str
+    name: str
+    locales: list[str]
+    default_locale: str
+    notice_version: str
+    topics: list[TopicOut]
+    interests: list[InterestOut]
+
+
+class WebhookOut(Struct):
+    id: str
+    url: str
+    description: str | None
+    created_at: datetime
+    counts: dict[str, int]
+    secret: str | UnsetType = UNSET
+
+
+class WebhookList(Struct):
+    webhooks: list[WebhookOut]
+
+
+class DeliveryOut(Struct):
+    id: str
+    endpoint_id: str
+    event_id: int
+    subscriber_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class DeliveryList(Struct):
+    deliveries: list[DeliveryOut]
+
+
+class Replayed(Struct):
+    queued: int
+
+
+class Rejected(Struct):
+    row: int | None
+    reason: str
+
+
+class ImportReport(Struct):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[Rejected]
+    changes: dict[str, dict[str, int]]

@@ -1,0 +1,328 @@
+"""Unsubscribe links: RFC 8058 one-click, and the human page behind the same link.
+
+``POST /c/{center}/unsubscribe?t=TOKEN`` with the body ``List-Unsubscribe=One-Click`` is
+what a mail provider sends from its own servers when someone presses "Unsubscribe"
+next to the sender's name: no cookie, no ``Origin`` worth checking, no one to redirect.
+The token is the authority, and the action only ever reduces contact, so it is honoured
+as it comes and answered ``200`` with a few words.
+
+``GET`` on the same link is the page a person sees when they click it in the message.
+It changes nothing, since link scanners fetch every link of a message: it says what
+will stop and asks to confirm. The confirmation, and an undo right after it, are plain
+same-origin form posts (``303`` back to the page), so the page works without
+JavaScript and inside the widget's iframe alike.
+
+An unsubscribe must always be honoured: the link keeps working after its subscriber
+revoked their links. What it must not do, once revoked, is open more than it did: the
+"manage my preferences" link (a fresh ``login`` token) and the undo, which both can add
+contact, are only offered while the link is not revoked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import anyio
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from preference_sdk import TokenClaims
+
+from ..centers.model import Center, Topic
+from ..embedding import THEME_OPTIONS, read_options
+from ..errors import N_, BadForm, LinkInvalid, WidgetError
+from ..labels import CHANNEL_LABELS
+from ..ledger import EventContext
+from ..preferences import OPTED_OUT, UNKNOWN, Preferences, suppress_all
+from ..rendering import page_context
+from ..request_context import client_context
+from ..security import check_same_origin
+from ..store.subscribers import SaveResult, Store, Subscriber, VersionConflict
+from ..tokens import read_link
+from .widget import Message, center_or_404, visitor_locale
+
+SCOPE = "unsubscribe"
+DEFAULT_CHANNEL = "email"
+ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
+#: What an unsubscribe records as its method of proof, by the way it came.
+UNSUBSCRIBE_METHODS = ("one_click", "confirmed_on_page")
+#: How long after an unsubscribe the page offers to undo it. Undoing adds contact back,
+#: on the strength of a link that may sit in a forwarded message: only right after.
+UNDO_WINDOW = timedelta(hours=1)
+#: How often an unsubscribe is re-applied when someone else saved in between.
+ATTEMPTS = 5
+
+
+class NotOneClick(BadForm):
+    """A post that is neither RFC 8058's one-click body nor the page's confirmation."""
+
+    status = 400
+
+
+class CannotUnsubscribe(WidgetError):
+    """An authentic link about a topic or channel the center does not (or no longer) let
+    anyone switch off: unknown, required, or not offered on that channel."""
+
+    status = 422
+    title = N_("This link cannot unsubscribe you")
+    detail = N_("The messages it is about are no longer offered, or cannot be switched off. Nothing was changed.")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one unsubscribe link switches off: a topic on a channel, or everything."""
+
+    topic: Topic | None = None
+    channel: str | None = None
+
+    def apply(self, center: Center, prefs: Preferences) -> Preferences:
+        if self.topic is None:
+            return suppress_all(center, prefs)
+        subscriptions = {**prefs.subscriptions, (self.topic.id, self.channel): OPTED_OUT}
+        return replace(prefs, subscriptions=subscriptions)
+
+    def pending(self, center: Center, prefs: Preferences) -> bool:
+        """True while applying it would still change something."""
+        return not self.apply(center, prefs).same_choices(prefs)
+
+
+def target_of(center: Center, claims: TokenClaims) -> Target:
+    """The token's ``tp`` (topic) and ``ch`` (channel, e-mail by default); no topic: everything."""
+    if claims.topic is None:
+        return Target()
+    topic = center.topic(claims.topic) if isinstance(claims.topic, str) else None
+    channel = claims.extra.get("ch", DEFAULT_CHANNEL)
+    if topic is None or not topic.switchable or channel not in topic.channels:
+        raise CannotUnsubscribe(center=center)
+    return Target(topic, channel)
+
+
+def not_revoked(claims: TokenClaims, subscriber: Subscriber) -> bool:
+    """The same rule as :func:`tokens.check_not_revoked`, as a question."""
+    valid_after = subscriber.valid_after
+    return valid_after is None or claims.issued_at >= int(valid_after.timestamp())
+
+
+def save_fresh(
+    store: Store, center_id: str, subscriber: Subscriber, change: Callable[[Preferences], Preferences],
+    context: EventContext, attempts: int = ATTEMPTS,
+) -> SaveResult:
+    """Apply ``change`` to the subscriber's latest state and record it.
+
+    An unsubscribe is not a form that can be stale: if someone saved in between, the
+    change is applied again to what they saved (the conflict carries it). Applying it to
+    a state that already has it records nothing.
+    """
+    current = subscriber.preferences
+    for attempt in range(attempts):
+        try:
+            return store.save(center_id, subscriber.id, change(current), base_version=current.version,
+                              context=context, seen=current)
+        except VersionConflict as conflict:
+            if attempt == attempts - 1:
+                raise
+            current = conflict.current
+    raise AssertionError("unreachable")
+
+
+def undoable_event(store: Store, subscriber_id: str, now: datetime) -> dict[str, Any] | None:
+    """The unsubscribe that the page may still undo: the subscriber's latest event, if it
+    is one made through an unsubscribe link within :data:`UNDO_WINDOW`."""
+    events = store.events(subscriber_id)
+    if not events:
+        return None
+    last = events[-1]
+    method = (last.get("evidence") or {}).get("method")
+    if last["source"] != "email_link" or method not in UNSUBSCRIBE_METHODS:
+        return None
+    return last if now - last["occurred_at"] <= UNDO_WINDOW else None
+
+
+def undone(event: dict[str, Any], prefs: Preferences) -> Preferences:
+    """``prefs`` with what ``event`` switched off put back as it was before it.
+
+    Only where the state is still what the event left: anything changed since stays.
+    """
+    subscriptions = dict(prefs.subscriptions)
+    suppressed = prefs.suppressed
+    for change in event["changes"]:
+        path, before, after = change["path"], change["from"], change["to"]
+        if path == "suppression":
+            suppressed = before if prefs.suppressed == after else suppressed
+            continue
+        topic, _, channel = path.rpartition(".")
+        if prefs.state(topic, channel) != after:
+            continue
+        if before == UNKNOWN:
+            subscriptions.pop((topic, channel), None)
+        else:
+            subscriptions[(topic, channel)] = before
+    return replace(prefs, subscriptions=subscriptions, suppressed=suppressed)
+
+
+@dataclass(frozen=True)
+class Link:
+    """An opened unsubscribe link: whose, what for, in which language and frame."""
+
+    center: Center
+    token: str
+    claims: TokenClaims
+    subscriber: Subscriber
+    locale: str
+    options: dict[str, str]
+
+    @property
+    def trusted(self) -> bool:
+        """Not revoked: may also lead to the widget, or undo."""
+        return not_revoked(self.claims, self.subscriber)
+
+    def page_url(self, **flags: str) -> str:
+        query = {"t": self.token, "lang": self.locale, **self.options, **flags}
+        return f"/c/{self.center.id}/unsubscribe?{urlencode(query)}"
+
+    def context(self, source: str, method: str, request: Request, **evidence: Any) -> EventContext:
+        return EventContext(
+            source=source, actor="subject", locale=self.locale, notice_version=self.center.notice_version,
+            evidence={"method": method, "scope": SCOPE, "link_issued_at": self.claims.issued_at, **evidence},
+            context=client_context(request),
+        )
+
+
+async def open_link(request: Request, state: State, center: Center, token: str | None, lang: str | None,
+                    options_from: Callable[[str], str | None]) -> Link:
+    """The link's subscriber and claims, or the right error: expired ``401``, bad ``403``.
+
+    Revocation is deliberately not checked here (see the module's docstring).
+    """
+    claims = read_link(state.signer, token, center, scopes=(SCOPE,))
+    subscriber = await state.store.read(state.store.get, center.id, claims.subscriber)
+    if subscriber is None:
+        raise LinkInvalid(center=center)
+    locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
+    return Link(center, token or "", claims, subscriber, locale, read_options(center, options_from))
+
+
+def manage_url(state: State, link: Link) -> str | None:
+    """A fresh, short-lived ``login`` link to the widget: never the unsubscribe token itself."""
+    if not link.trusted:
+        return None
+    login = state.signer.mint("login", link.center.id, link.subscriber.id, l=link.locale)
+    return f"/c/{link.center.id}/preferences?{urlencode({'t': login, **link.options})}"
+
+
+def page(request: Request, state: State, link: Link, template: str, target: Target | None,
+         status: int = 200, **extra: Any) -> Template:
+    """One of the unsubscribe pages, in the link's language and the embed's theme."""
+    center, locale = link.center, link.locale
+    theme_query = {k: v for k, v in link.options.items() if k in THEME_OPTIONS}
+    context = page_context(request, locale, center, theme_query=theme_query)
+    _ = state.translator.get(locale).gettext
+    topic = target.topic if target else None
+    context.update(
+        token=link.token,
+        options=link.options,
+        embed_origin=link.options.get("embed_origin"),
+        action=f"/c/{center.id}/unsubscribe",
+        topic_label=center.text(topic.label, locale) if topic else None,
+        channel_label=_(CHANNEL_LABELS[target.channel]) if topic else None,
+        has_required=any(not t.switchable for t in center.topics),
+        manage_url=manage_url(state, link),
+        fresh_link_url=f"/c/{center.id}/link?{urlencode({'lang': locale})}",
+        **extra,
+    )
+    return Template(template, context=context, status_code=status, headers={"Vary": "Accept-Language"})
+
+
+class UnsubscribeController(Controller):
+    path = "/c/{center_id:str}/unsubscribe"
+
+    @get(media_type=MediaType.HTML)
+    async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
+                   lang: FromQuery[str | None] = None, done: FromQuery[bool] = False,
+                   undone: FromQuery[bool] = False) -> Template:
+        """What the link will switch off, and a button to confirm; or, once it is off,
+        that it is done (with an undo for a while). Reading this page changes nothing."""
+        center = center_or_404(state, center_id)
+        link = await open_link(request, state, center, t, lang, request.query_params.get)
+        try:
+            target = target_of(center, link.claims)
+        except CannotUnsubscribe as problem:
+            _ = state.translator.get(link.locale).gettext
+            return page(request, state, link, "pages/unsubscribe_unavailable.html", None, problem.status,
+                        title=_(problem.title), detail=_(problem.detail))
+        prefs = link.subscriber.preferences
+        if target.pending(center, prefs):
+            message = Message("success", state.translator.get(link.locale).gettext(
+                "You are subscribed again.")) if undone else None
+            return page(request, state, link, "pages/unsubscribe.html", target, message=message)
+        event = None
+        if link.trusted:
+            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock())
+        return page(request, state, link, "pages/unsubscribe_done.html", target, just_done=done, undo_event=event)
+
+    @post(media_type=MediaType.HTML, status_code=200)
+    async def unsubscribe(self, request: Request, state: State, center_id: FromPath[str]) -> Response | Redirect:
+        center = center_or_404(state, center_id)
+        form = await request.form()
+        if form.get("List-Unsubscribe") == ONE_CLICK:
+            return await self._one_click(request, state, center)
+        request.state.lang = form.get("lang")  # for errors before the language is settled
+        action = form.get("action")
+        if action not in ("confirm", "undo"):
+            raise NotOneClick(center=center)
+        check_same_origin(request.headers, state.own_origins(request))
+        link = await open_link(request, state, center, form.get("t"), form.get("lang"), form.get)
+        if action == "undo":
+            return await self._undo(request, state, link, form.get("event"))
+        target = target_of(center, link.claims)
+        context = link.context("email_link", "confirmed_on_page", request)
+        await anyio.to_thread.run_sync(
+            lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
+        return Redirect(link.page_url(done="1"), status_code=303)
+
+    async def _one_click(self, request: Request, state: State, center: Center) -> Response:
+        """RFC 8058: the token in the query, applied at once; a repeat records nothing."""
+        link = await open_link(request, state, center, request.query_params.get("t"), None, lambda _: None)
+        target = target_of(center, link.claims)
+        context = link.context("email_link", "one_click", request)
+        await anyio.to_thread.run_sync(
+            lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
+        text = state.translator.get(link.locale).gettext("You are unsubscribed")
+        return Response(text + "\n", status_code=200, media_type=MediaType.TEXT,
+                        headers={"Content-Language": link.locale})
+
+    async def _undo(self, request: Request, state: State, link: Link, version: str | None) -> Template | Redirect:
+        """Put back what the unsubscribe just switched off, as its own event.
+
+        Only the latest event, only if it is an unsubscribe, only for a while after it,
+        and only with a link that is not revoked: anything else is answered ``409`` with
+        the page as it stands.
+        """
+        center = link.center
+        target = target_of(center, link.claims)
+        event = None
+        if link.trusted:
+            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock())
+        if event is not None and str(event["version"]) == version:
+            context = link.context("email_link", "undo_on_page", request, undoes_version=event["version"])
+            current = link.subscriber.preferences
+            try:
+                await anyio.to_thread.run_sync(lambda: state.store.save(
+                    center.id, link.subscriber.id, undone(event, current), base_version=current.version,
+                    context=context, seen=current))
+            except VersionConflict:
+                pass  # something else was saved meanwhile: that is newer than the undo
+            else:
+                return Redirect(link.page_url(undone="1"), status_code=303)
+        _ = state.translator.get(link.locale).gettext
+        message = Message("warning", _("This can no longer be undone here. You can still change everything "
+                                       "in your preferences."), _("Nothing was saved"))
+        fresh = await state.store.read(state.store.get, center.id, link.subscriber.id)
+        link = replace(link, subscriber=fresh or link.subscriber)
+        template = "pages/unsubscribe.html" if target.pending(center, link.subscriber.preferences) else \
+            "pages/unsubscribe_done.html"
+        return page(request, state, link, template, target, 409, message=message, undo_event=None)

@@ -1,0 +1,86 @@
+"""A subscriber's rights: everything we hold about them (access, portability), and erasure.
+
+Erasure deletes what identifies the person and their current choices, and keeps what
+proves consent and its withdrawal (GDPR Art. 7(1), 17(3)(e)): the pseudonymous id and
+its event chain, which name no one once the contact points and CRM id are gone, and a
+suppression entry holding only the keyed hash of each erased contact point, so the same
+address added again starts suppressed instead of opted in. The erasure itself is an
+event (path ``erasure``) so the change feed tells every synced system to delete too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..ledger import Change, EventContext
+from ..preferences import Preferences
+from . import contacts
+from . import queries as q
+from .schema import contact_points, subscribers, suppressions
+
+if TYPE_CHECKING:
+    from .subscribers import Store
+
+DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents")
+KEPT = ("subscriber_id", "event_chain", "suppression_hashes")
+
+
+def export(store: "Store", connection: Connection, center: str, subscriber_id: str) -> dict[str, Any] | None:
+    """Everything held about one subscriber, events included."""
+    subscriber = store._get(connection, center, subscriber_id)
+    if subscriber is None:
+        return None
+    points = connection.execute(
+        select(contact_points.c.kind, contact_points.c.value).where(contact_points.c.subscriber_id == subscriber_id)
+    ).mappings().all()
+    history = [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
+    return {"subscriber": subscriber, "contact_points": [dict(p) for p in points], "events": history}
+
+
+def erase(
+    store: "Store",
+    connection: Connection,
+    center: str,
+    subscriber_id: str,
+    withdrawn: Preferences,
+    context: EventContext,
+    now: datetime,
+) -> dict[str, Any]:
+    """Erase inside the caller's write transaction; ``withdrawn`` is the all-opted-out state."""
+    from .subscribers import UnknownSubscriber
+
+    subscriber = store._get(connection, center, subscriber_id)
+    if subscriber is None:
+        raise UnknownSubscriber(subscriber_id)
+    if subscriber.erased_at is not None:
+        return {"erased_at": subscriber.erased_at, "already_erased": True, "deleted": DELETED, "kept": KEPT}
+    points = connection.execute(
+        select(contact_points.c.kind, contact_points.c.lookup_hash)
+        .where(contact_points.c.subscriber_id == subscriber_id)
+    ).all()
+    for kind, lookup_hash in points:
+        if connection.scalar(select(suppressions.c.lookup_hash).where(suppressions.c.lookup_hash == lookup_hash)):
+            continue
+        connection.execute(insert(suppressions).values(
+            lookup_hash=lookup_hash, center=center, kind=kind, reason="erasure", created_at=now,
+        ))
+    connection.execute(delete(contact_points).where(contact_points.c.subscriber_id == subscriber_id))
+    result = store.save_in(
+        connection, center, subscriber_id, withdrawn, base_version=subscriber.preferences.version,
+        context=context, extra_changes=(Change("erasure", False, True),),
+    )
+    connection.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(
+        external_id=None, locale=None, erased_at=now, valid_after=now,
+    ))
+    return {"erased_at": now, "already_erased": False, "event_id": result.event_id, "deleted": DELETED, "kept": KEPT}
+
+
+def is_suppressed(connection: Connection, key: bytes, center: str, kind: str, value: str) -> bool:
+    """Was this contact point erased before? (Found by its keyed hash only.)"""
+    found = select(suppressions.c.lookup_hash).where(
+        suppressions.c.lookup_hash == contacts.lookup_hash(key, center, kind, value)
+    )
+    return connection.scalar(found) is not None
