@@ -1,9 +1,53 @@
 """Python SDK for the widget-server preference center.
 
-This first release carries the signed-link format shared with the server (mint links
-for email footers offline); the HTTP clients, the change feed and CRM sync follow.
+Mint signed links and ``List-Unsubscribe`` headers offline (:class:`LinkMinter`), call
+the JSON API (:class:`Client`, :class:`AsyncClient`), verify webhook deliveries
+(:func:`verify_webhook`), decide before a send (:func:`can_contact`), keep a CRM in sync
+from the change feed (:func:`sync` and the sinks in :mod:`preference_sdk.sinks`), and
+import legacy preferences (``preference-sdk import``). See docs/API.md and docs/SYNC.md.
 """
 
+from ._client import NOT_GIVEN, AsyncClient, Client
+from ._decision import can_contact
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PreferenceSDKError,
+    RateLimited,
+    ServerError,
+    StaleVersion,
+    TransportError,
+    ValidationError,
+    VersionRequired,
+)
+from ._links import LinkMinter
+from ._models import (
+    CenterInfo,
+    Change,
+    Decision,
+    Delivery,
+    Event,
+    FeedPage,
+    ImportReport,
+    Link,
+    Preferences,
+    TopicInfo,
+    WebhookEndpoint,
+)
+from ._sync import (
+    CursorStore,
+    FeedSource,
+    FileCursorStore,
+    MemoryCursorStore,
+    Sink,
+    SinkError,
+    SyncReport,
+    async_sync,
+    sync,
+)
 from ._tokens import (
     DEFAULT_LIFETIMES,
     SCOPES,
@@ -13,14 +57,57 @@ from ._tokens import (
     TokenInvalid,
     TokenSigner,
 )
+from ._webhooks import WebhookVerificationError, new_webhook_secret, sign_webhook, verify_webhook, webhook_headers
 
 __all__ = [
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "CenterInfo",
+    "Change",
+    "Client",
+    "Conflict",
+    "CursorStore",
     "DEFAULT_LIFETIMES",
+    "Decision",
+    "Delivery",
+    "Event",
+    "FeedPage",
+    "FeedSource",
+    "FileCursorStore",
+    "ImportReport",
+    "Link",
+    "LinkMinter",
+    "MemoryCursorStore",
+    "NOT_GIVEN",
+    "NotFound",
+    "PermissionDenied",
+    "PreferenceSDKError",
+    "Preferences",
+    "RateLimited",
     "SCOPES",
+    "ServerError",
+    "Sink",
+    "SinkError",
+    "StaleVersion",
+    "SyncReport",
     "TokenClaims",
     "TokenError",
     "TokenExpired",
     "TokenInvalid",
     "TokenSigner",
+    "TopicInfo",
+    "TransportError",
+    "ValidationError",
+    "VersionRequired",
+    "WebhookEndpoint",
+    "WebhookVerificationError",
+    "async_sync",
+    "can_contact",
+    "new_webhook_secret",
+    "sign_webhook",
+    "sync",
+    "verify_webhook",
+    "webhook_headers",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,0 +1,178 @@
+"""The ``preference-sdk`` command: mint-link, export, import, sync.
+
+Connection options come from flags or the environment (``PREFERENCE_URL``,
+``PREFERENCE_API_KEY``, ``PREFERENCE_CENTER``, ``PREFERENCE_SECRET_KEYS``), so a key never
+has to sit in a shell history. Failures print one line saying what to do and exit 1;
+nothing prints a traceback, a key or a token by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._client import Client
+from ._exceptions import PreferenceSDKError
+from ._links import LinkMinter
+from ._sync import FileCursorStore, sync
+
+ENV = {"url": "PREFERENCE_URL", "api_key": "PREFERENCE_API_KEY", "center": "PREFERENCE_CENTER",
+       "secret_keys": "PREFERENCE_SECRET_KEYS"}
+
+
+class UsageError(Exception):
+    """A missing option or a bad value: the message says which."""
+
+
+def _option(args: argparse.Namespace, name: str) -> str:
+    value = getattr(args, name, None) or os.environ.get(ENV[name], "")
+    if not value:
+        raise UsageError(f"--{name.replace('_', '-')} or {ENV[name]} is required")
+    return value
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(_option(args, "url"), _option(args, "api_key"), _option(args, "center"))
+
+
+def cmd_mint_link(args: argparse.Namespace) -> None:
+    secrets = [s.strip() for s in _option(args, "secret_keys").split(",") if s.strip()]
+    minter = LinkMinter(_option(args, "url"), secrets)
+    center = _option(args, "center")
+    if args.headers:
+        headers = minter.list_unsubscribe_headers(center, args.subscriber, topic=args.topic,
+                                                  channel=args.channel or "email", mailto=args.mailto)
+        for name, value in headers.items():
+            print(f"{name}: {value}")
+    elif args.scope == "unsubscribe":
+        print(minter.unsubscribe_url(center, args.subscriber, topic=args.topic, channel=args.channel,
+                                     locale=args.locale))
+    else:
+        print(minter.manage_url(center, args.subscriber, locale=args.locale))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    with _client(args) as client:
+        held = client.export(args.subscriber)
+    text = json.dumps(held, indent=2, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from ._import import import_file, load_mapping
+
+    mapping = load_mapping(args.mapping)
+    with _client(args) as client:
+        report = import_file(client, args.file, mapping, dry_run=not args.commit, batch_size=args.batch_size,
+                             on_progress=lambda done: print(f"  {done} rows", file=sys.stderr))
+    print(json.dumps({
+        "dry_run": report.dry_run, "rows": report.rows, "created": report.created, "updated": report.updated,
+        "unchanged": report.unchanged, "rejected": list(report.rejected), "changes": report.changes,
+    }, indent=2, ensure_ascii=False))
+    if report.dry_run:
+        print("dry run: nothing was written; run again with --commit to import", file=sys.stderr)
+
+
+def _sink(spec: str, table: str) -> Any:
+    from . import sinks
+
+    kind, _, target = spec.partition(":")
+    if kind == "jsonl" and target:
+        return sinks.JsonLinesSink(target)
+    if kind == "csv" and target:
+        return sinks.CsvSink(target)
+    if kind == "sql" and target:
+        return sinks.SqlSink(target, table=table)
+    raise UsageError("--sink must be jsonl:PATH, csv:PATH or sql:SQLALCHEMY_URL")
+
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    sink = _sink(args.sink, args.table)
+    if args.cursor:
+        cursor_store = FileCursorStore(args.cursor)
+    elif hasattr(sink, "cursor_store"):
+        cursor_store = sink.cursor_store()
+    else:
+        raise UsageError("--cursor FILE is required for this sink (where to remember the last event synced)")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _client(args) as client:
+        report = sync(client, sink, cursor_store, batch=args.batch, follow=args.follow,
+                      poll_interval=args.poll_interval, stop=stop)
+    close = getattr(sink, "close", None)
+    if close:
+        close()
+    print(f"synced {report.events} events in {report.pages} pages; cursor {report.cursor}", file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="preference-sdk", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help=f"the server's base URL ({ENV['url']})")
+    common.add_argument("--center", help=f"the center id ({ENV['center']})")
+    api = argparse.ArgumentParser(add_help=False, parents=[common])
+    api.add_argument("--api-key", help=f"an API key ({ENV['api_key']}); prefer the variable")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    mint = commands.add_parser("mint-link", parents=[common], help="a signed link, offline, with the shared secret")
+    mint.add_argument("--subscriber", required=True)
+    mint.add_argument("--scope", choices=("manage", "unsubscribe"), default="manage")
+    mint.add_argument("--topic")
+    mint.add_argument("--channel")
+    mint.add_argument("--locale")
+    mint.add_argument("--headers", action="store_true", help="print List-Unsubscribe headers (RFC 2369, 8058)")
+    mint.add_argument("--mailto", help="an unsubscribe mailbox for the mailto: form of List-Unsubscribe")
+    mint.add_argument("--secret-keys", help=f"the signing secrets, newest first ({ENV['secret_keys']})")
+    mint.set_defaults(run=cmd_mint_link)
+
+    export = commands.add_parser("export", parents=[api], help="everything held about a subscriber (GDPR)")
+    export.add_argument("subscriber")
+    export.add_argument("--output", "-o")
+    export.set_defaults(run=cmd_export)
+
+    load = commands.add_parser("import", parents=[api], help="import legacy preferences (dry run unless --commit)")
+    load.add_argument("file", help="a .csv or .jsonl file")
+    load.add_argument("--mapping", required=True, help="the column mapping, TOML or JSON (docs/IMPORT.md)")
+    load.add_argument("--commit", action="store_true", help="write (without it: a dry run that reports)")
+    load.add_argument("--batch-size", type=int, default=5000)
+    load.set_defaults(run=cmd_import)
+
+    follow = commands.add_parser("sync", parents=[api], help="copy the change feed into a sink")
+    follow.add_argument("--sink", required=True, help="jsonl:PATH, csv:PATH or sql:SQLALCHEMY_URL")
+    follow.add_argument("--table", default="crm_contacts", help="the SQL sink's table")
+    follow.add_argument("--cursor", help="a file keeping the last event synced (SQL sinks keep it themselves)")
+    follow.add_argument("--batch", type=int, default=500)
+    follow.add_argument("--follow", action="store_true", help="keep polling until interrupted")
+    follow.add_argument("--poll-interval", type=float, default=2.0)
+    follow.set_defaults(run=cmd_sync)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (UsageError, ValueError) as exc:
+        print(f"preference-sdk: {exc}", file=sys.stderr)
+        return 1
+    except PreferenceSDKError as exc:
+        print(f"preference-sdk: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"preference-sdk: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,483 @@
+"""Import legacy preferences from a CSV or JSON-lines file, through ``POST /imports``.
+
+::
+
+    from preference_sdk import Client, import_file, load_mapping
+
+    with Client(url, api_key, "maison-lumiere", timeout=120) as client:
+        report = import_file(client, "legacy.csv", load_mapping("legacy.toml"), dry_run=True)
+        print(report.created, report.updated, report.unchanged, len(report.rejected))
+
+The file is read as a stream; each row becomes a canonical record (docs/API.md, "Bulk
+import") through the **mapping**; records go to the server in batches, and the batches'
+reports are merged into one :class:`ImportReport`. A row the mapping cannot read (a date
+in no known format, a value the mapping does not list, an external id already seen
+earlier in the file) is rejected here, with its row number, and never sent. Running the
+same file again is safe: what is already imported comes back ``unchanged``; so an import
+stopped half-way is finished by running it again.
+
+The mapping (a dict, or a TOML or JSON file read by :func:`load_mapping`; the full
+reference with examples is docs/IMPORT.md)::
+
+    format = "csv"                 # or "jsonl"; default: from the extension (.csv, .jsonl, .ndjson)
+    delimiter = ","                # CSV only
+    encoding = "utf-8-sig"         # the default (a BOM, as spreadsheets write it, is dropped)
+    legacy_source = "old-esp"      # where the consents come from: goes into each event's evidence
+    date_formats = ["%d/%m/%Y"]    # strptime formats of legacy dates; default ISO 8601 (2019-04-02)
+    timezone = "Europe/Paris"      # for legacy times written without an offset; default UTC
+    separator = ";"                # between interests in one cell (default ";")
+
+    [columns]                      # a field or a path -> the file's column
+    external_id = "CustomerID"     # required
+    email = "Email"                # optional, like every other entry
+    locale = "Lang"
+    legacy_date = "OptInDate"
+    legacy_source = "Origin"       # a per-row source, instead of the constant above
+    suppressed = "GlobalUnsub"     # "unsubscribed from everything"
+    "offers.email" = "NewsOptIn"   # <topic>.<channel>: a subscription state
+    "frequency.offers" = "NewsFreq"
+    interests = "Tags"
+
+    [values]                       # the file's values -> ours, per field or path
+    states = {Y = "opted_in", N = "opted_out"}        # every subscription without its own map
+    "offers.sms" = {"1" = "opted_in", "0" = "opted_out"}
+    "frequency.offers" = {W = "weekly", M = "monthly"}
+    locale = {FR = "fr", EN = "en"}
+    interests = {Deco = "home-decor"}
+
+Without ``columns`` the file's own column names are the fields and paths above (for JSON
+lines: each line is already a canonical record). An empty cell gives nothing (the
+subscriber keeps what they have) unless the entry's map lists ``""``. A value map is
+matched exactly, then ignoring case; a non-empty value it does not list rejects the row.
+Without a map, values go as they are and the server checks them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ._models import CenterInfo, ImportReport
+
+__all__ = ["ImportMappingError", "import_file", "load_mapping", "read_records"]
+
+#: Records per request: the server takes up to 10,000.
+MAX_BATCH = 10_000
+
+_MAPPING_KEYS = {"format", "delimiter", "encoding", "legacy_source", "date_formats", "timezone", "separator",
+                 "columns", "values"}
+_FIELDS = ("external_id", "email", "locale", "legacy_date", "legacy_source", "suppressed", "interests")
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n"}
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
+
+
+class ImportMappingError(ValueError):
+    """The mapping cannot read this file, or names what the center does not offer. Nothing was sent."""
+
+
+def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A mapping from a ``.toml`` or ``.json`` file."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.suffix.lower() == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ImportMappingError(f"{path.name}: {exc}") from exc
+    raise ImportMappingError(f"{path.name}: a mapping is a .toml or .json file")
+
+
+def import_file(
+    client: Any,
+    path: str | os.PathLike[str],
+    mapping: Mapping[str, Any] | None,
+    *,
+    dry_run: bool,
+    batch_size: int = 5000,
+    on_progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import a CSV or JSON-lines file through ``client`` (a :class:`Client`), batch by batch.
+
+    ``mapping`` (see the module docstring) is checked against the center first: a column
+    missing from the file, or a topic, channel, frequency or interest the center does not
+    offer, raises :class:`ImportMappingError` before anything is sent. ``dry_run=True``
+    reports what would change and writes nothing. ``on_progress`` gets the report so far
+    after each batch. While one batch is on its way the next one is read.
+    """
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH:,}")
+    reader = _Reader(path, mapping)
+    reader.check(client.center())
+    total = _Total(dry_run)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preference-import") as sender:
+        pending: Future | None = None
+        for records, rejected, rows in reader.batches(batch_size):
+            total.add_local(rejected, rows)
+            if pending is not None:
+                total.add(pending.result())
+                _progress(on_progress, total)
+            pending = sender.submit(client.import_batch, records, dry_run=dry_run) if records else None
+        if pending is not None:
+            total.add(pending.result())
+    _progress(on_progress, total)
+    return total.report()
+
+
+def read_records(path: str | os.PathLike[str], mapping: Mapping[str, Any] | None) -> Iterator[tuple[int, Any]]:
+    """Every row of the file as ``(row, record)``, or ``(row, reason)`` (a str) when rejected here."""
+    yield from _Reader(path, mapping).rows()
+
+
+def _progress(on_progress: Callable[[ImportReport], None] | None, total: _Total) -> None:
+    if on_progress is not None:
+        on_progress(total.report())
+
+
+@dataclass
+class _Total:
+    """The reports of every batch, and the rows rejected here, merged."""
+
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Mapping[str, Any]] = field(default_factory=list)
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add_local(self, rejected: list[tuple[int, str]], rows: int) -> None:
+        self.rows += rows
+        self.rejected.extend({"row": row, "reason": reason} for row, reason in rejected)
+
+    def add(self, report: ImportReport) -> None:
+        self.created += report.created
+        self.updated += report.updated
+        self.unchanged += report.unchanged
+        self.rejected.extend(report.rejected)
+        for path, counts in report.changes.items():
+            mine = self.changes.setdefault(path, {})
+            for value, count in counts.items():
+                mine[value] = mine.get(value, 0) + count
+
+    def report(self) -> ImportReport:
+        rejected = tuple(sorted(self.rejected, key=lambda r: (r.get("row") or 0)))
+        changes = {path: dict(counts) for path, counts in sorted(self.changes.items())}
+        return ImportReport(dry_run=self.dry_run, rows=self.rows, created=self.created, updated=self.updated,
+                            unchanged=self.unchanged, rejected=rejected, changes=changes)
+
+
+# -- reading the file -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One mapped column: where it goes, where it comes from, and how its values translate."""
+
+    target: str  # a field of _FIELDS, "<topic>.<channel>" or "frequency.<topic>"
+    column: str
+    values: Mapping[str, Any] | None = None
+    folded: Mapping[str, Any] | None = None  # the same map, keys case-folded
+
+    def value(self, raw: str, row: int) -> Any:
+        """The record's value for a non-empty cell (or one the map lists ``""`` for)."""
+        if self.values is None:
+            return raw
+        if raw in self.values:
+            return self.values[raw]
+        folded = self.folded.get(raw.casefold(), _MISSING)  # type: ignore[union-attr]
+        if folded is _MISSING:
+            known = ", ".join(sorted(repr(k) for k in self.values))
+            raise _Rejected(f"row {row}: column {self.column}: {raw!r} is not in values.{self.target} ({known})")
+        return folded
+
+
+_MISSING = object()
+
+
+class _Rejected(Exception):
+    """A row the mapping cannot read (its reason is the message)."""
+
+
+class _Reader:
+    """A file and its mapping: rows in, canonical records (or reasons) out."""
+
+    def __init__(self, path: str | os.PathLike[str], mapping: Mapping[str, Any] | None) -> None:
+        self.path = Path(path)
+        mapping = dict(mapping or {})
+        unknown = set(mapping) - _MAPPING_KEYS
+        if unknown:
+            raise ImportMappingError(f"unknown mapping keys {sorted(unknown)}; known: {sorted(_MAPPING_KEYS)}")
+        self.format = mapping.get("format") or _format_of(self.path)
+        if self.format not in ("csv", "jsonl"):
+            raise ImportMappingError(f"format must be csv or jsonl (got {self.format!r})")
+        self.delimiter = mapping.get("delimiter", ",")
+        self.encoding = mapping.get("encoding", "utf-8-sig")
+        self.separator = mapping.get("separator", ";")
+        self.legacy_source = mapping.get("legacy_source")
+        self.date_formats = tuple(mapping.get("date_formats") or ())
+        self.zone = _zone(mapping.get("timezone", "UTC"))
+        self.columns: dict[str, str] | None = dict(mapping["columns"]) if "columns" in mapping else None
+        self.values: dict[str, Mapping[str, Any]] = {k: dict(v) for k, v in (mapping.get("values") or {}).items()}
+        if self.columns is not None and "external_id" not in self.columns:
+            raise ImportMappingError("columns.external_id is required: the column holding your CRM id")
+        self.center: CenterInfo | None = None
+        self.entries: list[_Entry] = []
+        self._dates: dict[str, str] = {}
+        self.seen: dict[str, int] = {}  # external id -> the first row that has it
+
+    # -- checks, before anything is sent ----------------------------------------------------
+
+    def check(self, center: CenterInfo) -> None:
+        """Refuse a mapping that names a topic, channel, frequency, interest or locale the center lacks.
+
+        Columns taken from the file's header (no ``columns`` in the mapping) are checked
+        when the header is read, still before anything is sent.
+        """
+        self.center = center
+        targets = set(self.columns or {}) | (set(self.values) - {"states", "frequencies"})
+        problems = [p for p in (_target_problem(center, t) for t in sorted(targets)) if p]
+        for target, values in self.values.items():
+            problems.extend(_value_problems(center, target, values))
+        if problems:
+            raise ImportMappingError("the mapping does not fit this center: " + "; ".join(problems))
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def batches(self, size: int) -> Iterator[tuple[list[dict[str, Any]], list[tuple[int, str]], int]]:
+        """(records to send, rows rejected here, rows read) for every ``size`` records."""
+        records: list[dict[str, Any]] = []
+        rejected: list[tuple[int, str]] = []
+        rows = 0
+        for row, record in self.rows():
+            rows += 1
+            if isinstance(record, str):
+                rejected.append((row, record))
+                continue
+            records.append(record)
+            if len(records) == size:
+                yield records, rejected, rows
+                records, rejected, rows = [], [], 0
+        if records or rejected or rows:
+            yield records, rejected, rows
+
+    def rows(self) -> Iterator[tuple[int, Any]]:
+        for row, record in (self._csv_rows() if self.format == "csv" else self._jsonl_rows()):
+            if isinstance(record, dict):
+                record = self._unique(row, record)
+            yield row, record
+
+    def _unique(self, row: int, record: dict[str, Any]) -> dict[str, Any] | str:
+        external_id = record.get("external_id")
+        if not isinstance(external_id, str) or not external_id:
+            return f"row {row}: external_id: empty"
+        first = self.seen.setdefault(external_id, row)
+        return record if first == row else f"row {row}: external_id: already in row {first}"
+
+    def _csv_rows(self) -> Iterator[tuple[int, Any]]:
+        with open(self.path, newline="", encoding=self.encoding) as stream:
+            reader = csv.reader(stream, delimiter=self.delimiter)
+            header = next(reader, None)
+            if header is None:
+                return
+            self._bind(header)
+            for row, cells in enumerate(reader, start=2):  # row 1 is the header, as a spreadsheet shows it
+                if not cells:
+                    continue
+                yield row, self._record(row, cells)
+
+    def _jsonl_rows(self) -> Iterator[tuple[int, Any]]:
+        with open(self.path, encoding=self.encoding) as stream:
+            bound = False
+            for row, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError as exc:
+                    yield row, f"row {row}: not JSON: {exc}"
+                    continue
+                if not isinstance(item, dict):
+                    yield row, f"row {row}: not a JSON object"
+                    continue
+                if self.columns is None:  # canonical records: sent as they are
+                    yield row, {**item, "row": row}
+                    continue
+                if not bound:
+                    self._bind(list(self.columns.values()), strict=False)
+                    bound = True
+                yield row, self._record(row, [_cell(item.get(column), self.separator) for column in self._names])
+
+    def _bind(self, header: list[str], *, strict: bool = True) -> None:
+        """Resolve the mapping's columns to positions in ``header``."""
+        columns = self.columns if self.columns is not None else {
+            name: name for name in header if name in _FIELDS or "." in name}
+        if "external_id" not in columns:
+            raise ImportMappingError("no external_id column: name the column holding your CRM id in "
+                                     "columns.external_id")
+        if self.columns is None and self.center is not None:
+            problems = [p for p in (_target_problem(self.center, t) for t in columns) if p]
+            if problems:
+                raise ImportMappingError(f"the columns of {self.path.name} do not fit this center: "
+                                         + "; ".join(problems))
+        missing = sorted(c for c in columns.values() if c not in header)
+        if strict and missing:
+            raise ImportMappingError(f"columns not in {self.path.name}: {', '.join(missing)} "
+                                     f"(its columns: {', '.join(header)})")
+        self._names = list(header)
+        position = {name: i for i, name in enumerate(header)}
+        self.entries = []
+        for target, column in columns.items():
+            values = self.values.get(target)
+            if values is None and target.count(".") == 1 and not target.startswith("frequency."):
+                values = self.values.get("states")
+            elif values is None and target.startswith("frequency."):
+                values = self.values.get("frequencies")
+            folded = {str(k).casefold(): v for k, v in values.items()} if values is not None else None
+            self.entries.append(_Entry(target, column, values, folded))
+        self._positions = [position[e.column] for e in self.entries]
+
+    def _record(self, row: int, cells: list[str]) -> dict[str, Any] | str:
+        record: dict[str, Any] = {"row": row}
+        if self.legacy_source is not None:
+            record["legacy_source"] = self.legacy_source
+        try:
+            for entry, at in zip(self.entries, self._positions):
+                raw = cells[at].strip() if at < len(cells) else ""
+                if not raw and (entry.values is None or "" not in entry.values):
+                    continue
+                self._put(record, entry, raw, row)
+        except _Rejected as rejected:
+            return str(rejected)
+        return record
+
+    def _put(self, record: dict[str, Any], entry: _Entry, raw: str, row: int) -> None:
+        target = entry.target
+        if target == "interests":
+            items = [i.strip() for i in raw.split(self.separator) if i.strip()]
+            record["interests"] = sorted({entry.value(i, row) for i in items})
+            return
+        value = entry.value(raw, row)
+        if target == "legacy_date":
+            value = self._date(value, entry.column, row)
+        elif target == "suppressed":
+            value = _boolean(value, entry.column, row)
+        if "." not in target:
+            record[target] = value
+        elif target.startswith("frequency."):
+            record.setdefault("frequencies", {})[target.removeprefix("frequency.")] = value
+        else:
+            topic, channel = target.split(".")
+            record.setdefault("subscriptions", {}).setdefault(topic, {})[channel] = value
+
+    def _date(self, raw: Any, column: str, row: int) -> str:
+        """A legacy date as the API takes it: ``2019-04-02``, or an ISO time with its offset."""
+        known = self._dates.get(raw)
+        if known is None:
+            known = self._dates[raw] = self._parse_date(str(raw)) or ""
+        if not known:
+            formats = ", ".join(self.date_formats) or "ISO 8601, e.g. 2019-04-02"
+            raise _Rejected(f"row {row}: column {column}: {raw!r} is not a date ({formats})")
+        return known
+
+    def _parse_date(self, raw: str) -> str | None:
+        for parse, with_time in self._parsers():
+            try:
+                moment = parse(raw)
+            except ValueError:
+                continue
+            if not with_time or (isinstance(moment, date) and not isinstance(moment, datetime)):
+                return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=self.zone)
+            return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return None
+
+    def _parsers(self) -> list[tuple[Callable[[str], Any], bool]]:
+        if not self.date_formats:
+            return [(lambda s: date.fromisoformat(s) if len(s) == 10 else datetime.fromisoformat(s), True)]
+        return [((lambda s, f=f: datetime.strptime(s, f)), any(d in f for d in _TIME_DIRECTIVES))
+                for f in self.date_formats]
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise ImportMappingError(f"{path.name}: say format = \"csv\" or \"jsonl\" in the mapping")
+
+
+def _zone(name: str) -> Any:
+    if name.upper() == "UTC":
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImportMappingError(f"timezone: no time zone named {name!r}") from exc
+
+
+def _cell(value: Any, separator: str) -> str:
+    """A JSON value as a cell's text (a list, of interests, joined with the separator)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return separator.join(str(v) for v in value)
+    return str(value)
+
+
+def _boolean(value: Any, column: str, row: int) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise _Rejected(f"row {row}: column {column}: {value!r} is not yes or no (map it in values.suppressed)")
+
+
+def _target_problem(center: CenterInfo, target: str) -> str | None:
+    if target in _FIELDS:
+        return None
+    if target.startswith("frequency."):
+        topic = center.topic(target.removeprefix("frequency."))
+        return None if topic and topic.frequencies else f"{target}: this topic offers no frequency choice"
+    topic_id, _, channel = target.partition(".")
+    topic = center.topic(topic_id)
+    if not channel:
+        return f"{target}: not a field (known: {', '.join(_FIELDS)}) nor a <topic>.<channel> path"
+    if topic is None:
+        return f"{target}: no topic {topic_id!r} in this center"
+    if channel not in topic.channels:
+        return f"{target}: this topic is offered on {', '.join(topic.channels)}"
+    return None
+
+
+def _value_problems(center: CenterInfo, target: str, values: Mapping[str, Any]) -> list[str]:
+    if target in ("states",) or (target.count(".") == 1 and not target.startswith("frequency.")):
+        allowed: set[Any] = {"opted_in", "opted_out", "pending", "unknown"}
+    elif target == "frequencies" or target.startswith("frequency."):
+        topic = center.topic(target.removeprefix("frequency.")) if target != "frequencies" else None
+        allowed = set(topic.frequencies) if topic else {f for t in center.topics for f in t.frequencies}
+        allowed.add(None)
+    elif target == "interests":
+        allowed = set(center.interests)
+    elif target == "locale":
+        allowed = set(center.locales)
+    elif target == "suppressed":
+        allowed = {True, False}
+    else:
+        return []
+    bad = sorted(repr(v) for v in values.values() if v not in allowed)
+    return [f"values.{target}: {', '.join(bad)} not offered"] if bad else []
