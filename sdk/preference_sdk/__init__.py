@@ -38,6 +38,7 @@ from ._models import (
     WebhookEndpoint,
 )
 from ._sync import (
+    AsyncFeedSource,
     CursorStore,
     FeedSource,
     FileCursorStore,
@@ -62,6 +63,7 @@ from ._webhooks import WebhookVerificationError, new_webhook_secret, sign_webhoo
 __all__ = [
     "APIError",
     "AsyncClient",
+    "AsyncFeedSource",
     "AuthenticationError",
     "CenterInfo",
     "Change",

@@ -14,6 +14,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from .auth import rate_limit_identity, require_scope
 from .feed import center_definition, events
 from .imports import import_records
+from .rights import RightsController
+from .sending import SendingController
 from .subscribers import SubscribersController
 from .webhooks import WebhooksController
 
@@ -30,7 +32,8 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
     """The API; ``rate_limit`` is requests a minute per key."""
     return Router(
         path="/api/v1/centers/{center_id:str}",
-        route_handlers=[center_definition, events, SubscribersController, WebhooksController,
+        route_handlers=[center_definition, events, SubscribersController, SendingController, RightsController,
+                        WebhooksController,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
         guards=[require_scope],

@@ -1,17 +1,12 @@
-"""``/api/v1/centers/{center}/subscribers``: create, find, read, write, decide, link, export, erase."""
+"""``/api/v1/centers/{center}/subscribers``: create, find, read, and write preferences."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from preference_sdk import _decision
-from preference_sdk._models import CenterInfo
-from preference_sdk._models import Preferences as SdkPreferences
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import Connection, select
 
 from ... import wire
@@ -19,16 +14,10 @@ from ...centers.model import Center
 from ...errors import BadRequest, Conflict, InvalidValues, NotFound, StaleVersion, VersionRequired
 from ...ledger import EventContext
 from ...preferences import Preferences, suppress_all
-from ...store import gdpr
 from ...store.schema import subscribers as subscribers_table
 from ...store.subscribers import Store, Subscriber, VersionConflict
 from . import choices
 from .schemas import (
-    DecisionOut,
-    Erasure,
-    Export,
-    LinkOut,
-    LinkRequest,
     PreferencesDocument,
     PreferencesWrite,
     SubscriberCreate,
@@ -39,7 +28,7 @@ from .writes import Answer, run_write
 ETAG = [ResponseHeader(name="ETag", description="The version, to send back in If-Match", documentation_only=True)]
 
 
-def _center(request: Request, center_id: FromPath[str]) -> Center:
+def center_of(request: Request, center_id: str) -> Center:
     return request.app.state.centers[center_id]
 
 
@@ -47,7 +36,7 @@ def _etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-def _load(store: Store, connection: Connection, center: Center, subscriber_id: FromPath[str]) -> Subscriber:
+def load(store: Store, connection: Connection, center: Center, subscriber_id: str) -> Subscriber:
     subscriber = store._get(connection, center.id, subscriber_id)
     if subscriber is None:
         raise NotFound(center=center)
@@ -80,9 +69,9 @@ def _context(request: Request, center: Center, body: PreferencesWrite | None) ->
     )
 
 
-def _document_answer(store: Store, connection: Connection, center: Center, subscriber_id: FromPath[str],
+def _document_answer(store: Store, connection: Connection, center: Center, subscriber_id: str,
                      status: int = 200) -> Answer:
-    subscriber = _load(store, connection, center, subscriber_id)
+    subscriber = load(store, connection, center, subscriber_id)
     return Answer(wire.document(center, subscriber), status, _etag(subscriber.preferences.version))
 
 
@@ -94,7 +83,7 @@ class SubscribersController(Controller):
     async def create(
         self, request: Request, center_id: FromPath[str], data: JSONBody[SubscriberCreate],
     ) -> Response[PreferencesDocument]:
-        center, store = _center(request, center_id), request.app.state.store
+        center, store = center_of(request, center_id), request.app.state.store
         if data.locale is not None and data.locale not in center.locales:
             raise InvalidValues(center=center, errors=[{"path": "locale", "message": "not a locale of this center"}])
 
@@ -128,7 +117,7 @@ class SubscribersController(Controller):
         self, request: Request, center_id: FromPath[str],
         external_id: Annotated[str, QueryParameter(min_length=1, max_length=128)],
     ) -> SubscriberList:
-        center, store = _center(request, center_id), request.app.state.store
+        center, store = center_of(request, center_id), request.app.state.store
 
         def read() -> dict[str, Any]:
             with store.engine.connect() as connection:
@@ -144,7 +133,7 @@ class SubscribersController(Controller):
     async def read(
         self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
     ) -> Response[PreferencesDocument]:
-        center, store = _center(request, center_id), request.app.state.store
+        center, store = center_of(request, center_id), request.app.state.store
         subscriber = await store.read(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
@@ -164,12 +153,12 @@ class SubscribersController(Controller):
 
     async def _write(self, request: Request, center_id: str, subscriber_id: str, data: PreferencesWrite,
                      *, replacing: bool) -> Response:
-        center, store = _center(request, center_id), request.app.state.store
+        center, store = center_of(request, center_id), request.app.state.store
         expected = _if_match(request, required=replacing)
         context = _context(request, center, data)
 
         def work(connection: Connection) -> Answer:
-            subscriber = _load(store, connection, center, subscriber_id)
+            subscriber = load(store, connection, center, subscriber_id)
             current = subscriber.preferences
             if expected is not None and expected != current.version:
                 raise StaleVersion(center=center, current_version=current.version)
@@ -184,95 +173,3 @@ class SubscribersController(Controller):
             return _document_answer(store, connection, center, subscriber_id)
 
         return await run_write(request, work)
-
-    @get("/{subscriber_id:str}/decision", opt={"scope": "read"}, summary="May we send this now? (can_contact)")
-    async def decision(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
-        topic: Annotated[str, QueryParameter(min_length=1, max_length=64)],
-        channel: Annotated[str, QueryParameter(min_length=1, max_length=32)],
-        at: FromQuery[datetime | None] = None, digest: FromQuery[bool] = False,
-    ) -> DecisionOut:
-        center, store = _center(request, center_id), request.app.state.store
-        subscriber = await store.read(store.get, center.id, subscriber_id)
-        if subscriber is None:
-            raise NotFound(center=center)
-        if at is not None and at.tzinfo is None:
-            raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
-        prefs = SdkPreferences.from_json(wire.document(center, subscriber))
-        answer = _decision.can_contact(prefs, CenterInfo.from_json(wire.center_definition(center)), topic, channel,
-                                       at=at or request.app.state.clock(), digest=digest)
-        return DecisionOut(answer.allowed, answer.reason, answer.frequency)
-
-    @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link")
-    async def link(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str], data: JSONBody[LinkRequest],
-    ) -> LinkOut:
-        center, state = _center(request, center_id), request.app.state
-        subscriber = await state.store.read(state.store.get, center.id, subscriber_id)
-        if subscriber is None:
-            raise NotFound(center=center)
-        errors = _link_errors(center, data)
-        if errors:
-            raise InvalidValues(center=center, errors=errors)
-        extra = {"l": data.locale}
-        if data.scope == "unsubscribe":
-            extra.update(tp=data.topic, ch=data.channel)
-        token = state.signer.mint(data.scope, center.id, subscriber_id, **extra)
-        page = "preferences" if data.scope == "manage" else "unsubscribe"
-        url = f"{state.settings.base_url}/c/{center.id}/{page}?t={token}"
-        expires = state.clock() + timedelta(seconds=state.signer.lifetimes[data.scope])
-        return LinkOut(token, url, expires)
-
-    @get("/{subscriber_id:str}/export", opt={"scope": "admin"}, summary="Everything held (GDPR access)")
-    async def export(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str]) -> Export:
-        center, store = _center(request, center_id), request.app.state.store
-
-        def read() -> dict[str, Any] | None:
-            with store.engine.connect() as connection:
-                return gdpr.export(store, connection, center.id, subscriber_id)
-
-        held = await store.read(read)
-        if held is None:
-            raise NotFound(center=center)
-        return {  # type: ignore[return-value]
-            "subscriber": wire.document(center, held["subscriber"]),
-            "contact_points": held["contact_points"],
-            "events": [wire.recorded_event(e) for e in held["events"]],
-            "exported_at": wire.instant(request.app.state.clock()),
-        }
-
-    @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)")
-    async def erase(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
-    ) -> Response[Erasure]:
-        center, store = _center(request, center_id), request.app.state.store
-        context = EventContext(source="api", actor=request.state.api_key.actor,
-                               evidence={"method": "erasure_request"})
-
-        def work(connection: Connection) -> Answer:
-            current = _load(store, connection, center, subscriber_id).preferences
-            withdrawn = suppress_all(center, replace(Preferences(version=current.version),
-                                                     subscriptions=current.subscriptions))
-            done = gdpr.erase(store, connection, center.id, subscriber_id, withdrawn, context, store.clock())
-            return Answer({"subscriber_id": subscriber_id, "erased_at": wire.instant(done["erased_at"]),
-                           "already_erased": done["already_erased"], "deleted": list(done["deleted"]),
-                           "kept": list(done["kept"])})
-
-        return await run_write(request, work)
-
-
-def _link_errors(center: Center, data: JSONBody[LinkRequest]) -> list[dict[str, str]]:
-    errors = []
-    if data.locale is not None and data.locale not in center.locales:
-        errors.append({"path": "locale", "message": "not a locale of this center"})
-    if data.scope == "manage" and (data.topic or data.channel):
-        errors.append({"path": "topic", "message": "only unsubscribe links name a topic"})
-    if data.scope == "unsubscribe" and data.topic is not None:
-        topic = center.topic(data.topic)
-        if topic is None or not topic.switchable:
-            errors.append({"path": "topic", "message": "no such switchable topic in this center"})
-        elif (data.channel or "email") not in topic.channels:
-            errors.append({"path": "channel", "message": f"this topic is offered on {', '.join(topic.channels)}"})
-    elif data.channel is not None:
-        errors.append({"path": "channel", "message": "a channel needs a topic"})
-    return errors
