@@ -94,7 +94,8 @@ def create_app(
     worker = None
     if settings.deliver_webhooks:
         worker = DeliveryWorker(store, clock, first_retry=timedelta(milliseconds=settings.webhook_first_retry_ms),
-                                max_attempts=settings.webhook_max_attempts, transport=webhook_transport)
+                                max_attempts=settings.webhook_max_attempts, transport=webhook_transport,
+                                allow_private=settings.webhook_allow_private)
     state = State(
         {
             "settings": settings,

@@ -91,11 +91,18 @@ def _key_store(database: str | None, config: str | None = None):  # noqa: ANN202
     return settings, engine
 
 
+def _short_name(value: str) -> str:
+    if not 0 < len(value) <= 80:
+        raise click.BadParameter("give 1 to 80 characters")
+    return value
+
+
 @api_key.command("create")
 @click.option("--center", required=True, help="The center the key belongs to.")
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(["read", "write", "admin"]),
               help="read, write (includes read), admin (includes write). Repeat for several.")
-@click.option("--name", required=True, help="What the key is for, e.g. crm-sync.")
+@click.option("--name", required=True, type=click.STRING, callback=lambda _c, _p, v: _short_name(v),
+              help="What the key is for, e.g. crm-sync (at most 80 characters).")
 @click.option("--database", help="sqlite:///path.db or postgresql://...")
 @click.option("--config", help="Center file or folder, to check that the center exists.")
 def api_key_create(center: str, scopes: tuple[str, ...], name: str, database: str | None, config: str | None) -> None:
@@ -144,10 +151,10 @@ def api_key_revoke(key_id: str, database: str | None) -> None:
     from .store import api_keys
 
     _, engine = _key_store(database)
+    key_id = key_id.removeprefix(api_keys.PREFIX).partition("_")[0]  # a whole key was given: never echo it
     with engine.begin() as connection:
-        if not api_keys.revoke(connection, key_id.removeprefix(api_keys.PREFIX).partition("_")[0],
-                               datetime.now(timezone.utc)):
-            raise click.ClickException(f"no live key {key_id!r}")
+        if not api_keys.revoke(connection, key_id, datetime.now(timezone.utc)):
+            raise click.ClickException(f"no live key with id {key_id!r}")
     click.echo(f"revoked {key_id}", err=True)
 
 

@@ -11,6 +11,7 @@ until ``max_attempts``, then ``failed``, and replayable from the API.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import httpx
 from preference_sdk._webhooks import webhook_headers
 
 from . import __version__, wire
-from .store import feed, idempotency
+from .store import feed
 from .store import webhooks as outbox
 from .store.subscribers import Store
 
@@ -32,17 +33,40 @@ LEASE = timedelta(seconds=60)
 TIMEOUT = 10.0
 MAX_DELAY = timedelta(hours=1)
 BATCH = 50
-HOUSEKEEPING_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class Attempt:
     delivery_id: int
+    lease: datetime  # the claim; settling checks it, so a late settle cannot overwrite a newer one
     attempts: int  # before this one
     url: str
     secret: str
     msg_id: str
     body: bytes
+
+
+class PrivateDestination(Exception):
+    """The URL's host resolves to a loopback, private, link-local or reserved address."""
+
+
+async def check_destination(url: str, *, allow_private: bool) -> None:
+    """Refuse to send into the server's own network (SSRF), unless allowed for development.
+
+    Checked at each attempt, since a name can resolve elsewhere later. (A name that changes
+    between this check and the connection is not caught; a proxy that enforces the rule
+    at connection time is the stronger setup.)
+    """
+    if allow_private:
+        return
+    host = httpx.URL(url).host
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        infos = await anyio.getaddrinfo(host, None)
+        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    if any(not a.is_global for a in addresses):
+        raise PrivateDestination(host)
 
 
 def retry_delay(first_retry: timedelta, attempts: int) -> timedelta:
@@ -53,14 +77,14 @@ def retry_delay(first_retry: timedelta, attempts: int) -> timedelta:
 class DeliveryWorker:
     def __init__(self, store: Store, clock: Callable[[], datetime], *, first_retry: timedelta,
                  max_attempts: int, transport: httpx.AsyncBaseTransport | None = None,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, allow_private: bool = False) -> None:
         self.store, self.clock = store, clock
         self.first_retry, self.max_attempts = first_retry, max_attempts
         self.poll_interval = poll_interval
+        self.allow_private = allow_private
         self.due = asyncio.Event()
         self._client = httpx.AsyncClient(timeout=TIMEOUT, transport=transport, follow_redirects=False,
                                          headers={"User-Agent": f"widget-server/{__version__} webhooks"})
-        self._housekept: datetime | None = None
 
     async def run(self) -> None:
         """Deliver until cancelled; wake on :attr:`due` or every ``poll_interval``."""
@@ -68,7 +92,6 @@ class DeliveryWorker:
             while True:
                 try:
                     sent = await self.deliver_due()
-                    await anyio.to_thread.run_sync(self._housekeeping)
                 except Exception:  # noqa: BLE001 - a bad pass must not stop the worker
                     log.exception("webhook delivery pass failed")
                     sent = 0
@@ -77,7 +100,8 @@ class DeliveryWorker:
                         await self.due.wait()
                     self.due.clear()
         finally:
-            await self._client.aclose()
+            with anyio.CancelScope(shield=True):
+                await self._client.aclose()
 
     async def deliver_due(self) -> int:
         """One pass: claim, send, record. Returns how many attempts were made."""
@@ -93,14 +117,17 @@ class DeliveryWorker:
         claimed = []
         with self.store.writing() as connection:
             for row in outbox.due(connection, now, BATCH):
-                if not outbox.claim(connection, row["id"], now, LEASE):
+                lease = outbox.claim(connection, row["id"], now, LEASE)
+                if lease is None:
                     continue
                 endpoint = outbox.target(connection, row["endpoint_id"])
                 event = feed.event(connection, row["event_id"])
                 body = json.dumps({"type": "preferences.changed", "event": wire.event(event)},
                                   separators=(",", ":"), ensure_ascii=False).encode()
-                claimed.append(Attempt(row["id"], row["attempts"], endpoint["url"], endpoint["secret"],
-                                       f"msg_{row['event_id']}_{row['endpoint_id']}", body))
+                # One id per delivery, the same on its retries: a replay is a new delivery, so a
+                # receiver that de-duplicates on the id still processes it.
+                claimed.append(Attempt(row["id"], lease, row["attempts"], endpoint["url"], endpoint["secret"],
+                                       f"msg_{row['id']}", body))
         return claimed
 
     async def _send(self, attempt: Attempt) -> str | None:
@@ -109,12 +136,15 @@ class DeliveryWorker:
                                   timestamp=int(self.clock().timestamp()))
         headers["Content-Type"] = "application/json"
         try:
-            response = await self._client.post(attempt.url, content=attempt.body, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}"
-        if 200 <= response.status_code < 300:
-            return None
-        return f"HTTP {response.status_code}"
+            await check_destination(attempt.url, allow_private=self.allow_private)
+            with anyio.fail_after(TIMEOUT):  # the whole exchange, not each phase of it
+                async with self._client.stream("POST", attempt.url, content=attempt.body, headers=headers) as answer:
+                    status = answer.status_code  # the body is never read: nothing of it is kept
+        except TimeoutError:
+            return "timeout"
+        except Exception as exc:  # noqa: BLE001 - any failure is this delivery's, never the batch's
+            return type(exc).__name__
+        return None if 200 <= status < 300 else f"HTTP {status}"
 
     def _settle(self, results: list[tuple[Attempt, str | None]]) -> None:
         now = self.clock()
@@ -124,15 +154,7 @@ class DeliveryWorker:
                 retry_at = None
                 if error is not None and tried < self.max_attempts:
                     retry_at = now + retry_delay(self.first_retry, tried)
-                outbox.settle(connection, attempt.delivery_id, ok=error is None, now=now, error=error,
-                              retry_at=retry_at)
+                outbox.settle(connection, attempt.delivery_id, attempt.lease, ok=error is None, now=now,
+                              error=error, retry_at=retry_at)
                 if error is not None:
                     log.info("webhook delivery dlv_%s failed (%s), attempt %s", attempt.delivery_id, error, tried)
-
-    def _housekeeping(self) -> None:
-        now = self.clock()
-        if self._housekept and now - self._housekept < HOUSEKEEPING_EVERY:
-            return
-        self._housekept = now
-        with self.store.writing() as connection:
-            idempotency.purge(connection, now)

@@ -42,6 +42,7 @@ def demo_settings(settings: Settings) -> Settings:
         secret_keys=settings.secret_keys or (secret_file.read_text().strip(),),
         database=settings.database if settings.database != Settings.database else f"sqlite:///{VAR}/demo.db",
         mail_dir=str(VAR / "mail"),
+        webhook_allow_private=True,  # a demo's webhook receiver runs on this machine
     )
 
 

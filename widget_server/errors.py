@@ -179,6 +179,9 @@ class VersionRequired(ApiError):
     detail = N_("Send If-Match with the version you read (its ETag).")
 
 
+#: Codes of statuses Litestar answers itself, before any handler.
+HTTP_CODES = {405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
 #: Problem members an error may add besides type, title, status, detail and code.
 PROBLEM_EXTRAS = ("errors", "current_version", "subscriber_id", "retry_after", "error_id")
 
@@ -197,6 +200,8 @@ def as_widget_error(exc: Exception) -> WidgetError:
             error.extra["errors"] = [{"path": e.get("key"), "message": e.get("message")}
                                      for e in exc.extra if isinstance(e, dict)]
         return error
+    if isinstance(exc, RecursionError):  # a JSON body nested thousands deep
+        return BadRequest(errors=[{"path": "body", "message": "nested too deeply"}])
     error_id = secrets.token_hex(6)
     log.error("unexpected error %s: %s", error_id, type(exc).__name__, exc_info=exc)
     return InternalError(error_id=error_id)
@@ -257,6 +262,8 @@ def api_problem(request: Request, error: WidgetError) -> Response:
     """An RFC 9457 problem for the JSON API, in the caller's ``Accept-Language`` (else English)."""
     if error.status == 400 and not isinstance(error, ApiError):
         error = BadRequest(**error.extra)  # Litestar's own validation errors
+    elif error.status in HTTP_CODES and not isinstance(error, ApiError):
+        error.code = HTTP_CODES[error.status]
     locale = negotiate(sorted(shipped_locales()), "en", accept_language=request.headers.get("accept-language"))
     translate = request.app.state.translator.get(locale).gettext
     headers = {"Vary": "Accept-Language", "Content-Language": locale}

@@ -58,6 +58,9 @@ class Settings:
         5000, "Wait before the first retry of a failed webhook delivery; each further retry waits twice as long."
     )
     webhook_max_attempts: int = _setting(12, "Attempts before a webhook delivery is marked failed.")
+    webhook_allow_private: bool = _setting(
+        False, "Let webhooks reach loopback and private addresses, and plain http there (development only)."
+    )
 
     @property
     def base_url(self) -> str:

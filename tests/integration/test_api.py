@@ -278,3 +278,43 @@ def test_openapi_documents_every_api_route(live_server) -> None:
                 "/imports"}
     assert {p.removeprefix("/api/v1/centers/{center_id}") for p in paths} == expected
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_bad_values_found_by_review_get_clear_answers(api) -> None:
+    sid = create(api, preferences={"suppressed": True})["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/preferences"
+    problem(api.put(url, json={}, headers={"If-Match": "*"}), 400, "bad_request")
+    naive = problem(api.patch(url, json={"paused_until": "2026-12-01T00:00:00"}), 422, "invalid")
+    assert naive["errors"][0]["path"] == "paused_until"
+    problem(api.patch(url, json={"paused_until": "9999-12-31T23:00:00-10:00"}), 422, "invalid")
+    problem(api.patch(url, json={"locale": "xx"}), 422, "invalid")
+    # A PUT that does not opt anything in keeps "unsubscribe from everything" on.
+    kept = api.put(url, json={"subscriptions": {"offers": {"email": "opted_out"}}}, headers={"If-Match": '"1"'})
+    assert kept.status_code == 200 and kept.json()["suppressed"]
+    problem(api.delete(f"{BASE}/events"), 405, "method_not_allowed")
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    assert api.post(f"{BASE}/subscribers", content=deep,
+                    headers={"Content-Type": "application/json"}).status_code in (400, 413)
+
+
+def test_an_erased_subscriber_cannot_be_reopened_by_a_link(api, live_server, settings) -> None:
+    sid = create(api)["subscriber_id"]
+    link = api.post(f"{BASE}/subscribers/{sid}/links", json={}).json()["url"]
+    api.delete(f"{BASE}/subscribers/{sid}")
+    problem(api.post(f"{BASE}/subscribers/{sid}/links", json={}), 409, "conflict")
+    assert httpx.get(link).status_code in (401, 403)
+
+
+def test_a_stranger_cannot_use_up_a_keys_rate_limit(app_factory, make_key) -> None:
+    from tests.conftest import free_port, serve
+
+    port = free_port()
+    server = serve(app_factory(port=port, options={"api_rate_limit": 3}), port)
+    try:
+        key = make_key(CENTER, "read")
+        forged = f"pck_{key.split('_', 2)[1]}_{'x' * 43}"  # the victim's public id, a wrong secret
+        for _ in range(5):
+            httpx.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {forged}"})
+        assert httpx.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    finally:
+        server.stop()

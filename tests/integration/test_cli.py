@@ -153,3 +153,28 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
 def payloads_of_links(banner: list[str]) -> list[str]:
     """The signed payload (center, subscriber, scope) of each printed widget link."""
     return [token.split(".")[0] for token in re.findall(r"preferences\?t=(\S+)", "".join(banner))]
+
+
+def test_api_keys_are_created_listed_and_revoked_from_the_command_line(tmp_path: Path) -> None:
+    db = ["--database", f"sqlite:///{tmp_path / 'keys.db'}"]
+    made = run("api-key", "create", "--center", "voyago", "--scope", "read", "--scope", "write",
+               "--name", "crm-sync", *db, "--config", str(EXAMPLE_CENTERS))
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert re.fullmatch(r"pck_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key)
+    key_id = key.split("_")[1]
+    assert "cannot be shown again" in made.stderr
+    listed = run("api-key", "list", *db)
+    assert key_id in listed.stdout and "read,write" in listed.stdout and "live" in listed.stdout
+    assert key.split("_", 2)[2] not in listed.stdout  # never the secret
+    revoked = run("api-key", "revoke", key, *db)  # the whole key given by mistake: not echoed back
+    assert revoked.returncode == 0 and key.split("_", 2)[2] not in revoked.stdout + revoked.stderr
+    assert "revoked" in run("api-key", "list", *db).stdout
+    again = run("api-key", "revoke", key_id, *db)
+    assert again.returncode == 1 and "no live key" in again.stderr
+    unknown = run("api-key", "create", "--center", "nowhere", "--scope", "read", "--name", "x", *db,
+                  "--config", str(EXAMPLE_CENTERS))
+    assert unknown.returncode == 1 and "voyago" in unknown.stderr and "Traceback" not in unknown.stderr
+    long_name = run("api-key", "create", "--center", "voyago", "--scope", "read", "--name", "x" * 81, *db,
+                    "--config", str(EXAMPLE_CENTERS))
+    assert long_name.returncode == 2 and "80" in long_name.stderr

@@ -77,7 +77,7 @@ async def load_subscriber(state: State, center: Center, token: str | None) -> tu
     """The subscriber a visitor's link opens, or the right error for the link."""
     claims = read_link(state.signer, token, center)
     subscriber = await state.store.read(state.store.get, center.id, claims.subscriber)
-    if subscriber is None:
+    if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
         raise LinkInvalid(center=center)
     check_not_revoked(claims, subscriber.valid_after, center)
     return subscriber, claims

@@ -3,11 +3,13 @@
 The cursor is the event id. The trap (DOMAIN.md): ids taken from a sequence are not
 committed in id order when writers run concurrently, so a reader that has seen id 12
 could miss id 11 committing a moment later. Event ids are therefore taken in commit
-order: SQLite allows one writer at a time (``BEGIN IMMEDIATE``), and on PostgreSQL the
-appending transaction first takes a transaction-scoped advisory lock, held until its
-commit, so no later-numbered event can commit before an earlier one. Writers append
-events one after another for a few microseconds; everything else they do runs in
-parallel.
+order: SQLite allows one writer at a time (``BEGIN IMMEDIATE``), and on PostgreSQL every
+write transaction first takes a transaction-scoped advisory lock, held until its commit,
+so no later-numbered event can commit before an earlier one. Taking it first, before any
+row lock, also means writers queue in one order and cannot deadlock. The price is that
+PostgreSQL writes are serialized like SQLite's; a finer scheme (a lock per center, or
+exposing only events below the oldest running transaction's snapshot) belongs to the
+PostgreSQL backend's own work, and ``tests/integration/test_feed_postgres.py`` guards it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ _lock = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def hold_commit_order(connection: Connection) -> None:
-    """Before taking an event id: make ids commit in order (a no-op on SQLite)."""
+    """At the start of a write transaction: ids commit in order (a no-op on SQLite)."""
     if connection.dialect.name == "postgresql":
         connection.execute(_lock, {"key": FEED_LOCK})
 

@@ -24,13 +24,14 @@ from .schema import contact_points, subscribers, suppressions
 if TYPE_CHECKING:
     from .subscribers import Store
 
+#: What erasure deletes ("consents": every opt-in, withdrawn; the subscription rows say opted_out).
 DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents")
 KEPT = ("subscriber_id", "event_chain", "suppression_hashes")
 
 
 def export(store: "Store", connection: Connection, center: str, subscriber_id: str) -> dict[str, Any] | None:
     """Everything held about one subscriber, events included."""
-    subscriber = store._get(connection, center, subscriber_id)
+    subscriber = store.get_in(connection, center, subscriber_id)
     if subscriber is None:
         return None
     points = connection.execute(
@@ -52,7 +53,7 @@ def erase(
     """Erase inside the caller's write transaction; ``withdrawn`` is the all-opted-out state."""
     from .subscribers import UnknownSubscriber
 
-    subscriber = store._get(connection, center, subscriber_id)
+    subscriber = store.get_in(connection, center, subscriber_id)
     if subscriber is None:
         raise UnknownSubscriber(subscriber_id)
     if subscriber.erased_at is not None:

@@ -120,15 +120,17 @@ class Store:
         """
         with self._serial or nullcontext():
             with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+                # Before any row lock, so writers queue in one order and cannot deadlock.
+                feed.hold_commit_order(connection)
                 yield connection
 
     # -- reading ---------------------------------------------------------------------
 
     def get(self, center: str, subscriber_id: str) -> Subscriber | None:
         with self.engine.connect() as connection:
-            return self._get(connection, center, subscriber_id)
+            return self.get_in(connection, center, subscriber_id)
 
-    def _get(self, connection: Connection, center: str, subscriber_id: str) -> Subscriber | None:
+    def get_in(self, connection: Connection, center: str, subscriber_id: str) -> Subscriber | None:
         row = connection.execute(q.subscriber_row, {"sid": subscriber_id, "center": center}).first()
         if row is None:
             return None
@@ -254,7 +256,7 @@ class Store:
             except VersionConflict as stale:
                 current = stale.current
         else:
-            subscriber = self._get(connection, center, subscriber_id)
+            subscriber = self.get_in(connection, center, subscriber_id)
             if subscriber is None:
                 raise UnknownSubscriber(subscriber_id)
             current = subscriber.preferences
@@ -310,7 +312,7 @@ class Store:
             "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
         })
         if bumped.rowcount != 1:  # another writer got there first, or the subscriber is gone
-            latest = self._get(connection, center, subscriber_id)
+            latest = self.get_in(connection, center, subscriber_id)
             if latest is None:
                 raise UnknownSubscriber(subscriber_id)
             raise VersionConflict(latest.preferences)
@@ -348,7 +350,6 @@ class Store:
             "prev_hash": prev_hash,
         }
         record["hash"] = event_hash(record)
-        feed.hold_commit_order(connection)
         event_id = connection.execute(q.append_event, record).inserted_primary_key[0]
         connection.execute(q.enqueue_deliveries, {"event_id": event_id, "sid": subscriber_id, "center": center,
                                                   "now": now})

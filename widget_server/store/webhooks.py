@@ -35,7 +35,10 @@ def create_endpoint(connection: Connection, center: str, url: str, description: 
 def endpoints(connection: Connection, center: str) -> list[dict[str, Any]]:
     """Active endpoints of a center, each with its delivery counts by status."""
     counts = (
-        select(D.c.endpoint_id, D.c.status, func.count().label("n")).group_by(D.c.endpoint_id, D.c.status).subquery()
+        select(D.c.endpoint_id, D.c.status, func.count().label("n"))
+        .join(webhook_endpoints, webhook_endpoints.c.id == D.c.endpoint_id)
+        .where(webhook_endpoints.c.center == center)
+        .group_by(D.c.endpoint_id, D.c.status).subquery()
     )
     rows = connection.execute(
         select(webhook_endpoints).where(webhook_endpoints.c.center == center, webhook_endpoints.c.disabled_at.is_(None))
@@ -94,11 +97,15 @@ def replay_delivery(connection: Connection, endpoint_id: str, delivery_id: int, 
     return delivery(connection, endpoint_id, new_id)
 
 
+#: Events one replay request may queue; replay again from the last one for more.
+REPLAY_LIMIT = 100_000
+
+
 def replay_after(connection: Connection, center: str, endpoint_id: str, after: int, now: datetime) -> int:
-    """Queue every event of the center after ``after`` again for one endpoint."""
+    """Queue the center's events after ``after`` again for one endpoint (at most :data:`REPLAY_LIMIT`)."""
     chosen = (
         select(events.c.id, events.c.subscriber_id)
-        .where(events.c.center == center, events.c.id > after).order_by(events.c.id)
+        .where(events.c.center == center, events.c.id > after).order_by(events.c.id).limit(REPLAY_LIMIT)
     )
     rows = [{"endpoint_id": endpoint_id, "event_id": eid, "subscriber_id": sid, "status": PENDING, "attempts": 0,
              "next_attempt_at": now, "created_at": now} for eid, sid in connection.execute(chosen)]
@@ -118,25 +125,35 @@ def due(connection: Connection, now: datetime, limit: int) -> list[dict[str, Any
     )
     query = (
         select(D.c.id, D.c.endpoint_id, D.c.event_id, D.c.attempts)
-        .where(D.c.status == PENDING, D.c.next_attempt_at <= now,
+        .join(webhook_endpoints, webhook_endpoints.c.id == D.c.endpoint_id)
+        .where(D.c.status == PENDING, D.c.next_attempt_at <= now, webhook_endpoints.c.disabled_at.is_(None),
                (D.c.lease_until.is_(None)) | (D.c.lease_until < now), ~blocked)
         .order_by(D.c.id).limit(limit)
     )
     return [dict(r) for r in connection.execute(query).mappings()]
 
 
-def claim(connection: Connection, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+def claim(connection: Connection, delivery_id: int, now: datetime, lease: timedelta) -> datetime | None:
+    """Take a delivery until ``now + lease``; that instant is the claim's token (None: taken)."""
+    until = now + lease
     taken = connection.execute(update(D).where(
         D.c.id == delivery_id, D.c.status == PENDING, (D.c.lease_until.is_(None)) | (D.c.lease_until < now),
-    ).values(lease_until=now + lease))
-    return taken.rowcount == 1
+    ).values(lease_until=until))
+    return until if taken.rowcount == 1 else None
 
 
-def settle(connection: Connection, delivery_id: int, *, ok: bool, now: datetime, error: str | None,
-           retry_at: datetime | None) -> None:
-    """Record an attempt: delivered, retried at ``retry_at``, or failed when that is None."""
+def settle(connection: Connection, delivery_id: int, lease: datetime, *, ok: bool, now: datetime,
+           error: str | None, retry_at: datetime | None) -> None:
+    """Record an attempt: delivered, retried at ``retry_at``, or failed when that is None.
+
+    Only under the claim that made the attempt: if the lease ran out and another worker
+    took the delivery, or the endpoint was removed meanwhile, this attempt's outcome is
+    dropped rather than overwrite theirs.
+    """
     status = DELIVERED if ok else (PENDING if retry_at else FAILED)
-    connection.execute(update(D).where(D.c.id == delivery_id).values(
+    connection.execute(update(D).where(
+        D.c.id == delivery_id, D.c.status == PENDING, D.c.lease_until == lease,
+    ).values(
         status=status, attempts=D.c.attempts + 1, lease_until=None,
         delivered_at=now if ok else None, last_error=None if ok else (error or "")[:200],
         next_attempt_at=retry_at if retry_at else D.c.next_attempt_at,

@@ -9,6 +9,8 @@ effective at once.
 
 from __future__ import annotations
 
+import hashlib
+
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers import BaseRouteHandler
 
@@ -43,10 +45,15 @@ def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None
 
 
 def rate_limit_identity(request: Request) -> str:
-    """Rate limits count per API key (its public id), else per client address."""
-    presented = presented_key(request) or ""
-    if presented.startswith(api_keys.PREFIX):
-        return "key:" + presented[len(api_keys.PREFIX):].partition("_")[0]
+    """Rate limits count per presented key, else per client address.
+
+    The bucket is a hash of the whole key, not its public id: key ids appear in events,
+    and a stranger sending a victim's id with a wrong secret must fill their own bucket,
+    not the victim's. (Limits are per server process.)
+    """
+    presented = presented_key(request)
+    if presented:
+        return "key:" + hashlib.sha256(presented.encode("utf-8", "replace")).hexdigest()[:32]
     return "ip:" + (request.client.host if request.client else "unknown")
 
 

@@ -8,6 +8,7 @@ anything lifts a suppression; ``suppressed: true`` is "unsubscribe from everythi
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timezone
 
 from msgspec import UNSET
 
@@ -23,11 +24,15 @@ def desired(center: Center, current: Preferences, body: PreferencesWrite, *, rep
     subscriptions = _subscriptions(center, current, body, replacing, errors)
     frequencies = _frequencies(center, current, body, replacing, errors)
     interests = _interests(center, current, body, replacing, errors)
+    _check_pause(body, errors)
+    if body.locale is not None and body.locale not in center.locales:
+        errors.append({"path": "locale", "message": f"offered: {', '.join(center.locales)}"})
     if errors:
         raise InvalidValues(center=center, errors=errors)
     paused = body.paused_until if body.paused_until is not UNSET else (None if replacing else current.paused_until)
     opted_in_any = any(s == OPTED_IN for s in subscriptions.values())
-    suppressed = current.suppressed and not opted_in_any and not replacing
+    # A suppression stays on (even through a PUT) until something is opted in again.
+    suppressed = current.suppressed and not opted_in_any
     result = replace(current, subscriptions=subscriptions, frequencies=frequencies, interests=interests,
                      paused_until=paused, suppressed=suppressed)
     if body.suppressed is True:
@@ -35,6 +40,20 @@ def desired(center: Center, current: Preferences, body: PreferencesWrite, *, rep
     if body.suppressed is False:
         return replace(result, suppressed=False)
     return result
+
+
+def _check_pause(body: PreferencesWrite, errors: list[dict[str, str]]) -> None:
+    until = body.paused_until
+    if until is UNSET or until is None:
+        return
+    if until.tzinfo is None:
+        errors.append({"path": "paused_until", "message": "give a time zone, e.g. 2026-12-01T00:00:00Z"})
+        return
+    try:
+        if not 2000 <= until.astimezone(timezone.utc).year <= 9000:
+            raise OverflowError
+    except OverflowError:
+        errors.append({"path": "paused_until", "message": "a date between the years 2000 and 9000"})
 
 
 def _subscriptions(center: Center, current: Preferences, body: PreferencesWrite, replacing: bool,

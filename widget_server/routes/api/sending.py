@@ -14,7 +14,7 @@ from preference_sdk._models import Preferences as SdkPreferences
 
 from ... import wire
 from ...centers.model import Center
-from ...errors import BadRequest, InvalidValues, NotFound
+from ...errors import BadRequest, Conflict, InvalidValues, NotFound
 from .schemas import DecisionOut, LinkOut, LinkRequest
 from .subscribers import center_of
 
@@ -49,6 +49,8 @@ class SendingController(Controller):
         subscriber = await state.store.read(state.store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
+        if subscriber.erased_at is not None:
+            raise Conflict(center=center, subscriber_id=subscriber_id)  # no way back in for an erased record
         errors = _link_errors(center, data)
         if errors:
             raise InvalidValues(center=center, errors=errors)

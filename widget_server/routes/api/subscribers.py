@@ -37,7 +37,7 @@ def _etag(version: int) -> dict[str, str]:
 
 
 def load(store: Store, connection: Connection, center: Center, subscriber_id: str) -> Subscriber:
-    subscriber = store._get(connection, center.id, subscriber_id)
+    subscriber = store.get_in(connection, center.id, subscriber_id)
     if subscriber is None:
         raise NotFound(center=center)
     return subscriber
@@ -52,6 +52,8 @@ def _if_match(request: Request, *, required: bool) -> int | None:
         return None
     raw = raw.strip()
     if raw == "*":
+        if required:  # a replacing write must say which version it replaces
+            raise BadRequest(errors=[{"path": "If-Match", "message": 'the ETag you read, e.g. "3", not *'}])
         return None
     value = raw.removeprefix("W/").strip('"')
     if not value.isdigit():
@@ -123,7 +125,7 @@ class SubscribersController(Controller):
             with store.engine.connect() as connection:
                 found = connection.scalar(select(subscribers_table.c.id).where(
                     subscribers_table.c.center == center.id, subscribers_table.c.external_id == external_id))
-                subscriber = store._get(connection, center.id, found) if found else None
+                subscriber = store.get_in(connection, center.id, found) if found else None
             return {"subscribers": [wire.document(center, subscriber)] if subscriber else []}
 
         return await store.read(read)
@@ -168,7 +170,7 @@ class SubscribersController(Controller):
             try:
                 store.save_in(connection, center.id, subscriber_id, wanted, base_version=current.version,
                               context=context, seen=current)
-            except VersionConflict as stale:  # cannot happen under the write lock; said for other engines
+            except VersionConflict as stale:  # the version moved between the read and the write
                 raise StaleVersion(center=center, current_version=stale.current.version) from None
             return _document_answer(store, connection, center, subscriber_id)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
+import httpx
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from preference_sdk._webhooks import new_webhook_secret
@@ -18,27 +19,37 @@ from .schemas import MAX_ID, DeliveryList, DeliveryOut, Replayed, ReplayRequest,
 from .writes import Answer, run_write
 
 
-def url_problem(url: str) -> str | None:
-    """Deliveries go out over https; plain http only to this machine (development)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Deliveries go out over https to public addresses (see ``delivery.check_destination``);
+    loopback and private hosts, and plain http to them, only when the server allows it."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
         return "an absolute https URL"
-    if parts.scheme == "http":
-        host = parts.hostname
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if not loopback:
-            return "https is required (plain http only to localhost)"
-    if parts.username or parts.password:
+    if parsed.scheme not in ("https", "http") or not parsed.host:
+        return "an absolute https URL"
+    if parsed.userinfo:
         return "no credentials in the URL: verify the signature instead"
+    try:
+        private = not ipaddress.ip_address(parsed.host).is_global
+    except ValueError:
+        if not HOSTNAME.fullmatch(parsed.raw_host.decode("ascii", "replace").lower()):
+            return "an absolute https URL"
+        private = parsed.host == "localhost" or parsed.host.endswith(".localhost")
+    if private and not allow_private:
+        return "a public address (this server does not send webhooks into private networks)"
+    if parsed.scheme == "http" and not private:
+        return "https is required (plain http only to a local address, in development)"
     return None
+
+
+HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+DELIVERY_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 def _delivery_id(raw: str) -> int:
     number = raw.removeprefix("dlv_")
-    if not number.isdigit() or int(number) > MAX_ID:
+    if not DELIVERY_NUMBER.fullmatch(number) or int(number) > MAX_ID:
         raise NotFound()
     return int(number)
 
@@ -52,7 +63,7 @@ class WebhooksController(Controller):
     async def create(
         self, request: Request, center_id: FromPath[str], data: JSONBody[WebhookCreate],
     ) -> Response[WebhookOut]:
-        problem = url_problem(data.url)
+        problem = url_problem(data.url, allow_private=request.app.state.settings.webhook_allow_private)
         if problem:
             raise InvalidValues(errors=[{"path": "url", "message": problem}])
         clock = request.app.state.clock

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import anyio
@@ -18,7 +19,7 @@ from litestar import Request, Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ...errors import BadRequest, IdempotencyKeyInUse, IdempotencyKeyReused
+from ...errors import BadRequest, Conflict, IdempotencyKeyInUse, IdempotencyKeyReused
 from ...store import idempotency
 from ...store.idempotency import StoredAnswer
 
@@ -41,6 +42,18 @@ def json_response(answer: Answer, *, replayed: bool = False) -> Response:
     return Response(answer.body, status_code=answer.status, headers=headers, media_type="application/json")
 
 
+_purged_at: list[datetime] = []
+PURGE_EVERY = timedelta(minutes=10)
+
+
+def _purge_now_and_then(connection: Connection, now: datetime) -> None:
+    """Expired idempotency records go, at most every ten minutes per process."""
+    if _purged_at and now - _purged_at[0] < PURGE_EVERY:
+        return
+    _purged_at[:] = [now]
+    idempotency.purge(connection, now)
+
+
 async def run_write(request: Request, work: Callable[[Connection], Answer]) -> Response:
     key = request.headers.get("idempotency-key")
     if key is not None and not KEY_FORMAT.match(key):
@@ -61,6 +74,7 @@ async def run_write(request: Request, work: Callable[[Connection], Answer]) -> R
                     return Answer(stored.body, stored.status, stored.headers), True
             answer = work(connection)
             answer.body = msgspec.to_builtins(answer.body)
+            _purge_now_and_then(connection, now)
             if key is not None:
                 idempotency.record(connection, api_key.id, key,
                                    StoredAnswer(fingerprint, answer.status, answer.body, answer.headers), now)
@@ -69,9 +83,11 @@ async def run_write(request: Request, work: Callable[[Connection], Answer]) -> R
     try:
         answer, replayed = await anyio.to_thread.run_sync(transaction)
     except IntegrityError:
-        if key is None:
-            raise
-        raise IdempotencyKeyInUse(retry_after=1) from None  # the same key, committed by a concurrent request
+        # A concurrent request committed first: the same idempotency key, or the same
+        # external id or address (a unique index). Nothing of this one was written.
+        if key is not None:
+            raise IdempotencyKeyInUse(retry_after=1) from None
+        raise Conflict() from None
     if not replayed:
         state.deliveries_due.set()  # a change may have queued webhook deliveries
     return json_response(answer, replayed=replayed)
