@@ -9,15 +9,16 @@ from litestar.params import FromPath, QueryParameter
 
 from ... import wire
 from ...store import feed
-from .schemas import MAX_ID, CenterOut, FeedPage
+from .schemas import MAX_ID, CenterOut, FeedPage, problems
 
 
-@get("/", opt={"scope": "read"}, tags=["center"], summary="The center's topics, channels, frequencies, interests")
+@get("/", opt={"scope": "read"}, tags=["center"], summary="The center's topics, channels, frequencies, interests",
+     responses=problems())
 async def center_definition(request: Request, center_id: FromPath[str]) -> CenterOut:
     return wire.center_definition(request.app.state.centers[center_id])  # type: ignore[return-value]
 
 
-@get("/events", opt={"scope": "read"}, tags=["feed"], summary="The change feed, from a cursor")
+@get("/events", opt={"scope": "read"}, tags=["feed"], summary="The change feed, from a cursor", responses=problems())
 async def events(
     request: Request, center_id: FromPath[str],
     after: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="The last event id you processed")] = 0,

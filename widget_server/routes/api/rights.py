@@ -14,7 +14,7 @@ from ...errors import NotFound
 from ...ledger import EventContext
 from ...preferences import Preferences, suppress_all
 from ...store import gdpr
-from .schemas import Erasure, Export
+from .schemas import Erasure, Export, problems
 from .subscribers import center_of, load
 from .writes import Answer, run_write
 
@@ -23,7 +23,8 @@ class RightsController(Controller):
     path = "/subscribers"
     tags = ["gdpr"]
 
-    @get("/{subscriber_id:str}/export", opt={"scope": "admin"}, summary="Everything held (GDPR access)")
+    @get("/{subscriber_id:str}/export", opt={"scope": "admin"}, summary="Everything held (GDPR access)",
+         responses=problems())
     async def export(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str]) -> Export:
         center, store = center_of(request, center_id), request.app.state.store
 
@@ -41,7 +42,8 @@ class RightsController(Controller):
             "exported_at": wire.instant(request.app.state.clock()),
         }
 
-    @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)")
+    @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)",
+            responses=problems())
     async def erase(
         self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
     ) -> Response[Erasure]:

@@ -214,3 +214,47 @@ class ImportReport(Struct):
     unchanged: int
     rejected: list[Rejected]
     changes: dict[str, dict[str, int]]
+
+
+class ProblemError(Struct):
+    path: str | None
+    message: str | None
+
+
+class Problem(Struct):
+    """An RFC 9457 problem, as every API error is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[ProblemError] | UnsetType = UNSET
+    current_version: int | UnsetType = UNSET
+    subscriber_id: str | UnsetType = UNSET
+    retry_after: int | UnsetType = UNSET
+    error_id: str | UnsetType = UNSET
+
+
+_WHY = {
+    400: "The request could not be read (errors)",
+    401: "No API key, or not a live one",
+    403: "The key lacks the scope, or is another center's",
+    404: "No such center, subscriber, webhook or delivery",
+    409: "Conflicts with what is stored (an external id or address in use, an erased subscriber)",
+    412: "If-Match does not name the current version (current_version)",
+    422: "Values the center does not offer (errors), or an idempotency key reused",
+    428: "If-Match is required",
+    429: "Too many requests (Retry-After)",
+}
+
+
+def problems(*statuses: int) -> dict[int, Any]:
+    """The problem answers a route documents: the common ones, plus ``statuses``."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {
+        status: ResponseSpec(Problem, description=_WHY[status], media_type="application/problem+json",
+                             generate_examples=False)
+        for status in sorted({400, 401, 403, 404, 429, *statuses})
+    }

@@ -15,7 +15,7 @@ from preference_sdk._models import Preferences as SdkPreferences
 from ... import wire
 from ...centers.model import Center
 from ...errors import BadRequest, Conflict, InvalidValues, NotFound
-from .schemas import DecisionOut, LinkOut, LinkRequest
+from .schemas import DecisionOut, LinkOut, LinkRequest, problems
 from .subscribers import center_of
 
 
@@ -23,7 +23,8 @@ class SendingController(Controller):
     path = "/subscribers"
     tags = ["sending"]
 
-    @get("/{subscriber_id:str}/decision", opt={"scope": "read"}, summary="May we send this now? (can_contact)")
+    @get("/{subscriber_id:str}/decision", opt={"scope": "read"}, summary="May we send this now? (can_contact)",
+         responses=problems())
     async def decision(
         self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
         topic: Annotated[str, QueryParameter(min_length=1, max_length=64)],
@@ -41,7 +42,8 @@ class SendingController(Controller):
                                        at=at or request.app.state.clock(), digest=digest)
         return DecisionOut(answer.allowed, answer.reason, answer.frequency)
 
-    @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link")
+    @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
+          responses=problems(409, 422))
     async def link(
         self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str], data: JSONBody[LinkRequest],
     ) -> LinkOut:

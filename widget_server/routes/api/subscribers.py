@@ -22,6 +22,7 @@ from .schemas import (
     PreferencesWrite,
     SubscriberCreate,
     SubscriberList,
+    problems,
 )
 from .writes import Answer, run_write
 
@@ -81,7 +82,8 @@ class SubscribersController(Controller):
     path = "/subscribers"
     tags = ["subscribers"]
 
-    @post("/", opt={"scope": "write"}, status_code=201, summary="Create a subscriber", response_headers=ETAG)
+    @post("/", opt={"scope": "write"}, status_code=201, summary="Create a subscriber", response_headers=ETAG,
+          responses=problems(409, 422))
     async def create(
         self, request: Request, center_id: FromPath[str], data: JSONBody[SubscriberCreate],
     ) -> Response[PreferencesDocument]:
@@ -114,7 +116,7 @@ class SubscribersController(Controller):
 
         return await run_write(request, work)
 
-    @get("/", opt={"scope": "read"}, summary="Find subscribers by external (CRM) id")
+    @get("/", opt={"scope": "read"}, summary="Find subscribers by external (CRM) id", responses=problems())
     async def find(
         self, request: Request, center_id: FromPath[str],
         external_id: Annotated[str, QueryParameter(min_length=1, max_length=128)],
@@ -131,7 +133,7 @@ class SubscribersController(Controller):
         return await store.read(read)
 
     @get("/{subscriber_id:str}", opt={"scope": "read"}, summary="Read a subscriber's preferences",
-         response_headers=ETAG)
+         response_headers=ETAG, responses=problems())
     async def read(
         self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
     ) -> Response[PreferencesDocument]:
@@ -142,13 +144,13 @@ class SubscribersController(Controller):
         return Response(wire.document(center, subscriber), headers=_etag(subscriber.preferences.version))
 
     @put("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
-         summary="Replace a subscriber's choices (If-Match required)")
+         summary="Replace a subscriber's choices (If-Match required)", responses=problems(409, 412, 422, 428))
     async def replace(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
                       data: JSONBody[PreferencesWrite]) -> Response[PreferencesDocument]:
         return await self._write(request, center_id, subscriber_id, data, replacing=True)
 
     @patch("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
-           summary="Change some of a subscriber's choices")
+           summary="Change some of a subscriber's choices", responses=problems(409, 412, 422))
     async def change(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
                      data: JSONBody[PreferencesWrite]) -> Response[PreferencesDocument]:
         return await self._write(request, center_id, subscriber_id, data, replacing=False)

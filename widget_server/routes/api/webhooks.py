@@ -15,7 +15,17 @@ from sqlalchemy import Connection
 from ... import wire
 from ...errors import InvalidValues, NotFound
 from ...store import webhooks as store_webhooks
-from .schemas import MAX_ID, DeliveryList, DeliveryOut, Replayed, ReplayRequest, WebhookCreate, WebhookList, WebhookOut
+from .schemas import (
+    MAX_ID,
+    DeliveryList,
+    DeliveryOut,
+    Replayed,
+    ReplayRequest,
+    WebhookCreate,
+    WebhookList,
+    WebhookOut,
+    problems,
+)
 from .writes import Answer, run_write
 
 
@@ -59,7 +69,7 @@ class WebhooksController(Controller):
     tags = ["webhooks"]
     opt = {"scope": "admin"}
 
-    @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)")
+    @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)", responses=problems(422))
     async def create(
         self, request: Request, center_id: FromPath[str], data: JSONBody[WebhookCreate],
     ) -> Response[WebhookOut]:
@@ -75,7 +85,7 @@ class WebhooksController(Controller):
 
         return await run_write(request, work)
 
-    @get("/", summary="Endpoints, with delivery counts")
+    @get("/", summary="Endpoints, with delivery counts", responses=problems())
     async def listing(self, request: Request, center_id: FromPath[str]) -> WebhookList:
         store = request.app.state.store
 
@@ -85,7 +95,7 @@ class WebhooksController(Controller):
 
         return await store.read(read)  # type: ignore[return-value]
 
-    @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint")
+    @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint", responses=problems())
     async def remove(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str]) -> None:
         state = request.app.state
 
@@ -97,7 +107,7 @@ class WebhooksController(Controller):
 
         await run_write(request, work)
 
-    @get("/{endpoint_id:str}/deliveries", summary="Deliveries, newest first")
+    @get("/{endpoint_id:str}/deliveries", summary="Deliveries, newest first", responses=problems())
     async def deliveries(
         self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
         status: Annotated[str | None, QueryParameter(pattern="^(pending|delivered|failed)$")] = None,
@@ -115,7 +125,7 @@ class WebhooksController(Controller):
         return await store.read(read)  # type: ignore[return-value]
 
     @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/replay", status_code=202,
-          summary="Send one delivery again")
+          summary="Send one delivery again", responses=problems())
     async def replay_one(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
                          delivery_id: FromPath[str]) -> Response[DeliveryOut]:
         number, clock = _delivery_id(delivery_id), request.app.state.clock
@@ -132,7 +142,8 @@ class WebhooksController(Controller):
         request.app.state.deliveries_due.set()
         return response
 
-    @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again")
+    @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again",
+          responses=problems())
     async def replay_after(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
                            data: JSONBody[ReplayRequest]) -> Response[Replayed]:
         clock = request.app.state.clock
