@@ -79,8 +79,9 @@ def test_arabic_on_a_phone_right_to_left(widget, store, new_context, assert_acce
     expect(page.locator(".unsubscribe-target")).to_have_text(widget.text("ar", "All our messages, on every channel"))
     text = page.locator("body").inner_text()
     assert "Unsubscribe" not in text and "preferences" not in text
-    assert_accessible(page, "the Arabic confirm page")
-    assert layout_problems(page) == []
+    if javascript:  # axe and the layout probe run scripts in the page
+        assert_accessible(page, "the Arabic confirm page")
+        assert layout_problems(page) == []
     # Mirrored: the first action button starts on the right.
     confirm, manage = page.locator("#confirm").bounding_box(), page.locator(".actions a").bounding_box()
     assert confirm["y"] < manage["y"] or confirm["x"] > manage["x"]
@@ -92,8 +93,9 @@ def test_arabic_on_a_phone_right_to_left(widget, store, new_context, assert_acce
     assert posted.value.status == 303
     expect(page.locator("h1")).to_have_text(widget.text("ar", "You are unsubscribed"))
     assert store.get("voyago", subscriber).preferences.suppressed
-    assert_accessible(page, "the Arabic done page")
-    assert layout_problems(page) == []
+    if javascript:
+        assert_accessible(page, "the Arabic done page")
+        assert layout_problems(page) == []
 
 
 def test_the_page_works_framed_by_another_site(widget, store, new_context, assert_accessible) -> None:

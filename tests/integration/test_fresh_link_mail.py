@@ -98,3 +98,16 @@ def test_asking_for_links_is_rate_limited(mail_server) -> None:
         statuses.append(httpx.post(f"{server.url}/c/{CENTER}/link", data={"email": "x@example.org"},
                                    headers={"Sec-Fetch-Site": "same-origin"}).status_code)
     assert statuses[:10] == [200] * 10 and statuses[-1] == 429
+
+
+def test_an_expired_unsubscribe_link_also_gets_a_new_link(mail_server, store, clock) -> None:
+    server, inbox = mail_server
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org")
+    old = server.app.state.signer.mint("unsubscribe", CENTER, subscriber, tp="offers")
+    clock.advance(days=400)
+    assert httpx.get(f"{server.url}/c/{CENTER}/unsubscribe", params={"t": old}).status_code == 401
+    sent = httpx.post(f"{server.url}/c/{CENTER}/link", data={"t": old, "lang": "en"},
+                      headers={"Sec-Fetch-Site": "same-origin"})
+    assert sent.status_code == 200
+    [message] = inbox.wait(1)
+    assert message["To"] == "camille@example.org" and httpx.get(link_in(message)).status_code == 200

@@ -103,6 +103,24 @@ def test_one_click_as_multipart_form_data_works_too(live_server, store, subscrib
     assert store.get(CENTER, subscriber).preferences.state("offers", "email") == OPTED_OUT
 
 
+def test_the_sdks_list_unsubscribe_headers_work_as_a_mail_provider_uses_them(live_server, settings, store,
+                                                                              subscriber, clock) -> None:
+    """The contract end to end: the SDK mints the headers offline; a provider posts what they say."""
+    from preference_sdk import LinkMinter
+
+    # The server's clock is the test's: a link signed by the wall clock would be from its future.
+    minter = LinkMinter(live_server.url, list(settings.secret_keys), clock=lambda: clock().timestamp())
+    headers = minter.list_unsubscribe_headers(CENTER, subscriber, topic="offers", channel="sms",
+                                              mailto="unsubscribe@example.com")
+    url = re.match(r"<([^>]+)>", headers["List-Unsubscribe"]).group(1)
+    answer = httpx.post(url, content=headers["List-Unsubscribe-Post"].encode(),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.state("offers", "sms") == OPTED_OUT and prefs.opted_in("offers", "email")
+    assert httpx.get(url).status_code == 200  # and a mail client that opens it gets the page
+
+
 def test_a_repeated_one_click_is_harmless(live_server, store, subscriber, mint) -> None:
     token = mint(tp="offers")
     for _ in range(3):

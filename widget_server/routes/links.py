@@ -23,16 +23,16 @@ from ..errors import LinkExpired, LinkInvalid
 from ..mailer import build_message
 from ..rendering import page_context
 from ..security import check_same_origin
-from ..tokens import read_link
+from ..tokens import WIDGET_SCOPES, read_link
 from .widget import center_or_404, visitor_locale
 
 log = logging.getLogger("widget_server.links")
 
 
 def subscriber_of_link(state: State, center: Center, token: str) -> str | None:
-    """Whose link this is, if authentic, expired or not."""
+    """Whose link this is, if authentic, expired or not (an old unsubscribe link counts too)."""
     try:
-        return read_link(state.signer, token, center).subscriber
+        return read_link(state.signer, token, center, scopes=(*WIDGET_SCOPES, "unsubscribe")).subscriber
     except LinkExpired as expired:
         claims = expired.extra.get("claims")
         return claims.subscriber if claims else None

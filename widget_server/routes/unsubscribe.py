@@ -118,15 +118,14 @@ def save_fresh(
     a state that already has it records nothing.
     """
     current = subscriber.preferences
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return store.save(center_id, subscriber.id, change(current), base_version=current.version,
                               context=context, seen=current)
         except VersionConflict as conflict:
-            if attempt == attempts - 1:
-                raise
             current = conflict.current
-    raise AssertionError("unreachable")
+    return store.save(center_id, subscriber.id, change(current), base_version=current.version,
+                      context=context, seen=current)
 
 
 def undoable_event(store: Store, subscriber_id: str, now: datetime) -> dict[str, Any] | None:
@@ -184,9 +183,10 @@ class Link:
         query = {"t": self.token, "lang": self.locale, **self.options, **flags}
         return f"/c/{self.center.id}/unsubscribe?{urlencode(query)}"
 
-    def context(self, source: str, method: str, request: Request, **evidence: Any) -> EventContext:
+    def context(self, method: str, request: Request, **evidence: Any) -> EventContext:
+        """How the event records this link's change: its source, method and client."""
         return EventContext(
-            source=source, actor="subject", locale=self.locale, notice_version=self.center.notice_version,
+            source="email_link", actor="subject", locale=self.locale, notice_version=self.center.notice_version,
             evidence={"method": method, "scope": SCOPE, "link_issued_at": self.claims.issued_at, **evidence},
             context=client_context(request),
         )
@@ -266,6 +266,7 @@ class UnsubscribeController(Controller):
 
     @post(media_type=MediaType.HTML, status_code=200)
     async def unsubscribe(self, request: Request, state: State, center_id: FromPath[str]) -> Response | Redirect:
+        """RFC 8058's one-click (told apart by its body), or one of the page's two buttons."""
         center = center_or_404(state, center_id)
         form = await request.form()
         if form.get("List-Unsubscribe") == ONE_CLICK:
@@ -279,7 +280,7 @@ class UnsubscribeController(Controller):
         if action == "undo":
             return await self._undo(request, state, link, form.get("event"))
         target = target_of(center, link.claims)
-        context = link.context("email_link", "confirmed_on_page", request)
+        context = link.context("confirmed_on_page", request)
         await anyio.to_thread.run_sync(
             lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
         return Redirect(link.page_url(done="1"), status_code=303)
@@ -288,7 +289,7 @@ class UnsubscribeController(Controller):
         """RFC 8058: the token in the query, applied at once; a repeat records nothing."""
         link = await open_link(request, state, center, request.query_params.get("t"), None, lambda _: None)
         target = target_of(center, link.claims)
-        context = link.context("email_link", "one_click", request)
+        context = link.context("one_click", request)
         await anyio.to_thread.run_sync(
             lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
         text = state.translator.get(link.locale).gettext("You are unsubscribed")
@@ -308,7 +309,7 @@ class UnsubscribeController(Controller):
         if link.trusted:
             event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock())
         if event is not None and str(event["version"]) == version:
-            context = link.context("email_link", "undo_on_page", request, undoes_version=event["version"])
+            context = link.context("undo_on_page", request, undoes_version=event["version"])
             current = link.subscriber.preferences
             try:
                 await anyio.to_thread.run_sync(lambda: state.store.save(
