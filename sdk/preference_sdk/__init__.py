@@ -23,6 +23,7 @@ from ._exceptions import (
     ValidationError,
     VersionRequired,
 )
+from ._import import ImportMappingError, import_file, load_mapping, read_records
 from ._links import LinkMinter
 from ._models import (
     CenterInfo,
@@ -77,6 +78,7 @@ __all__ = [
     "FeedPage",
     "FeedSource",
     "FileCursorStore",
+    "ImportMappingError",
     "ImportReport",
     "Link",
     "LinkMinter",
@@ -106,7 +108,10 @@ __all__ = [
     "WebhookVerificationError",
     "async_sync",
     "can_contact",
+    "import_file",
+    "load_mapping",
     "new_webhook_secret",
+    "read_records",
     "sign_webhook",
     "sync",
     "verify_webhook",

@@ -70,10 +70,10 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from ._import import import_file, load_mapping
 
-    mapping = load_mapping(args.mapping)
+    mapping = load_mapping(args.mapping) if args.mapping else None
     with _client(args) as client:
         report = import_file(client, args.file, mapping, dry_run=not args.commit, batch_size=args.batch_size,
-                             on_progress=lambda done: print(f"  {done} rows", file=sys.stderr))
+                             on_progress=lambda done: print(f"  {done.rows:,} rows", file=sys.stderr))
     print(json.dumps({
         "dry_run": report.dry_run, "rows": report.rows, "created": report.created, "updated": report.updated,
         "unchanged": report.unchanged, "rejected": list(report.rejected), "changes": report.changes,
@@ -142,7 +142,8 @@ def parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser("import", parents=[api], help="import legacy preferences (dry run unless --commit)")
     load.add_argument("file", help="a .csv or .jsonl file")
-    load.add_argument("--mapping", required=True, help="the column mapping, TOML or JSON (docs/IMPORT.md)")
+    load.add_argument("--mapping", help="the column mapping, TOML or JSON (docs/IMPORT.md); not needed when the "
+                                        "file already uses the canonical names")
     load.add_argument("--commit", action="store_true", help="write (without it: a dry run that reports)")
     load.add_argument("--batch-size", type=int, default=5000)
     load.set_defaults(run=cmd_import)

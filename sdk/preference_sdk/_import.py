@@ -58,6 +58,7 @@ import csv
 import json
 import os
 import tomllib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -65,12 +66,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._exceptions import PreferenceSDKError
 from ._models import CenterInfo, ImportReport
 
 __all__ = ["ImportMappingError", "import_file", "load_mapping", "read_records"]
 
 #: Records per request: the server takes up to 10,000.
 MAX_BATCH = 10_000
+#: Batches on their way at once: the server reads one while it writes the other.
+IN_FLIGHT = 2
 
 _MAPPING_KEYS = {"format", "delimiter", "encoding", "legacy_source", "date_formats", "timezone", "separator",
                  "columns", "values"}
@@ -80,7 +84,7 @@ _FALSE = {"false", "0", "no", "n"}
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
 
 
-class ImportMappingError(ValueError):
+class ImportMappingError(PreferenceSDKError, ValueError):
     """The mapping cannot read this file, or names what the center does not offer. Nothing was sent."""
 
 
@@ -119,16 +123,17 @@ def import_file(
     reader = _Reader(path, mapping)
     reader.check(client.center())
     total = _Total(dry_run)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preference-import") as sender:
-        pending: Future | None = None
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="preference-import") as sender:
+        pending: deque[Future[ImportReport]] = deque()
         for records, rejected, rows in reader.batches(batch_size):
             total.add_local(rejected, rows)
-            if pending is not None:
-                total.add(pending.result())
+            if records:
+                pending.append(sender.submit(client.import_batch, records, dry_run=dry_run))
+            while len(pending) >= IN_FLIGHT:
+                total.add(pending.popleft().result())
                 _progress(on_progress, total)
-            pending = sender.submit(client.import_batch, records, dry_run=dry_run) if records else None
-        if pending is not None:
-            total.add(pending.result())
+        while pending:
+            total.add(pending.popleft().result())
     _progress(on_progress, total)
     return total.report()
 
@@ -234,6 +239,7 @@ class _Reader:
         self.entries: list[_Entry] = []
         self._dates: dict[str, str] = {}
         self.seen: dict[str, int] = {}  # external id -> the first row that has it
+        self.seen_emails: dict[str, int] = {}  # e-mail address (lower case) -> the first row that has it
 
     # -- checks, before anything is sent ----------------------------------------------------
 
@@ -277,11 +283,23 @@ class _Reader:
             yield row, record
 
     def _unique(self, row: int, record: dict[str, Any]) -> dict[str, Any] | str:
+        """The record, unless its external id or e-mail address came in an earlier row (then that one wins).
+
+        Checked here, across the whole file, so the outcome does not depend on where the
+        batches happen to split nor on the order in which they commit.
+        """
         external_id = record.get("external_id")
         if not isinstance(external_id, str) or not external_id:
             return f"row {row}: external_id: empty"
         first = self.seen.setdefault(external_id, row)
-        return record if first == row else f"row {row}: external_id: already in row {first}"
+        if first != row:
+            return f"row {row}: external_id: already in row {first}"
+        email = record.get("email")
+        if isinstance(email, str) and email:
+            first = self.seen_emails.setdefault(email.strip().lower(), row)
+            if first != row:
+                return f"row {row}: email: already in row {first}"
+        return record
 
     def _csv_rows(self) -> Iterator[tuple[int, Any]]:
         with open(self.path, newline="", encoding=self.encoding) as stream:
@@ -351,7 +369,7 @@ class _Reader:
         if self.legacy_source is not None:
             record["legacy_source"] = self.legacy_source
         try:
-            for entry, at in zip(self.entries, self._positions):
+            for entry, at in zip(self.entries, self._positions, strict=True):
                 raw = cells[at].strip() if at < len(cells) else ""
                 if not raw and (entry.values is None or "" not in entry.values):
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -113,3 +114,32 @@ def test_mint_link_offline_and_export(live_server, make_key, settings, store, cl
                                "--center", CENTER], capture_output=True, text=True, env=environment(key))
     assert exported.returncode == 0 and "lou@example.org" in exported.stdout
     assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+def test_import_from_the_command_line_dry_run_then_commit(live_server, make_key, store, tmp_path) -> None:
+    (tmp_path / "legacy.csv").write_text(
+        "CustomerID,Email,NewsletterOptIn,OptInDate\n"
+        "C1,ana@example.org,Y,02/04/2019\n"
+        "C2,bo@example.org,N,03/04/2019\n"
+        ",nobody@example.org,Y,03/04/2019\n"
+    )
+    (tmp_path / "legacy.toml").write_text(
+        'legacy_source = "old-esp"\ndate_formats = ["%d/%m/%Y"]\n\n[columns]\nexternal_id = "CustomerID"\n'
+        'email = "Email"\nlegacy_date = "OptInDate"\n"offers.email" = "NewsletterOptIn"\n\n'
+        '[values]\nstates = {Y = "opted_in", N = "opted_out"}\n'
+    )
+    base = [sys.executable, "-m", "preference_sdk._cli", "import", str(tmp_path / "legacy.csv"),
+            "--mapping", str(tmp_path / "legacy.toml"), "--url", live_server.url, "--center", CENTER]
+    env = environment(make_key(CENTER, "write"))
+    trial = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
+    assert trial.returncode == 0, trial.stderr
+    assert '"created": 2' in trial.stdout and '"dry_run": true' in trial.stdout and "--commit" in trial.stderr
+    assert len(json.loads(trial.stdout)["rejected"]) == 1
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM subscribers").scalar() == 0
+    done = subprocess.run([*base, "--commit"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [event] = store.events(json.loads(httpx.get(
+        f"{live_server.url}/api/v1/centers/{CENTER}/subscribers", params={"external_id": "C1"},
+        headers={"Authorization": f"Bearer {env['PREFERENCE_API_KEY']}"}).text)["subscribers"][0]["subscriber_id"])
+    assert event["source"] == "import" and event["evidence"]["legacy_source"] == "old-esp"

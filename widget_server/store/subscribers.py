@@ -395,6 +395,11 @@ class Store:
 
     # -- contact points (see .contacts) -----------------------------------------------
 
+    @property
+    def lookup_key(self) -> bytes:
+        """The key contact points are hashed under (bulk writers hash many at once)."""
+        return self._lookup_key
+
     def lookup_hash(self, center: str, kind: str, value: str) -> str:
         return contacts.lookup_hash(self._lookup_key, center, kind, value)
 

@@ -7,8 +7,9 @@ the other rows go on. Only a body in which no line is a JSON object is refused w
 
 The choices of a row are checked by :func:`.choices.desired`, the API's own rules, and
 applied as a ``PATCH``: what a row leaves out stays as it is. Legacy files repeat the
-same few combinations of choices, so each distinct combination is checked and applied to
-an empty state once per batch, and the rows sharing it share the result.
+same few subscriptions, frequencies and interests, so each distinct text of each is
+decoded, checked and applied to an empty state once per batch, and the rows that share
+it share the result (``store.imports.Row.parts``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from msgspec import UNSET, Meta, Struct
 from ...centers.model import Center
 from ...errors import BadRequest, InvalidValues
 from ...preferences import Preferences
-from ...store.imports import Row
+from ...store.imports import Row, paused_gc
 from . import choices
 from .schemas import Email, Frequency, Id, PreferencesWrite, Short, State
 
@@ -52,36 +53,45 @@ class ImportRecord(Struct, forbid_unknown_fields=True, kw_only=True):
     legacy_date: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
 
 
-#: The types the choices are checked against, as in a PATCH body.
-_PART_TYPES = {
-    "subscriptions": dict[Id, dict[Id, State]],
-    "frequencies": dict[Id, Frequency | None],
-    "interests": Annotated[list[Id], Meta(max_length=200)],
+#: How each kind of choices is typed, as in a PATCH body.
+_PART_DECODERS = {
+    "subscriptions": msgspec.json.Decoder(dict[Id, dict[Id, State]]).decode,
+    "frequencies": msgspec.json.Decoder(dict[Id, Frequency | None]).decode,
+    "interests": msgspec.json.Decoder(Annotated[list[Id], Meta(max_length=200)]).decode,
 }
-_PARTS = tuple(_PART_TYPES)
+
+_decode = msgspec.json.Decoder(ImportRecord).decode
+_decode_any = msgspec.json.Decoder().decode
 
 
 @dataclass
 class Batch:
     """The rows to import, the rows set aside (row number, reason), and how many records came."""
 
+    checked: _Checked
     rows: list[Row] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     records: int = 0
 
-
-_decode = msgspec.json.Decoder(ImportRecord).decode
-_decode_any = msgspec.json.Decoder().decode
+    def patch(self, current: Preferences, record: ImportRecord) -> Preferences:
+        """A row's choices applied to a current state (``store.imports.Patch``)."""
+        return self.checked.patch(current, record)
 
 
 def read_batch(body: bytes, center: Center, now: datetime) -> Batch:
     """Every line of ``body`` as a :class:`Row`, or rejected with its reason."""
-    batch = Batch()
-    checked = _Checked(center, now)
+    with paused_gc():
+        return _read_batch(body, center, now)
+
+
+def _read_batch(body: bytes, center: Center, now: datetime) -> Batch:
+    batch = Batch(_Checked(center, now))
+    row_of_record = batch.checked.row
+    rows, rejected = batch.rows, batch.rejected
     first_row: dict[str, int] = {}  # external id -> the row that has it
     objects = 0
     for line_number, line in enumerate(body.split(b"\n"), start=1):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         batch.records += 1
         if batch.records > MAX_RECORDS:
@@ -91,32 +101,23 @@ def read_batch(body: bytes, center: Center, now: datetime) -> Batch:
         except msgspec.ValidationError as exc:
             number, is_object = _row_of(line, line_number)
             objects += is_object
-            batch.rejected.append((number, f"row {number}: {_decode_reason(exc)}"))
+            rejected.append((number, f"row {number}: {_decode_reason(exc)}"))
             continue
         except msgspec.DecodeError as exc:
-            batch.rejected.append((line_number, f"row {line_number}: not a JSON object: {exc}"))
+            rejected.append((line_number, f"row {line_number}: not a JSON object: {exc}"))
             continue
         objects += 1
         number = record.row or line_number
-        checked_choices = checked.choices(record)
-        problem = (checked.problem(record) or (checked_choices if isinstance(checked_choices, str) else None)
-                   or _duplicate(first_row, record.external_id, number))
-        if problem:
-            batch.rejected.append((number, f"row {number}: {problem}"))
-            continue
-        write, parts = checked_choices
-        since, evidence = checked.legacy(record)
-        batch.rows.append(Row(number, record.external_id, record.email, record.locale, write, parts,
-                              record.suppressed, since, evidence))
+        if (first := first_row.setdefault(record.external_id, number)) != number:  # the first row wins, even a bad one
+            rejected.append((number, f"row {number}: external_id: already in this batch (row {first})"))
+        elif type(row := row_of_record(record, number)) is str:
+            rejected.append((number, f"row {number}: {row}"))
+        else:
+            rows.append(row)
     if batch.records and not objects:
         raise BadRequest(errors=[{"path": "body", "message": "not JSON lines: send one JSON object per line "
                                                              "(application/x-ndjson)"}])
     return batch
-
-
-def patch(current: Preferences, write: PreferencesWrite, *, center: Center) -> Preferences:
-    """A row's choices applied to a subscriber's current state, as a PATCH applies them."""
-    return choices.desired(center, current, write, replacing=False)
 
 
 def _row_of(line: bytes, line_number: int) -> tuple[int, bool]:
@@ -140,74 +141,102 @@ def _decode_reason(exc: msgspec.ValidationError, prefix: str = "") -> str:
     return f"{path or 'record'}: {message}"
 
 
-def _duplicate(first_row: dict[str, int], external_id: str, number: int) -> str | None:
-    first = first_row.setdefault(external_id, number)
-    return None if first == number else f"external_id: already in this batch (row {first})"
-
-
 class _Checked:
-    """What rows of one batch share: checked choices, parsed legacy dates, evidence."""
+    """What the rows of one batch share: their choices checked once per distinct text, dates, evidence."""
+
+    KINDS = ("subscriptions", "frequencies", "interests")  # in the order preferences.diff lists them
 
     def __init__(self, center: Center, now: datetime) -> None:
         self.center = center
         self.now = now
+        self.locales = frozenset(center.locales)
+        # (kind, raw JSON) -> (value, the choices alone on an empty state) or why not
         self._parts: dict[tuple[str, bytes], tuple[Any, Preferences] | str] = {}
-        self._evidence: dict[tuple, dict[str, Any]] = {}
+        self._legacy: dict[tuple[str | None, str | None], tuple[datetime, dict[str, Any]] | str] = {}
 
-    def problem(self, record: ImportRecord) -> str | None:
-        """Why this record's locale or legacy date cannot be imported, or None."""
-        if record.locale is not None and record.locale not in self.center.locales:
+    def row(self, record: ImportRecord, number: int) -> Row | str:
+        """The record as a :class:`Row`, or why it cannot be imported."""
+        if record.locale is not None and record.locale not in self.locales:
             return f"locale: not a locale of this center ({', '.join(self.center.locales)})"
+        key = (record.legacy_source, record.legacy_date)
+        legacy = self._legacy.get(key)
+        if legacy is None:
+            legacy = self._legacy[key] = self._read_legacy(record)
+        if type(legacy) is str:
+            return legacy
+        parts = []
+        for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True):
+            if raw:
+                part = self._part(kind, raw)
+                if type(part) is str:
+                    return self._problems(record)
+                parts.append(part[1])
+        since, evidence = legacy
+        return Row(number, record.external_id, record.email, record.locale, record, tuple(parts), record.suppressed,
+                   since, evidence)
+
+    def patch(self, current: Preferences, record: ImportRecord) -> Preferences:
+        """A row's choices applied to a subscriber's current state, as a PATCH applies them."""
+        values = {kind: self._part(kind, raw)[0]  # type: ignore[index]  # row() ruled out the errors
+                  for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests),
+                                       strict=True) if raw}
+        write = PreferencesWrite(**values, suppressed=True if record.suppressed else UNSET)
+        return choices.desired(self.center, current, write, replacing=False)
+
+    def _problems(self, record: ImportRecord) -> str:
+        found = (self._part(kind, raw) for kind, raw in zip(
+            self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True) if raw)
+        return "; ".join(p for p in found if type(p) is str)
+
+    def _part(self, kind: str, raw: msgspec.Raw) -> tuple[Any, Preferences] | str:
+        key = (kind, bytes(raw))
+        known = self._parts.get(key)
+        if known is None:
+            known = self._parts[key] = self._check(kind, key[1])
+        return known
+
+    def _check(self, kind: str, raw: bytes) -> tuple[Any, Preferences] | str:
+        """One kind of choices decoded, checked, and applied to an empty state; or why not."""
+        try:
+            value = _PART_DECODERS[kind](raw)
+        except msgspec.ValidationError as exc:
+            return _named_problem(kind, raw) or _decode_reason(exc, kind)
+        try:
+            write = PreferencesWrite(**{kind: value})
+            return value, choices.desired(self.center, Preferences(), write, replacing=False)
+        except InvalidValues as invalid:
+            return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
+
+    def _read_legacy(self, record: ImportRecord) -> tuple[datetime, dict[str, Any]] | str:
+        """The subscriptions' ``since`` and the event's evidence (one dict for the rows that share them)."""
+        since, written = self.now, None
         if record.legacy_date is not None:
             moment = _legacy_moment(record.legacy_date)
             if isinstance(moment, str):
                 return f"legacy_date: {moment}"
-            if moment[0] > self.now:
+            since, written = moment
+            if since > self.now:
                 return "legacy_date: in the future"
-        return None
+        return since, {"legacy_source": record.legacy_source, "legacy_date": written}
 
-    def choices(self, record: ImportRecord) -> tuple[PreferencesWrite, tuple[Preferences, ...]] | str:
-        """The record's write body and its parts (see ``store.imports.Row``), or why not."""
-        values: dict[str, Any] = {}
-        parts: list[Preferences] = []
-        problems = []
-        for name in _PARTS:
-            raw = getattr(record, name)
-            if not raw:
-                continue
-            key = (name, bytes(raw))
-            known = self._parts.get(key)
-            if known is None:
-                known = self._parts[key] = self._part(name, raw)
-            if isinstance(known, str):
-                problems.append(known)
-            else:
-                values[name], part = known
-                parts.append(part)
-        if problems:
-            return "; ".join(problems)
-        return PreferencesWrite(**values, suppressed=record.suppressed or UNSET), tuple(parts)
 
-    def _part(self, name: str, raw: msgspec.Raw) -> tuple[Any, Preferences] | str:
-        """One kind of choices decoded, checked, and applied to an empty state; or why not."""
-        try:
-            value = msgspec.json.decode(raw, type=_PART_TYPES[name])
-        except msgspec.ValidationError as exc:
-            return _decode_reason(exc, name)
-        try:
-            return value, patch(Preferences(), PreferencesWrite(**{name: value}), center=self.center)
-        except InvalidValues as invalid:
-            return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
+_STATES = frozenset(State.__args__)
+_FREQUENCIES = frozenset(Frequency.__args__)
 
-    def legacy(self, record: ImportRecord) -> tuple[datetime, dict[str, Any]]:
-        """The subscriptions' ``since`` and the event's evidence (one dict per distinct evidence)."""
-        moment = _legacy_moment(record.legacy_date) if record.legacy_date is not None else None
-        since, written = moment if isinstance(moment, tuple) else (self.now, None)
-        key = (record.legacy_source, written)
-        evidence = self._evidence.get(key)
-        if evidence is None:
-            evidence = self._evidence[key] = {"legacy_source": record.legacy_source, "legacy_date": written}
-        return since, evidence
+
+def _named_problem(kind: str, raw: bytes) -> str | None:
+    """A value that is not a state or frequency, with its path (msgspec names no dict key)."""
+    loose = _decode_any(raw)
+    if kind == "subscriptions" and isinstance(loose, dict):
+        for topic, channels in loose.items():
+            for channel, state in (channels.items() if isinstance(channels, dict) else ()):
+                if state not in _STATES:
+                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(State.__args__)})"
+    if kind == "frequencies" and isinstance(loose, dict):
+        for topic, frequency in loose.items():
+            if frequency is not None and frequency not in _FREQUENCIES:
+                return f"frequencies.{topic}: {frequency!r} is not a frequency ({', '.join(Frequency.__args__)})"
+    return None
 
 
 @lru_cache(maxsize=4096)

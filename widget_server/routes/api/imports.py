@@ -9,35 +9,40 @@ an idempotency record: it takes no write lock, so it never holds up other writer
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
 import anyio
 from litestar import Request, Response, post
-from litestar.params import FromPath, QueryParameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, QueryParameter, RawBody
 from sqlalchemy import Connection
 
 from ...store.imports import Outcome, import_rows
-from .import_rows import Batch, patch, read_batch
-from .schemas import ImportReport
+from .import_rows import Batch, read_batch
+from .schemas import ImportReport, Problem, problems
 from .writes import Answer, json_response, run_write
+
+TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_type="application/problem+json",
+                         generate_examples=False)
 
 
 @post("/imports", opt={"scope": "write"}, status_code=200, tags=["imports"],
-      summary="Import a batch of legacy preferences (JSON lines)")
+      summary="Import a batch of legacy preferences (JSON lines)", responses={**problems(409, 422), 413: TOO_LARGE},
+      description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "
+                  "See docs/API.md, Bulk import.")
 async def import_records(
     request: Request, center_id: FromPath[str],
     dry_run: Annotated[bool, QueryParameter(description="true: report what would change and write nothing")],
+    body: RawBody,
 ) -> Response[ImportReport]:
     state = request.app.state
     center, store = state.centers[center_id], state.store
-    body = await request.body()
     batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
     actor = request.state.api_key.actor
 
     def work(connection: Connection) -> Answer:
-        outcome = import_rows(connection, center, batch.rows, patch=partial(patch, center=center), actor=actor,
-                              lookup_key=store._lookup_key, now=store.clock(), dry_run=dry_run)
+        outcome = import_rows(connection, center, batch.rows, patch=batch.patch, actor=actor,
+                              lookup_key=store.lookup_key, now=store.clock(), dry_run=dry_run)
         return Answer(report(batch, outcome, dry_run=dry_run))
 
     if not dry_run:

@@ -1,0 +1,198 @@
+"""The import mapping: a legacy CSV or JSON-lines file in, canonical records (or reasons) out.
+
+No server here: what is sent, and what the server answers, is tested against a real one
+in tests/integration/test_import.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from preference_sdk._import import ImportMappingError, _Reader, load_mapping, read_records
+from preference_sdk._models import CenterInfo
+
+CENTER = CenterInfo.from_json({
+    "id": "maison-lumiere", "name": "Maison Lumière", "locales": ["fr", "en"], "default_locale": "fr",
+    "notice_version": "2026-11-01",
+    "topics": [
+        {"id": "offers", "kind": "marketing", "channels": ["email", "sms", "push"],
+         "frequencies": ["realtime", "weekly", "monthly"], "default_frequency": "weekly"},
+        {"id": "inspirations", "kind": "marketing", "channels": ["email", "post"],
+         "frequencies": ["weekly", "monthly"], "default_frequency": "monthly"},
+        {"id": "orders", "kind": "required", "channels": ["email", "sms"]},
+    ],
+    "interests": [{"id": "garden", "label": {}}, {"id": "lighting", "label": {}}],
+})
+
+MAPPING = {
+    "legacy_source": "old-esp",
+    "date_formats": ["%d/%m/%Y", "%d/%m/%Y %H:%M"],
+    "timezone": "Europe/Paris",
+    "columns": {"external_id": "Id", "email": "Mail", "locale": "Lang", "legacy_date": "Since",
+                "offers.email": "News", "offers.sms": "Sms", "frequency.offers": "Freq", "interests": "Tags",
+                "suppressed": "Unsub"},
+    "values": {"states": {"Y": "opted_in", "N": "opted_out"}, "offers.sms": {"1": "opted_in", "0": "opted_out",
+                                                                             "": "unknown"},
+               "locale": {"FR": "fr", "EN": "en"}, "frequency.offers": {"W": "weekly"},
+               "interests": {"Jardin": "garden", "Lampes": "lighting"}},
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def records(path: Path, mapping) -> list:  # noqa: ANN001
+    return list(read_records(path, mapping))
+
+
+def test_a_csv_row_becomes_a_canonical_record(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Mail,Lang,Since,News,Sms,Freq,Tags,Unsub\n"
+                                         "C1, ana@example.org ,FR,02/04/2019,Y,1,W,Jardin; lampes,no\n")
+    [(row, record)] = records(path, MAPPING)
+    assert row == 2  # the header is row 1, as a spreadsheet shows it
+    assert record == {
+        "row": 2, "legacy_source": "old-esp", "external_id": "C1", "email": "ana@example.org", "locale": "fr",
+        "legacy_date": "2019-04-02", "subscriptions": {"offers": {"email": "opted_in", "sms": "opted_in"}},
+        "frequencies": {"offers": "weekly"}, "interests": ["garden", "lighting"], "suppressed": False,
+    }
+
+
+def test_empty_cells_give_nothing_unless_mapped(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Mail,Lang,Since,News,Sms,Freq,Tags,Unsub\nC1,,,,,,,,\n")
+    [(_, record)] = records(path, MAPPING)
+    assert record == {"row": 2, "legacy_source": "old-esp", "external_id": "C1",
+                      "subscriptions": {"offers": {"sms": "unknown"}}}  # "" is listed for Sms only
+
+
+def test_times_without_an_offset_take_the_mapping_time_zone(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Since\nC1,02/07/2019 10:30\nC2,02/01/2019 10:30\n")
+    found = records(path, {"date_formats": ["%d/%m/%Y %H:%M"], "timezone": "Europe/Paris",
+                           "columns": {"external_id": "Id", "legacy_date": "Since"}})
+    assert [r["legacy_date"] for _, r in found] == ["2019-07-02T08:30:00Z", "2019-01-02T09:30:00Z"]
+    iso = write(tmp_path, "iso.csv", "Id,Since\nC1,2019-04-02\nC2,2019-04-02T10:00:00+02:00\nC3,2019-04-02T10:00\n")
+    found = records(iso, {"columns": {"external_id": "Id", "legacy_date": "Since"}})
+    assert [r["legacy_date"] for _, r in found] == ["2019-04-02", "2019-04-02T08:00:00Z", "2019-04-02T10:00:00Z"]
+
+
+def test_rows_the_mapping_cannot_read_are_rejected_with_their_row(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Mail,Lang,Since,News,Sms,Freq,Tags,Unsub\n"
+                                         "C1,a@example.org,FR,31/02/2019,Y,,,,\n"
+                                         "C2,,FR,,Maybe,,,,\n"
+                                         "C3,,de,,,,,,\n"
+                                         "C4,,,,,,,Jardin;Cuisine,\n"
+                                         "C5,,,,,,,,perhaps\n"
+                                         "C6,a@example.org,fr,,y,,,,\n"
+                                         ",,,,,,,,\n"
+                                         "C6,,,,,,,,\n"
+                                         "C7,A@Example.org,,,,,,,\n")
+    found = dict(records(path, MAPPING))
+    assert found[2] == "row 2: column Since: '31/02/2019' is not a date (%d/%m/%Y, %d/%m/%Y %H:%M)"
+    assert found[3] == "row 3: column News: 'Maybe' is not in values.offers.email ('N', 'Y')"
+    assert found[4] == "row 4: column Lang: 'de' is not in values.locale ('EN', 'FR')"
+    assert found[5] == "row 5: column Tags: 'Cuisine' is not in values.interests ('Jardin', 'Lampes')"
+    assert found[6].startswith("row 6: column Unsub: 'perhaps' is not yes or no")
+    assert found[7]["locale"] == "fr"  # a map matches in any case
+    assert found[7]["subscriptions"] == {"offers": {"email": "opted_in", "sms": "unknown"}}  # "" is mapped for Sms
+    assert found[8] == "row 8: external_id: empty"
+    assert found[9] == "row 9: external_id: already in row 7"
+    assert found[10] == "row 10: email: already in row 7"  # row 2 was rejected here: it claims nothing
+
+
+def test_without_columns_the_header_names_fields_and_paths(tmp_path) -> None:
+    path = write(tmp_path, "plain.csv", "external_id,email,offers.email,frequency.offers,interests,notes\n"
+                                        "C1,a@example.org,opted_in,weekly,garden;lighting,call her\n")
+    [(_, record)] = records(path, None)
+    assert record == {"row": 2, "external_id": "C1", "email": "a@example.org",
+                      "subscriptions": {"offers": {"email": "opted_in"}}, "frequencies": {"offers": "weekly"},
+                      "interests": ["garden", "lighting"]}
+    reader = _Reader(path, None)
+    reader.check(CENTER)
+    assert len(list(reader.rows())) == 1
+    bad = write(tmp_path, "bad.csv", "external_id,offers.fax\nC1,opted_in\n")
+    reader = _Reader(bad, None)
+    reader.check(CENTER)
+    with pytest.raises(ImportMappingError, match="offers.fax: this topic is offered on email, sms, push"):
+        list(reader.rows())
+
+
+def test_json_lines_canonical_or_mapped(tmp_path) -> None:
+    lines = [{"external_id": "C1", "subscriptions": {"offers": {"email": "opted_in"}}}, [1, 2],
+             {"Id": 42, "News": "Y", "Tags": ["Jardin"], "Unsub": True}]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n\n{not json\n"
+    path = write(tmp_path, "legacy.jsonl", text)
+    found = dict(records(path, None))
+    assert found[1] == {"external_id": "C1", "subscriptions": {"offers": {"email": "opted_in"}}, "row": 1}
+    assert found[2] == "row 2: not a JSON object"
+    assert found[3] == "row 3: external_id: empty"  # canonical records need theirs
+    assert found[5].startswith("row 5: not JSON")
+    mapped = dict(records(path, {"columns": {"external_id": "Id", "offers.email": "News", "interests": "Tags",
+                                             "suppressed": "Unsub"},
+                                 "values": {"states": {"Y": "opted_in"}, "interests": {"Jardin": "garden"}}}))
+    assert mapped[3] == {"row": 3, "external_id": "42", "subscriptions": {"offers": {"email": "opted_in"}},
+                         "interests": ["garden"], "suppressed": True}
+    assert mapped[1] == "row 1: external_id: empty"
+
+
+def test_batches_carry_the_rows_rejected_here(tmp_path) -> None:
+    body = "Id,News\n" + "".join(f"C{n},{'Y' if n % 4 else '?'}\n" for n in range(10))
+    reader = _Reader(write(tmp_path, "legacy.csv", body), {"columns": {"external_id": "Id", "offers.email": "News"},
+                                                           "values": {"states": {"Y": "opted_in"}}})
+    batches = list(reader.batches(3))
+    assert [len(records) for records, _, _ in batches] == [3, 3, 1]
+    assert sum(rows for _, _, rows in batches) == 10
+    assert [row for _, rejected, _ in batches for row, _ in rejected] == [2, 6, 10]
+
+
+def test_the_mapping_is_checked_against_the_center() -> None:
+    reader = _Reader(Path("legacy.csv"), {
+        "columns": {"external_id": "Id", "offers.fax": "A", "nope.email": "B", "frequency.orders": "C",
+                    "colour": "D"},
+        "values": {"states": {"Y": "yes"}, "frequency.offers": {"D": "daily"}, "interests": {"A": "astrology"},
+                   "locale": {"DE": "de"}},
+    })
+    with pytest.raises(ImportMappingError) as raised:
+        reader.check(CENTER)
+    message = str(raised.value)
+    for part in ("offers.fax: this topic is offered on email, sms, push", "nope.email: no topic 'nope'",
+                 "frequency.orders: this topic offers no frequency choice", "colour: not a field",
+                 "values.states: 'yes' not offered", "values.frequency.offers: 'daily' not offered",
+                 "values.interests: 'astrology' not offered", "values.locale: 'de' not offered"):
+        assert part in message
+    _Reader(Path("legacy.csv"), MAPPING).check(CENTER)  # a good one passes
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ({"colums": {}}, "unknown mapping keys"),
+    ({"columns": {"email": "Mail"}}, "columns.external_id is required"),
+    ({"format": "xlsx"}, "format must be csv or jsonl"),
+    ({"timezone": "Mars/Olympus"}, "no time zone named"),
+])
+def test_mistakes_in_a_mapping_are_named(mapping, message) -> None:
+    with pytest.raises(ImportMappingError, match=message):
+        _Reader(Path("legacy.csv"), mapping)
+
+
+def test_a_missing_column_is_named_before_anything_is_read(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Mail\nC1,a@example.org\n")
+    with pytest.raises(ImportMappingError, match="columns not in legacy.csv: News"):
+        records(path, {"columns": {"external_id": "Id", "offers.email": "News"}})
+    with pytest.raises(ImportMappingError, match='say format = "csv" or "jsonl"'):
+        records(write(tmp_path, "legacy.txt", "Id\n"), {"columns": {"external_id": "Id"}})
+
+
+def test_mappings_load_from_toml_and_json(tmp_path) -> None:
+    toml = write(tmp_path, "m.toml", 'legacy_source = "old"\n[columns]\nexternal_id = "Id"\n'
+                                     '"offers.email" = "News"\n[values]\nstates = {Y = "opted_in"}\n')
+    as_json = write(tmp_path, "m.json", json.dumps(load_mapping(toml)))
+    assert load_mapping(toml) == load_mapping(as_json) == {
+        "legacy_source": "old", "columns": {"external_id": "Id", "offers.email": "News"},
+        "values": {"states": {"Y": "opted_in"}}}
+    with pytest.raises(ImportMappingError, match="m.yaml: a mapping is a .toml or .json file"):
+        load_mapping(write(tmp_path, "m.yaml", "a: 1"))
+    with pytest.raises(ImportMappingError, match="broken.toml"):
+        load_mapping(write(tmp_path, "broken.toml", "columns = {"))
