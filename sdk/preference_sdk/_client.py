@@ -50,6 +50,16 @@ def _version() -> str:
 USER_AGENT = f"preference-sdk/{_version()}"
 
 
+def _in_progress(response: httpx.Response) -> bool:
+    """A 409 saying our own earlier attempt (same idempotency key) is still running: wait for it."""
+    if response.status_code != 409:
+        return False
+    try:
+        return response.json().get("code") == "idempotency_key_in_use"
+    except ValueError:
+        return False
+
+
 class NotGiven:
     """Marks an argument left out, so that ``paused_until=None`` (clear the pause) differs
     from not mentioning the pause at all in ``update_preferences``."""
@@ -134,7 +144,7 @@ class BaseClient:
         """
         if attempt >= self.retries:
             return None
-        if response is not None and response.status_code not in _RETRY_STATUSES:
+        if response is not None and response.status_code not in _RETRY_STATUSES and not _in_progress(response):
             return None
         told = parse_retry_after(response) if response is not None else None
         if told is not None:

@@ -615,3 +615,21 @@ async def test_async_client_under_anyio() -> None:
     async with RecordingAsyncClient(BASE, KEY, CENTER, transport=httpx.MockTransport(server)) as client:
         prefs = await client.get_preferences("sub_1")
     assert prefs.subscriber_id == "sub_1" and len(client.sleeps) == 1
+
+
+def test_a_write_whose_first_attempt_is_still_running_is_retried() -> None:
+    """After a read timeout, the retry may find the first attempt still in progress (409)."""
+    answers = iter([
+        httpx.Response(409, json={"type": "about:blank", "title": "Request in progress", "status": 409,
+                                  "detail": "...", "code": "idempotency_key_in_use"}, headers={"Retry-After": "0"}),
+        httpx.Response(201, json={"subscriber_id": "sub_1", "center": "c", "version": 0, "subscriptions": {}}),
+    ])
+    keys = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["idempotency-key"])
+        return next(answers)
+
+    with RecordingClient("http://api.test", "pck_a_b", "c", transport=httpx.MockTransport(handler)) as client:
+        assert client.create_subscriber().subscriber_id == "sub_1"
+    assert len(keys) == 2 and keys[0] == keys[1]  # the same key: the server replays, never writes twice
