@@ -135,3 +135,28 @@ def make_key(store: Store):
             return api_keys.create(connection, center, name, list(scopes), datetime.now(timezone.utc))[1]
 
     return make
+
+
+@pytest.fixture
+def pg_store(clock: Clock):
+    """A Store on the PostgreSQL server of 127.0.0.1:5432, in a database of its own, dropped after."""
+    pytest.importorskip("psycopg")
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    name = "widget_test_" + secrets.token_hex(4)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {type(exc).__name__}")
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    store = Store(engine, lookup_key=b"test-lookup-key", clock=clock)
+    store.migrate()
+    yield store
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()

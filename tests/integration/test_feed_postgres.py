@@ -8,40 +8,16 @@ the PostgreSQL server on 127.0.0.1:5432, in a database of its own.
 
 from __future__ import annotations
 
-import secrets
 import threading
 
-import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
 from widget_server.store import feed
-from widget_server.store.engine import make_engine
 from widget_server.store.subscribers import Store
 
-psycopg = pytest.importorskip("psycopg")
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CENTER = "maison-lumiere"
-
-
-@pytest.fixture
-def pg_store():
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = "widget_test_" + secrets.token_hex(4)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {type(exc).__name__}")
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    store = Store(engine, lookup_key=b"test-lookup-key")
-    store.migrate()
-    yield store
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_no_event_is_skipped_under_concurrent_writers(pg_store: Store) -> None:

@@ -9,7 +9,6 @@ rejected with its reason while the others are written; webhooks hear about it.
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -432,60 +431,42 @@ def test_the_sdk_refuses_a_mapping_the_center_does_not_offer(live_server, make_k
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 
-def test_the_same_import_on_postgresql(centers) -> None:
+def test_the_same_import_on_postgresql(centers, pg_store) -> None:
     """The store's PostgreSQL path: casts, row locks, and event ids from a sequence with a gap."""
-    pytest.importorskip("psycopg")
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from widget_server.routes.api.import_rows import read_batch
     from widget_server.store import webhooks
-    from widget_server.store.engine import make_engine
     from widget_server.store.imports import import_rows
-    from widget_server.store.subscribers import Store
 
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-    name = "widget_import_" + secrets.token_hex(4)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {type(exc).__name__}")
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    try:
-        store = Store(engine, lookup_key=b"test-lookup-key")
-        store.migrate()
-        center = centers[CENTER]
-        with store.writing() as connection:
-            webhooks.create_endpoint(connection, CENTER, "https://hooks.example.org/x", None, "whsec_x",
-                                     store.clock())
-            connection.execute(text("SELECT nextval(pg_get_serial_sequence('events', 'id'))"))  # a gap
+    store = pg_store
+    center = centers[CENTER]
+    with store.writing() as connection:
+        webhooks.create_endpoint(connection, CENTER, "https://hooks.example.org/x", None, "whsec_x",
+                                 store.clock())
+        connection.execute(text("SELECT nextval(pg_get_serial_sequence('events', 'id'))"))  # a gap
 
-        def run(*records: dict, dry_run: bool = False) -> object:
-            batch = read_batch(ndjson(*records), center, store.clock())
-            with (store.writing() if not dry_run else store.engine.begin()) as connection:
-                return import_rows(connection, center, batch.rows, patch=batch.patch, actor="api_key:pg",
-                                   lookup_key=b"test-lookup-key", now=store.clock(), dry_run=dry_run)
+    def run(*records: dict, dry_run: bool = False) -> object:
+        batch = read_batch(ndjson(*records), center, store.clock())
+        with (store.writing() if not dry_run else store.engine.begin()) as connection:
+            return import_rows(connection, center, batch.rows, patch=batch.patch, actor="api_key:pg",
+                               lookup_key=b"test-lookup-key", now=store.clock(), dry_run=dry_run)
 
-        assert run(*LEGACY, dry_run=True).created == 4 and count(store, subscribers) == 0
-        first = run(*LEGACY)
-        assert (first.created, first.rejected) == (4, [])
-        changed = dict(LEGACY[0], subscriptions={"offers": {"push": "opted_in"}}, suppressed=True)
-        second = run(changed, *LEGACY[1:])
-        assert (second.updated, second.unchanged) == (1, 3)
-        assert second.changes["suppression"] == {"true": 1}
-        sid = subscriber_id(store, "crm-1")
-        history = store.events(sid)
-        assert [e["version"] for e in history] == [1, 2] and store.verify_chain(sid).intact
-        assert history[0]["evidence"] == {"legacy_source": "old-esp", "legacy_date": "2019-04-02"}
-        assert store.get(CENTER, sid).preferences.suppressed
-        with store.engine.connect() as connection:
-            assert connection.scalar(select(func.min(events.c.id))) == 2  # after the gap
-            pairs = connection.execute(select(subscriptions.c.subscriber_id, events.c.subscriber_id).select_from(
-                subscriptions.outerjoin(events, events.c.id == subscriptions.c.event_id))).all()
-            assert pairs and all(mine == its for mine, its in pairs)  # each row names its own event
-            assert connection.scalar(select(func.count()).select_from(webhook_deliveries)) == 4  # 3 + 1 events
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
+    assert run(*LEGACY, dry_run=True).created == 4 and count(store, subscribers) == 0
+    first = run(*LEGACY)
+    assert (first.created, first.rejected) == (4, [])
+    changed = dict(LEGACY[0], subscriptions={"offers": {"push": "opted_in"}}, suppressed=True)
+    second = run(changed, *LEGACY[1:])
+    assert (second.updated, second.unchanged) == (1, 3)
+    assert second.changes["suppression"] == {"true": 1}
+    sid = subscriber_id(store, "crm-1")
+    history = store.events(sid)
+    assert [e["version"] for e in history] == [1, 2] and store.verify_chain(sid).intact
+    assert history[0]["evidence"] == {"legacy_source": "old-esp", "legacy_date": "2019-04-02"}
+    assert store.get(CENTER, sid).preferences.suppressed
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.min(events.c.id))) == 2  # after the gap
+        pairs = connection.execute(select(subscriptions.c.subscriber_id, events.c.subscriber_id).select_from(
+            subscriptions.outerjoin(events, events.c.id == subscriptions.c.event_id))).all()
+        assert pairs and all(mine == its for mine, its in pairs)  # each row names its own event
+        assert connection.scalar(select(func.count()).select_from(webhook_deliveries)) == 4  # 3 + 1 events
