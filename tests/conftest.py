@@ -35,6 +35,16 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+class Seconds:
+    """A Unix-seconds clock for the token signer and link minter: ``clock.now += 3600``."""
+
+    def __init__(self, now: float = 1_800_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -7,6 +7,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import Seconds
 from preference_sdk import TokenInvalid, TokenSigner
 from preference_sdk._links import LinkMinter, _FastSigner
 from preference_sdk._tokens import SCOPES
@@ -16,17 +17,9 @@ SECRETS = ["secret-new", "secret-old"]
 TOKEN = r"[A-Za-z0-9_\-.]+"
 
 
-class Seconds:
-    def __init__(self, now: float = 1_800_000_000.25) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Seconds:
-    return Seconds()
+    return Seconds(1_800_000_000.25)  # a fraction: tokens carry whole seconds
 
 
 @pytest.fixture

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from conftest import Seconds
 from preference_sdk import DEFAULT_LIFETIMES, TokenExpired, TokenInvalid, TokenSigner
-
-
-class Seconds:
-    def __init__(self, now: float = 1_800_000_000) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

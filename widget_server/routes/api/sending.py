@@ -18,6 +18,16 @@ from ...errors import BadRequest, Conflict, InvalidValues, NotFound
 from .schemas import DecisionOut, LinkOut, LinkRequest, problems
 from .subscribers import center_of
 
+_center_infos: dict[int, tuple[Center, CenterInfo]] = {}
+
+
+def center_info(center: Center) -> CenterInfo:
+    """The center as the SDK's decision sees it; centers are frozen, so built once each."""
+    known = _center_infos.get(id(center))
+    if known is None or known[0] is not center:
+        known = _center_infos[id(center)] = (center, CenterInfo.from_json(wire.center_definition(center)))
+    return known[1]
+
 
 class SendingController(Controller):
     path = "/subscribers"
@@ -38,7 +48,7 @@ class SendingController(Controller):
         if at is not None and at.tzinfo is None:
             raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
         prefs = SdkPreferences.from_json(wire.document(center, subscriber))
-        answer = _decision.can_contact(prefs, CenterInfo.from_json(wire.center_definition(center)), topic, channel,
+        answer = _decision.can_contact(prefs, center_info(center), topic, channel,
                                        at=at or request.app.state.clock(), digest=digest)
         return DecisionOut(answer.allowed, answer.reason, answer.frequency)
 
