@@ -102,7 +102,37 @@ Homme = "menswear"
 Enfant = "kids"
 Jardin = "garden"
 """
+#: A lean export, as many ESPs give it: an id, an address, the date, one opt-in flag.
+LIGHT_MAPPING = """\
+legacy_source = "old-esp"
+date_formats = ["%d/%m/%Y"]
+
+[columns]
+external_id = "CustomerID"
+email = "Email"
+legacy_date = "OptInDate"
+"offers.email" = "OffersEmail"
+
+[values]
+states = {Y = "opted_in", N = "opted_out"}
+"""
 TAGS = ["Deco", "Lampes", "Table", "Linge", "Femme", "Homme", "Enfant", "Jardin"]
+
+
+def write_light_csv(path: Path, rows: int, seed: int = 7) -> int:
+    """The lean export (``--shape light``); answers how many rows will be rejected (bad dates)."""
+    pick = random.Random(seed)
+    start = datetime(2015, 1, 1)
+    bad = 0
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write("CustomerID,Email,OptInDate,OffersEmail\n")
+        for n in range(rows):
+            if pick.random() < 0.005:
+                day, bad = "31/02/2019", bad + 1
+            else:
+                day = (start + timedelta(days=pick.randrange(3000))).strftime("%d/%m/%Y")
+            out.write(f"CRM{n:08d},customer{n}@example.com,{day},{pick.choice('YYYN')}\n")
+    return bad
 
 
 def write_csv(path: Path, rows: int, seed: int = 7) -> int:
@@ -306,13 +336,14 @@ def profile_in_process(workdir: Path, csv_path: Path, mapping: dict, rows: int) 
     return report.getvalue()
 
 
-def run(rows: int = 100_000, *, batch: int = BATCH, profile: bool = False) -> dict:
+def run(rows: int = 100_000, *, batch: int = BATCH, profile: bool = False, shape: str = "full") -> dict:
+    """``shape``: ``full`` (six flags, a frequency, tags, a locale) or ``light`` (one flag)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-imports-"))
     server = None
     try:
         csv_path, mapping_path = workdir / "legacy.csv", workdir / "legacy.toml"
-        bad = write_csv(csv_path, rows)
-        mapping_path.write_text(MAPPING, encoding="utf-8")
+        bad = (write_light_csv if shape == "light" else write_csv)(csv_path, rows)
+        mapping_path.write_text(LIGHT_MAPPING if shape == "light" else MAPPING, encoding="utf-8")
         db = workdir / "widget.db"
         store = Store(make_engine(f"sqlite:///{db}"), lookup_key=b"bench-lookup")
         store.migrate()
@@ -335,7 +366,7 @@ def run(rows: int = 100_000, *, batch: int = BATCH, profile: bool = False) -> di
         counts = table_counts(store)
         all_rows = floor(template, workdir / "floor.db", counts, batch)
         result = {
-            "rows": rows, "batch": batch, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+            "rows": rows, "shape": shape, "batch": batch, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
             "created": report.created, "rejected": len(report.rejected),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
             "baseline_seconds": round(raw, 2), "baseline_rows_per_s": round(rows / raw),
@@ -358,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--profile", action="store_true", help="also cProfile both sides in process")
+    parser.add_argument("--shape", choices=("full", "light"), default="full",
+                        help="full: six flags, a frequency, tags (default); light: an address and one flag")
     args = parser.parse_args(argv)
-    result = run(args.rows, batch=args.batch, profile=args.profile)
+    result = run(args.rows, batch=args.batch, profile=args.profile, shape=args.shape)
     profile = result.pop("profile", None)
     print(f"import   {result['rows']:>9,} rows in {result['seconds']:7.2f} s  {result['rows_per_s']:>8,} rows/s"
           f"  (server CPU {result['server_cpu_s']} s, client CPU {result['client_cpu_s']} s)")
