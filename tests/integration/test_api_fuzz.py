@@ -38,7 +38,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples every run, so CI cannot turn red by chance; raise
+# max_examples (or drop derandomize) locally to search further.
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_api_fail(case, fuzzed) -> None:
     base_url, key, real = fuzzed
     if case.path_parameters:
