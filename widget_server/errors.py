@@ -13,6 +13,7 @@
      ├── InternalError               500  logged with an id, shown with that id
      └── ApiError                         the JSON API's own (``code`` names each for programs)
           ├── BadRequest             400  unreadable body or parameter (``errors``)
+          │    └── UnsupportedMediaType  415  a body of another type
           ├── Unauthenticated        401  no key, or not a live one
           ├── Forbidden              403  the key lacks the scope, or is another center's
           ├── Conflict               409  an external id in use, an erased subscriber
@@ -122,6 +123,11 @@ class BadRequest(ApiError):
     code = "bad_request"
     title = N_("Bad request")
     detail = N_("The request could not be read. The errors member says what is wrong.")
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Unauthenticated(ApiError):

@@ -136,7 +136,7 @@ def test_running_the_same_rows_again_changes_nothing(api, store) -> None:
 
 def test_an_existing_subscriber_is_patched_and_its_chain_continues(api, store) -> None:
     created = api.post(f"{BASE}/subscribers", json={"external_id": "crm-1", "preferences": {
-        "subscriptions": {"offers": {"email": "opted_out", "push": "opted_in"}}, "interests": ["kids"]}})
+        "subscriptions": {"offers": {"push": "opted_in"}}, "interests": ["kids"]}})
     assert created.status_code == 201
     sid = created.json()["subscriber_id"]
     report = imported(api, ndjson(LEGACY[0]))
@@ -250,7 +250,7 @@ def test_keys_and_scopes(live_server, make_key) -> None:
     body = ndjson(LEGACY[1])
     assert httpx.post(url, content=body).status_code == 401
     for scope, center, status in (("read", CENTER, 403), ("admin", "voyago", 403), ("write", CENTER, 200)):
-        headers = {"Authorization": f"Bearer {make_key(center, scope)}"}
+        headers = {"Authorization": f"Bearer {make_key(center, scope)}", "Content-Type": "application/x-ndjson"}
         assert httpx.post(url, content=body, headers=headers).status_code == status
 
 
@@ -332,7 +332,8 @@ def test_webhook_deliveries_are_queued_and_sent(app_factory, make_key, store) ->
         base = f"{server.url}{BASE}"
         hook = httpx.post(f"{base}/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=admin)
         assert hook.status_code == 201
-        response = httpx.post(f"{base}/imports?dry_run=false", content=ndjson(*LEGACY), headers=admin)
+        response = httpx.post(f"{base}/imports?dry_run=false", content=ndjson(*LEGACY),
+                              headers={**admin, "Content-Type": "application/x-ndjson"})
         assert response.status_code == 200 and response.json()["created"] == 4
         with store.engine.connect() as connection:
             queued = connection.execute(select(webhook_deliveries.c.event_id, webhook_deliveries.c.subscriber_id,
@@ -470,3 +471,27 @@ def test_the_same_import_on_postgresql(centers, pg_store) -> None:
             subscriptions.outerjoin(events, events.c.id == subscriptions.c.event_id))).all()
         assert pairs and all(mine == its for mine, its in pairs)  # each row names its own event
         assert connection.scalar(select(func.count()).select_from(webhook_deliveries)) == 4  # 3 + 1 events
+
+
+def test_review_findings_on_imports(api, store, live_server, settings, clock) -> None:
+    """A re-run after a person unsubscribed here keeps the withdrawal; odd values are rejected rows."""
+    first = imported(api, ndjson(LEGACY[1]))
+    assert first["created"] == 1
+    sid = subscriber_id(store, "crm-2")
+    token = live_server.app.state.signer.mint("unsubscribe", CENTER, sid, tp="offers", ch="email")
+    one_click = httpx.post(f"{live_server.url}/c/{CENTER}/unsubscribe", params={"t": token},
+                           data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    again = imported(api, ndjson(LEGACY[1]))
+    assert again["unchanged"] == 1 and again["updated"] == 0
+    assert store.get(CENTER, sid).preferences.state("offers", "email") == "opted_out"
+    twice = imported(api, ndjson({"row": 5, "external_id": "dup"}, {"row": 5, "external_id": "dup"}), dry_run=True)
+    assert twice["created"] == 1 and len(twice["rejected"]) == 1
+    odd = imported(api, ndjson(
+        {"row": 1, "external_id": "a", "subscriptions": {"offers": {"email": ["x"]}}},
+        {"row": 2, "external_id": "b", "frequencies": {"offers": {"a": 1}}},
+        {"row": 3, "external_id": "c", "legacy_date": "0001-01-01T00:00:00+05:00"},
+        {"row": 4, "external_id": "d", "legacy_date": "9999-12-31T23:00:00-05:00"},
+    ), dry_run=True)
+    assert [r["row"] for r in odd["rejected"]] == [1, 2, 3, 4]
+    assert post(api, ndjson(LEGACY[0]), dry_run=True, **{"Content-Type": "text/plain"}).status_code == 415

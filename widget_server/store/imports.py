@@ -13,7 +13,8 @@ Why the subscriber ids of a batch share a random prefix: every table is keyed by
 subscriber id, and ids spread at random over a large B-tree make each batch touch (and
 write at commit) most of its pages. Writing the rows of 400,000 subscribers with plain
 sqlite3 took 75 s with ids from ``new_subscriber_id()`` and 29 s with one random prefix
-per batch of 5,000 and sorted random suffixes, which append to one narrow key range.
+per batch of 5,000 and random suffixes, which land in one narrow key range. (The ids
+are handed to rows in random order, so they do not follow the file's order.)
 The ids keep the usual format (``sub_`` + 22 URL-safe characters) and 96 random bits
 each; what the prefix tells (these subscribers were imported together) the events'
 common ``occurred_at`` already says.
@@ -30,7 +31,7 @@ import re
 import secrets
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Dialect
 
 from ..centers.model import Center
 from ..ledger import HASHED_FIELDS, Change, canonical
-from ..preferences import UNKNOWN, Preferences, diff, suppress_all
+from ..preferences import OPTED_OUT, UNKNOWN, Preferences, diff, suppress_all
 from .schema import (
     contact_points,
     events,
@@ -222,13 +223,15 @@ def lookup_hash(key: bytes, center: str, value: str) -> str:
 
 
 def _batch_ids(count: int) -> list[str]:
-    """``count`` new subscriber ids: one random prefix, sorted random suffixes (see the module docstring).
+    """``count`` new subscriber ids: one random prefix, random suffixes (see the module docstring).
 
     Each suffix is 12 random bytes (16 characters); they are drawn all at once.
     """
     prefix = "sub_" + secrets.token_urlsafe(6)[:6]
     drawn = base64.urlsafe_b64encode(secrets.token_bytes(12 * count)).decode()
-    return sorted([prefix + drawn[i:i + 16] for i in range(0, 16 * count, 16)])
+    # Handed out in random order: sorted, they would follow the file's order (often a CRM
+    # number or a sign-up date) and say something. Rows are inserted sorted by id instead.
+    return [prefix + drawn[i:i + 16] for i in range(0, 16 * count, 16)]
 
 
 @contextmanager
@@ -314,7 +317,7 @@ class _Plan:
     def update(self, row: Row, current: _Current, email_hash: str | None, suppress: bool) -> bool:
         """Plan the change of an existing subscriber; False when the row changes nothing."""
         before = current.preferences
-        desired = self.patch(before, row.choices)
+        desired = keep_withdrawals(before, self.patch(before, row.choices))
         if suppress or before.suppressed:  # an import is not the person's act: it never lifts a suppression
             desired = suppress_all(self.center, desired)
         changes = diff(before, desired)
@@ -379,10 +382,10 @@ class _Plan:
                 appended.append(hasher.event(current.id, version, current.last_hash, row, *hasher.changes(changes)))
                 _changed_state_rows(sql, current, row, desired, event_id, states, settings, interests, cleared)
         sql.insert(connection, subscribers, ("id", "center", "version", "locale", "suppressed", "created_at",
-                                             "updated_at", "external_id"), new_subscribers)
+                                             "updated_at", "external_id"), sorted(new_subscribers))
         if bumps and sql.update_versions(connection, bumps) != len(bumps):
             raise RuntimeError("a subscriber changed during the import batch")  # cannot happen under the write lock
-        sql.insert(connection, contact_points, ("subscriber_id", "kind", "lookup_hash", "value"), contacts)
+        sql.insert(connection, contact_points, ("subscriber_id", "kind", "lookup_hash", "value"), sorted(contacts))
         if appended:
             sql.insert(connection, events, ("subscriber_id", "center", "version", "occurred_at", "source", "actor",
                                             "changes", "locale", "evidence", "prev_hash", "hash"), appended)
@@ -400,6 +403,18 @@ def _renumbered(connection: Connection, states: list[tuple], before: int) -> lis
     """The subscription rows with the event ids the events actually got."""
     ids = {sid: event_id for event_id, sid in connection.execute(_appended_since, {"after": before})}
     return [(*state[:-1], ids[state[0]]) for state in states]
+
+
+def keep_withdrawals(before: Preferences, desired: Preferences) -> Preferences:
+    """Legacy data never takes back a withdrawal: what is ``opted_out`` here stays so.
+
+    A re-run of an old file after the person unsubscribed here must not re-subscribe
+    them (and must report the row unchanged).
+    """
+    withdrawn = {key: state for key, state in before.subscriptions.items() if state == OPTED_OUT}
+    if all(desired.state(*key) == OPTED_OUT for key in withdrawn):
+        return desired
+    return replace(desired, subscriptions={**desired.subscriptions, **withdrawn})
 
 
 def _tally_key(value: Any) -> str:

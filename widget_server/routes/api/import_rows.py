@@ -108,9 +108,13 @@ def _read_batch(body: bytes, center: Center, now: datetime) -> Batch:
             continue
         objects += 1
         number = record.row or line_number
-        if (first := first_row.setdefault(record.external_id, number)) != number:  # the first row wins, even a bad one
+        if record.external_id in first_row:  # the first row wins, even a bad one
+            first = first_row[record.external_id]
             rejected.append((number, f"row {number}: external_id: already in this batch (row {first})"))
-        elif type(row := row_of_record(record, number)) is str:
+            continue
+        first_row[record.external_id] = number
+        row = row_of_record(record, number)
+        if type(row) is str:
             rejected.append((number, f"row {number}: {row}"))
         else:
             rows.append(row)
@@ -230,11 +234,11 @@ def _named_problem(kind: str, raw: bytes) -> str | None:
     if kind == "subscriptions" and isinstance(loose, dict):
         for topic, channels in loose.items():
             for channel, state in (channels.items() if isinstance(channels, dict) else ()):
-                if state not in _STATES:
+                if not isinstance(state, str) or state not in _STATES:
                     return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(State.__args__)})"
     if kind == "frequencies" and isinstance(loose, dict):
         for topic, frequency in loose.items():
-            if frequency is not None and frequency not in _FREQUENCIES:
+            if frequency is not None and (not isinstance(frequency, str) or frequency not in _FREQUENCIES):
                 return f"frequencies.{topic}: {frequency!r} is not a frequency ({', '.join(Frequency.__args__)})"
     return None
 
@@ -251,5 +255,8 @@ def _legacy_moment(text: str) -> tuple[datetime, str] | str:
         return "a date (2019-04-02) or an ISO 8601 time with its offset (2019-04-02T10:30:00+02:00)"
     if moment.tzinfo is None:
         return "give a time zone (2019-04-02T10:30:00Z), or a date alone"
-    moment = moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        return "a time between the years 1 and 9999 in UTC"
     return moment, moment.isoformat().replace("+00:00", "Z")

@@ -17,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter, RawBody
 from sqlalchemy import Connection
 
+from ...errors import UnsupportedMediaType
 from ...store.imports import Outcome, import_rows
 from .import_rows import Batch, read_batch
 from .schemas import ImportReport, Problem, problems
@@ -26,8 +27,17 @@ TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_typ
                          generate_examples=False)
 
 
+#: JSON lines go by several names; all are accepted.
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/ndjson")
+
+
+NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Content-Type application/x-ndjson)",
+                          media_type="application/problem+json", generate_examples=False)
+
+
 @post("/imports", opt={"scope": "write"}, status_code=200, tags=["imports"],
-      summary="Import a batch of legacy preferences (JSON lines)", responses={**problems(409, 422), 413: TOO_LARGE},
+      summary="Import a batch of legacy preferences (JSON lines)",
+      responses={**problems(409, 422), 413: TOO_LARGE, 415: NOT_NDJSON},
       description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "
                   "See docs/API.md, Bulk import.")
 async def import_records(
@@ -36,6 +46,9 @@ async def import_records(
     body: RawBody,
 ) -> Response[ImportReport]:
     state = request.app.state
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in NDJSON_TYPES:
+        raise UnsupportedMediaType(errors=[{"path": "Content-Type", "message": "application/x-ndjson"}])
     center, store = state.centers[center_id], state.store
     batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
     actor = request.state.api_key.actor
