@@ -423,3 +423,27 @@ def test_every_unsubscribe_screen_speaks_the_language(live_server, store, locale
         for message in ("Unsubscribe me", "You are unsubscribed", "Subscribe me again", "You are subscribed again.",
                         "Manage all my preferences instead", "This link cannot unsubscribe you"):
             assert app.state.translator.gettext(locale, message) != message, (locale, message)
+
+
+def test_undo_belongs_to_the_link_that_confirmed(live_server, client, store, subscriber, mint, clock) -> None:
+    """A one-click (a mail provider's, maybe for a forwarded copy) offers no undo; nor does another link."""
+    token = mint(tp="offers", ch="email")
+    assert httpx.post(f"{live_server.url}{URL}?t={token}", data=ONE_CLICK).status_code == 200
+    after_one_click = client.get(URL, params={"t": token})
+    assert 'value="undo"' not in after_one_click.text
+    clock.advance(seconds=5)
+    mine = mint(tp="offers", ch="sms")
+    assert confirm(client, live_server, mine).status_code == 303
+    assert 'value="undo"' in client.get(URL, params={"t": mine}).text
+    clock.advance(seconds=5)
+    forwarded = mint(tp="offers", ch="sms")  # another copy of the mail, another link
+    assert 'value="undo"' not in client.get(URL, params={"t": forwarded}).text
+
+
+def test_an_erased_subscriber_cannot_use_an_unsubscribe_link(live_server, client, store, subscriber, mint,
+                                                           make_key) -> None:
+    token = mint(tp="offers")
+    key = make_key(CENTER, "admin")
+    assert httpx.delete(f"{live_server.url}/api/v1/centers/{CENTER}/subscribers/{subscriber}",
+                        headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert client.get(URL, params={"t": token}).status_code == 403

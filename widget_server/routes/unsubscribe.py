@@ -49,7 +49,6 @@ SCOPE = "unsubscribe"
 DEFAULT_CHANNEL = "email"
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
 #: What an unsubscribe records as its method of proof, by the way it came.
-UNSUBSCRIBE_METHODS = ("one_click", "confirmed_on_page")
 #: How long after an unsubscribe the page offers to undo it. Undoing adds contact back,
 #: on the strength of a link that may sit in a forwarded message: only right after.
 UNDO_WINDOW = timedelta(hours=1)
@@ -128,15 +127,21 @@ def save_fresh(
                       context=context, seen=current)
 
 
-def undoable_event(store: Store, subscriber_id: str, now: datetime) -> dict[str, Any] | None:
+def undoable_event(store: Store, subscriber_id: str, now: datetime, link_issued_at: int) -> dict[str, Any] | None:
     """The unsubscribe that the page may still undo: the subscriber's latest event, if it
-    is one made through an unsubscribe link within :data:`UNDO_WINDOW`."""
+    was confirmed on this page with this very link, within :data:`UNDO_WINDOW`.
+
+    Not a one-click one (a mail provider made it, perhaps for a forwarded copy), and not
+    one made with another link: whoever holds a link can only undo what that link did.
+    """
     events = store.events(subscriber_id)
     if not events:
         return None
     last = events[-1]
-    method = (last.get("evidence") or {}).get("method")
-    if last["source"] != "email_link" or method not in UNSUBSCRIBE_METHODS:
+    evidence = last.get("evidence") or {}
+    if last["source"] != "email_link" or evidence.get("method") != "confirmed_on_page":
+        return None
+    if evidence.get("link_issued_at") != link_issued_at:
         return None
     return last if now - last["occurred_at"] <= UNDO_WINDOW else None
 
@@ -200,7 +205,7 @@ async def open_link(request: Request, state: State, center: Center, token: str |
     """
     claims = read_link(state.signer, token, center, scopes=(SCOPE,))
     subscriber = await state.store.read(state.store.get, center.id, claims.subscriber)
-    if subscriber is None:
+    if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
         raise LinkInvalid(center=center)
     locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
     return Link(center, token or "", claims, subscriber, locale, read_options(center, options_from))
@@ -261,7 +266,8 @@ class UnsubscribeController(Controller):
             return page(request, state, link, "pages/unsubscribe.html", target, message=message)
         event = None
         if link.trusted:
-            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock())
+            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock(),
+                                           link.claims.issued_at)
         return page(request, state, link, "pages/unsubscribe_done.html", target, just_done=done, undo_event=event)
 
     @post(media_type=MediaType.HTML, status_code=200)
@@ -307,7 +313,8 @@ class UnsubscribeController(Controller):
         target = target_of(center, link.claims)
         event = None
         if link.trusted:
-            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock())
+            event = await state.store.read(undoable_event, state.store, link.subscriber.id, state.clock(),
+                                           link.claims.issued_at)
         if event is not None and str(event["version"]) == version:
             context = link.context("undo_on_page", request, undoes_version=event["version"])
             current = link.subscriber.preferences
