@@ -84,6 +84,10 @@ _FALSE = {"false", "0", "no", "n"}
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
 
 
+#: Distinct legacy dates remembered at once (a file of dates repeats them a lot).
+DATE_CACHE = 10_000
+
+
 class ImportMappingError(PreferenceSDKError, ValueError):
     """The mapping cannot read this file, or names what the center does not offer. Nothing was sent."""
 
@@ -401,6 +405,8 @@ class _Reader:
         """A legacy date as the API takes it: ``2019-04-02``, or an ISO time with its offset."""
         known = self._dates.get(raw)
         if known is None:
+            if len(self._dates) >= DATE_CACHE:  # timestamps are mostly distinct: keep memory flat
+                self._dates.clear()
             known = self._dates[raw] = self._parse_date(str(raw)) or ""
         if not known:
             formats = ", ".join(self.date_formats) or "ISO 8601, e.g. 2019-04-02"
