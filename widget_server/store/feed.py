@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from .schema import events, subscribers
 
@@ -60,7 +60,3 @@ def event(connection: Connection, event_id: int) -> dict[str, Any] | None:
     """One event in the feed's shape (webhook payloads)."""
     row = connection.execute(_one, {"id": event_id}).mappings().first()
     return dict(row) if row else None
-
-
-def last_id(connection: Connection, center: str) -> int:
-    return connection.scalar(select(func.coalesce(func.max(events.c.id), 0)).where(events.c.center == center))

@@ -158,7 +158,3 @@ def settle(connection: Connection, delivery_id: int, lease: datetime, *, ok: boo
         delivered_at=now if ok else None, last_error=None if ok else (error or "")[:200],
         next_attempt_at=retry_at if retry_at else D.c.next_attempt_at,
     ))
-
-
-def pending_count(connection: Connection) -> int:
-    return connection.scalar(select(func.count()).select_from(D).where(D.c.status == PENDING))
