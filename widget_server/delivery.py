@@ -114,9 +114,15 @@ class DeliveryWorker:
 
     def _claim(self) -> list[Attempt]:
         now = self.clock()
+        # Look first, in a read transaction: an idle outbox must not take the write lock every
+        # poll. ``claim`` checks again under the lock, so a row taken meanwhile is skipped.
+        with self.store.engine.connect() as connection:
+            due = outbox.due(connection, now, BATCH)
+        if not due:
+            return []
         claimed = []
         with self.store.writing() as connection:
-            for row in outbox.due(connection, now, BATCH):
+            for row in due:
                 lease = outbox.claim(connection, row["id"], now, LEASE)
                 if lease is None:
                     continue

@@ -50,6 +50,10 @@ choices = union_all(
     ),
 )
 
+by_external_id = select(subscribers.c.id).where(
+    subscribers.c.center == bindparam("center"), subscribers.c.external_id == bindparam("external_id")
+)
+
 submission_seen = select(events.c.id).where(
     events.c.subscriber_id == SID, events.c.submission_id == bindparam("submission")
 )

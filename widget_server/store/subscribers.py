@@ -165,20 +165,10 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------
 
-    def create_subscriber(
-        self,
-        center: str,
-        *,
-        locale: str | None = None,
-        preferences: Preferences | None = None,
-        email: str | None = None,
-        external_id: str | None = None,
-        context: EventContext | None = None,
-    ) -> str:
-        """A new subscriber; initial choices, if any, are recorded as its first event."""
+    def create_subscriber(self, center: str, **details: Any) -> str:
+        """A new subscriber (``details`` as for :meth:`create_in`), in its own transaction."""
         with self.writing() as connection:
-            return self.create_in(connection, center, locale=locale, preferences=preferences, email=email,
-                                  external_id=external_id, context=context)
+            return self.create_in(connection, center, **details)
 
     def create_in(
         self,
@@ -191,7 +181,10 @@ class Store:
         external_id: str | None = None,
         context: EventContext | None = None,
     ) -> str:
-        """:meth:`create_subscriber` inside the caller's write transaction."""
+        """A new subscriber, inside the caller's write transaction.
+
+        Initial choices, if any, are recorded as its first event.
+        """
         subscriber_id = new_subscriber_id()
         now = self.clock()
         connection.execute(
@@ -407,6 +400,10 @@ class Store:
         """The subscriber id behind a contact point, found through its keyed hash."""
         with self.engine.connect() as connection:
             return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
+
+    def find_by_external_id_in(self, connection: Connection, center: str, external_id: str) -> str | None:
+        """The subscriber id the host's own reference (CRM id) names in ``center``."""
+        return connection.scalar(q.by_external_id, {"center": center, "external_id": external_id})
 
     def find_by_contact_in(self, connection: Connection, center: str, kind: str, value: str) -> str | None:
         return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)

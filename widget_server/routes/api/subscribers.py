@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ... import wire
 from ...centers.model import Center
 from ...errors import BadRequest, Conflict, InvalidValues, NotFound, StaleVersion, VersionRequired
 from ...ledger import EventContext
 from ...preferences import Preferences, suppress_all
-from ...store.schema import subscribers as subscribers_table
 from ...store.subscribers import Store, Subscriber, VersionConflict
 from . import choices
 from .schemas import (
@@ -93,8 +92,7 @@ class SubscribersController(Controller):
 
         def work(connection: Connection) -> Answer:
             if data.external_id is not None:
-                taken = connection.scalar(select(subscribers_table.c.id).where(
-                    subscribers_table.c.center == center.id, subscribers_table.c.external_id == data.external_id))
+                taken = store.find_by_external_id_in(connection, center.id, data.external_id)
                 if taken:
                     raise Conflict(center=center, subscriber_id=taken)
             if data.email is not None:
@@ -125,8 +123,7 @@ class SubscribersController(Controller):
 
         def read() -> dict[str, Any]:
             with store.engine.connect() as connection:
-                found = connection.scalar(select(subscribers_table.c.id).where(
-                    subscribers_table.c.center == center.id, subscribers_table.c.external_id == external_id))
+                found = store.find_by_external_id_in(connection, center.id, external_id)
                 subscriber = store.get_in(connection, center.id, found) if found else None
             return {"subscribers": [wire.document(center, subscriber)] if subscriber else []}
 
