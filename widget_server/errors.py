@@ -281,11 +281,14 @@ def problem(error: WidgetError, title: str, detail: str, headers: dict[str, str]
     body = {"type": error.problem_type, "title": title, "status": error.status, "detail": detail,
             "code": error.code}
     body.update({k: v for k, v in error.extra.items() if k in PROBLEM_EXTRAS})
-    extra_headers = error.extra.get("headers") or {}
-    if "retry-after" in {k.lower() for k in extra_headers} or error.status == 429:
-        retry = next((v for k, v in extra_headers.items() if k.lower() in ("retry-after", "ratelimit-reset")), "60")
+    # When to come back: the error's own word, else Litestar's rate-limit headers, else a minute for a 429.
+    told = {k.lower(): v for k, v in (error.extra.get("headers") or {}).items()}
+    retry = error.extra.get("retry_after", told.get("retry-after", told.get("ratelimit-reset")))
+    if retry is None and error.status == 429:
+        retry = 60
+    if retry is not None:
         headers["Retry-After"] = str(retry)
-        body.setdefault("retry_after", int(retry))
+        body["retry_after"] = int(retry)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="widget-server"'
     return Response(body, status_code=error.status, media_type="application/problem+json", headers=headers)
