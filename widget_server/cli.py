@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 
 import click
@@ -168,6 +169,7 @@ def demo(port: int, host: str) -> None:
     from .demo import demo_api_keys, demo_settings, demo_tokens, embeddable_from, host_app, seed, widget_links
     from .paths import EXAMPLES
 
+    _require_free_ports(host, port, port + 1)
     settings = demo_settings(settings_from_env(host=host, port=port, config=str(EXAMPLES / "centers")))
     _configure_logging(settings.log_level)
     host_origin = f"http://{host}:{port + 1}"
@@ -191,9 +193,41 @@ def demo(port: int, host: str) -> None:
     asyncio.run(_serve_both(app, host_app(links, settings.base_url, tokens), host, port))
 
 
+def _require_free_ports(host: str, *ports: int) -> None:
+    """Refuse to start, saying which port is taken, before anything is written.
+
+    The demo needs two ports (the widget and, on the next one, a host site of another
+    origin); finding the second one busy only after the first server is up would leave
+    half a demo running.
+    """
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise click.ClickException(
+                    f"cannot listen on {host}:{port} ({error.strerror}); the demo uses --port and the "
+                    f"port after it: choose another, e.g. --port {ports[0] + 10}"
+                ) from None
+
+
 async def _serve_both(app, host_site, host: str, port: int) -> None:  # noqa: ANN001
+    """Serve the widget and the host site; when either stops (or cannot start), stop both."""
     servers = [
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")),
         uvicorn.Server(uvicorn.Config(host_site, host=host, port=port + 1, access_log=False, log_level="warning")),
     ]
-    await asyncio.gather(*(server.serve() for server in servers))
+
+    async def serve(server: uvicorn.Server) -> bool:
+        try:
+            await server.serve()
+            return server.started
+        except SystemExit:  # uvicorn's answer to a port it could not bind
+            return False
+        finally:
+            for other in servers:
+                other.should_exit = True
+
+    if not all(await asyncio.gather(*(serve(server) for server in servers))):
+        raise click.ClickException("the demo stopped: a server could not start (see above)")

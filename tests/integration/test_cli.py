@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,6 +107,19 @@ def test_serve_refuses_to_start_with_a_message_saying_what_to_fix(tmp_path: Path
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def free_port_pair() -> int:
+    """A port whose next port is free too: the demo serves its host pages on port + 1."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports")
+
+
 def start_demo(cwd: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
     """``widget-server demo`` running, and the banner it printed (up to "Ctrl+C")."""
     process = subprocess.Popen([*CLI, "demo", "--port", str(port)], cwd=cwd,
@@ -121,7 +135,7 @@ def start_demo(cwd: Path, port: int) -> tuple[subprocess.Popen, list[str]]:
 
 
 def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_port_pair()
     process, banner = start_demo(tmp_path, port)
     try:
         text = "".join(banner)
@@ -148,6 +162,46 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
     stop(process)
     assert payloads_of_links(again) == payloads_of_links(banner)  # same centers, same subscribers
     assert json.loads((tmp_path / "var" / "api-keys.json").read_text()) == keys  # and the same API keys
+
+
+@pytest.mark.parametrize("busy", [0, 1], ids=["widget port", "host-site port"])
+def test_demo_on_a_busy_port_says_which_one_and_exits(tmp_path: Path, busy: int) -> None:
+    port = free_port_pair()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + busy))
+        squatter.listen()
+        result = run("demo", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port + busy}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var").exists()  # refused before writing anything
+
+
+def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: ANN001
+    """The race the early check cannot close: the port is taken between check and bind."""
+    import asyncio
+
+    import click
+    from widget_server.cli import _serve_both
+
+    async def nothing(scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "lifespan":
+            while True:
+                message = (await receive())["type"]
+                await send({"type": f"{message}.complete"})
+                if message == "lifespan.shutdown":
+                    return
+
+    port = free_port_pair()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + 1))
+        squatter.listen()
+        started = time.monotonic()
+        with pytest.raises(click.ClickException, match="could not start"):
+            asyncio.run(asyncio.wait_for(_serve_both(nothing, nothing, "127.0.0.1", port), 20))
+    assert time.monotonic() - started < 10
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the widget's server let its port go
 
 
 def payloads_of_links(banner: list[str]) -> list[str]:
