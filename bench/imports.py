@@ -303,7 +303,7 @@ def floor(template_db: Path, path: Path, counts: dict[str, int], batch: int) -> 
 def profile_in_process(workdir: Path, csv_path: Path, mapping: dict, rows: int) -> str:
     """cProfile of the client's reading and of the server's work per batch, without HTTP."""
 
-    from preference_sdk._client import _dumps
+    from preference_sdk._calls import _dumps
     from preference_sdk._import import _Reader
 
     from widget_server.centers import load_centers
