@@ -214,7 +214,7 @@ def check_outcome(store: Store, expected: int) -> dict:
 
 def baseline(template_db: Path, path: Path, rows: int, batch: int) -> float:
     """Seconds for plain sqlite3 to write ``rows`` subscribers and ``rows`` events (see the module docstring)."""
-    from widget_server.store.imports import _batch_ids
+    from widget_server.store.imports import batch_ids
 
     shutil.copy(template_db, path)
     connection = sqlite3.connect(path, isolation_level=None)
@@ -225,7 +225,7 @@ def baseline(template_db: Path, path: Path, rows: int, batch: int) -> float:
     evidence = json.dumps({"legacy_source": "old-esp", "legacy_date": "2019-04-02"})
     started = time.perf_counter()
     for first in range(0, rows, batch):
-        ids = _batch_ids(min(batch, rows - first))
+        ids = batch_ids(min(batch, rows - first))
         connection.execute("BEGIN IMMEDIATE")
         connection.executemany(
             "INSERT INTO subscribers (id, center, version, locale, suppressed, created_at, updated_at, external_id) "
@@ -258,7 +258,7 @@ def table_counts(store: Store) -> dict[str, int]:
 
 def floor(template_db: Path, path: Path, counts: dict[str, int], batch: int) -> float:
     """Seconds for plain sqlite3 to write as many rows in every table as the import wrote (same batches)."""
-    from widget_server.store.imports import _batch_ids
+    from widget_server.store.imports import batch_ids
 
     shutil.copy(template_db, path)
     connection = sqlite3.connect(path, isolation_level=None)
@@ -271,7 +271,7 @@ def floor(template_db: Path, path: Path, counts: dict[str, int], batch: int) -> 
     interests = ("home-decor", "lighting", "tableware", "linen", "womenswear", "menswear", "kids", "garden")
     started, event_id = time.perf_counter(), 0
     for first in range(0, subscribers_, batch):
-        ids = _batch_ids(min(batch, subscribers_ - first))
+        ids = batch_ids(min(batch, subscribers_ - first))
         connection.execute("BEGIN IMMEDIATE")
         connection.executemany(
             "INSERT INTO subscribers (id, center, version, locale, suppressed, created_at, updated_at, external_id) "

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from tests.conftest import free_port, serve
 from widget_server.ledger import canonical, event_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
-from widget_server.store.imports import _Hasher, _json, _quoted, lookup_hash
+from widget_server.store.imports import lookup_hash
+from widget_server.store.imports.proof import Hasher, json_text, quoted
 from widget_server.store.schema import contact_points, events, subscribers, subscriptions, webhook_deliveries
 
 CENTER = "maison-lumiere"
@@ -276,7 +277,7 @@ def test_the_batch_hasher_is_ledger_event_hash(locale, source, day, prev) -> Non
     from widget_server.store.imports import Row
 
     now = datetime(2026, 11, 23, 14, 3, 11, 201000, tzinfo=timezone.utc)
-    hasher = _Hasher(CENTER, "api_key:abc", now, "stored-time")
+    hasher = Hasher(CENTER, "api_key:abc", now, "stored-time")
     changes = [Change("offers.email", "unknown", "opted_in"), Change("interests", [], ["garden", "é"]),
                Change("frequency.offers", None, "weekly")]
     evidence = {"legacy_source": source, "legacy_date": day}
@@ -289,7 +290,7 @@ def test_the_batch_hasher_is_ledger_event_hash(locale, source, day, prev) -> Non
               "prev_hash": prev}
     assert record["evidence"] == evidence and record["changes"] == [c.as_dict() for c in changes]
     assert made[-1] == event_hash(record)
-    assert _quoted(source) == _json(source) and canonical(record)
+    assert quoted(source) == json_text(source) and canonical(record)
 
 
 def test_the_quick_lookup_hash_is_the_contacts_one() -> None:
