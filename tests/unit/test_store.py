@@ -186,3 +186,15 @@ def test_a_database_error_does_not_carry_personal_data_into_messages(store: Stor
     with pytest.raises(IntegrityError) as caught:  # the same address twice breaks the unique lookup hash
         store.create_subscriber("acme", email="ann@example.org")
     assert "ann@example.org" not in str(caught.value)
+
+
+def test_a_small_read_runs_inline_on_sqlite_and_a_large_one_off_the_event_loop(store: Store) -> None:
+    import anyio
+
+    async def threads() -> tuple[bool, bool]:
+        loop_thread = threading.get_ident()
+        small = await store.read(threading.get_ident)
+        large = await store.read(threading.get_ident, large=True)
+        return small == loop_thread, large == loop_thread
+
+    assert anyio.run(threads) == (True, False)

@@ -263,13 +263,15 @@ class Store:
         return self._apply(connection, center, subscriber_id, current, desired, context, submission_id,
                            extra_changes)
 
-    async def read(self, call: Callable[..., T], *args: Any) -> T:
+    async def read(self, call: Callable[..., T], *args: Any, large: bool = False) -> T:
         """Run a read for an async caller.
 
-        On SQLite a read takes less time than handing it to a thread, so it runs inline;
-        on a networked engine it runs in a worker thread, off the event loop.
+        On SQLite a small read (one subscriber) takes less time than handing it to a
+        thread, so it runs inline; on a networked engine, and for a ``large`` read whose
+        size the caller chooses (a feed page, an export), it runs in a worker thread, so
+        it cannot hold up every other request on the event loop.
         """
-        if self._serial is not None:
+        if self._serial is not None and not large:
             return call(*args)
         return await anyio.to_thread.run_sync(call, *args)
 

@@ -32,4 +32,4 @@ async def events(
         return {"events": [wire.event(r) for r in rows], "next_cursor": rows[-1]["id"] if rows else after,
                 "has_more": more}
 
-    return await store.read(read)  # type: ignore[return-value]
+    return await store.read(read, large=True)  # type: ignore[return-value]

@@ -32,7 +32,7 @@ class RightsController(Controller):
             with store.engine.connect() as connection:
                 return gdpr.export(store, connection, center.id, subscriber_id)
 
-        held = await store.read(read)
+        held = await store.read(read, large=True)
         if held is None:
             raise NotFound(center=center)
         return {  # type: ignore[return-value]
