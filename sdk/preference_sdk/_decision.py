@@ -9,6 +9,8 @@ The rules, first match wins (docs/API.md, "can_contact"); the reason is a stable
 ====  =====================================================  =======  ==================
 step  condition                                              allowed  reason
 ====  =====================================================  =======  ==================
+0     the subscriber was erased (the server's answer: a      no       ``erased``
+      synced copy deletes an erased subscriber)
 1     the center does not offer the topic, or not on the     no       ``not_offered``
       channel
 2     the topic is ``required`` (transactional), even when   yes      ``required``
@@ -46,11 +48,12 @@ PENDING_REASON = "pending"
 WAIT_FOR_DIGEST = "wait_for_digest"
 OPTED_IN_REASON = "opted_in"
 NOT_OPTED_OUT = "not_opted_out"
+ERASED = "erased"
 
 #: Every reason ``can_contact`` gives, for programs that switch on them.
 REASONS: tuple[str, ...] = (
     NOT_OFFERED, REQUIRED, SUPPRESSED, PAUSED, NO_CONSENT, OPTED_OUT_REASON, PENDING_REASON,
-    WAIT_FOR_DIGEST, OPTED_IN_REASON, NOT_OPTED_OUT,
+    WAIT_FOR_DIGEST, OPTED_IN_REASON, NOT_OPTED_OUT, ERASED,
 )
 
 

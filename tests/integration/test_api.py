@@ -224,6 +224,9 @@ def test_export_and_erasure(api, store) -> None:
     assert store.verify_chain(sid).intact
     assert "leave@example.org" not in str(store.events(sid))
     assert api.delete(f"{BASE}/subscribers/{sid}").json()["already_erased"]
+    for topic in ("orders", "offers"):  # not even a required topic reaches an erased person
+        decision = api.get(f"{BASE}/subscribers/{sid}/decision", params={"topic": topic, "channel": "email"})
+        assert decision.json() == {"allowed": False, "reason": "erased", "frequency": None}
     problem(api.patch(f"{BASE}/subscribers/{sid}/preferences", json={}), 409, "conflict")
     # The same address added again starts suppressed, not opted in.
     again = create(api, email="leave@example.org", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
@@ -254,10 +257,9 @@ def test_problems_speak_the_callers_language(api) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(app_factory, make_key) -> None:
-    from tests.conftest import free_port, serve
+    from tests.conftest import serve_app
 
-    port = free_port()
-    server = serve(app_factory(port=port, options={"api_rate_limit": 3}), port)
+    server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
     try:
         headers = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
         answers = [httpx.get(f"{server.url}{BASE}", headers=headers) for _ in range(4)]
@@ -306,10 +308,9 @@ def test_an_erased_subscriber_cannot_be_reopened_by_a_link(api, live_server, set
 
 
 def test_a_stranger_cannot_use_up_a_keys_rate_limit(app_factory, make_key) -> None:
-    from tests.conftest import free_port, serve
+    from tests.conftest import serve_app
 
-    port = free_port()
-    server = serve(app_factory(port=port, options={"api_rate_limit": 3}), port)
+    server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
     try:
         key = make_key(CENTER, "read")
         forged = f"pck_{key.split('_', 2)[1]}_{'x' * 43}"  # the victim's public id, a wrong secret

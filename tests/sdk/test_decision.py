@@ -111,7 +111,8 @@ def test_the_decision_table(preferences: Preferences, topic: str, channel: str, 
 
 
 def test_the_table_gives_every_documented_reason() -> None:
-    assert {row[-1][1] for row in TABLE} == set(REASONS)
+    # ``erased`` is the server's answer alone (tests/integration/test_api.py): a synced copy deletes them.
+    assert {row[-1][1] for row in TABLE} == set(REASONS) - {"erased"}
 
 
 def test_a_pause_ends_at_its_instant() -> None:

@@ -47,6 +47,8 @@ class SendingController(Controller):
             raise NotFound(center=center)
         if at is not None and at.tzinfo is None:
             raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
+        if subscriber.erased_at is not None:  # no topic, not even a required one, reaches an erased person
+            return DecisionOut(False, _decision.ERASED, None)
         prefs = SdkPreferences.from_json(wire.document(center, subscriber))
         answer = _decision.can_contact(prefs, center_info(center), topic, channel,
                                        at=at or request.app.state.clock(), digest=digest)
