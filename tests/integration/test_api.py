@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -231,6 +233,30 @@ def test_export_and_erasure(api, store) -> None:
     # The same address added again starts suppressed, not opted in.
     again = create(api, email="leave@example.org", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
     assert again["suppressed"] and again["subscriptions"]["offers"]["email"] == "opted_out"
+    # So does the same CRM id, without any address (a CRM sync that did not hear of the erasure).
+    by_crm_id = create(api, external_id="crm-gone", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
+    assert by_crm_id["suppressed"] and by_crm_id["subscriptions"]["offers"]["email"] == "opted_out"
+    assert not create(api, external_id="crm-other")["suppressed"]
+
+
+def test_a_legacy_file_imported_again_after_an_erasure_does_not_bring_the_person_back(api) -> None:
+    rows = [{"external_id": f"legacy-{n}", "subscriptions": {"offers": {"email": "opted_in"}}} for n in (1, 2)]
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+    def imported() -> dict:
+        response = api.post(f"{BASE}/imports", params={"dry_run": "false"}, content=body,
+                            headers={"Content-Type": "application/x-ndjson"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert imported()["created"] == 2
+    found = api.get(f"{BASE}/subscribers", params={"external_id": "legacy-1"}).json()["subscribers"][0]
+    api.delete(f"{BASE}/subscribers/{found['subscriber_id']}")
+    again = imported()
+    assert (again["created"], again["unchanged"]) == (1, 1)
+    back = api.get(f"{BASE}/subscribers", params={"external_id": "legacy-1"}).json()["subscribers"][0]
+    assert back["subscriber_id"] != found["subscriber_id"]
+    assert back["suppressed"] and back["subscriptions"]["offers"]["email"] == "opted_out"
 
 
 def test_the_change_feed_pages_from_a_cursor(api) -> None:

@@ -3,8 +3,9 @@
 Erasure deletes what identifies the person and their current choices, and keeps what
 proves consent and its withdrawal (GDPR Art. 7(1), 17(3)(e)): the pseudonymous id and
 its event chain, which name no one once the contact points and CRM id are gone, and a
-suppression entry holding only the keyed hash of each erased contact point, so the same
-address added again starts suppressed instead of opted in. The erasure itself is an
+suppression entry holding only the keyed hash of each erased contact point and of the
+CRM id, so the same address or CRM id added again (by the API, or by a legacy file
+imported again) starts suppressed instead of opted in. The erasure itself is an
 event (path ``erasure``) so the change feed tells every synced system to delete too.
 """
 
@@ -62,6 +63,9 @@ def erase(
         select(contact_points.c.kind, contact_points.c.lookup_hash)
         .where(contact_points.c.subscriber_id == subscriber_id)
     ).all()
+    if subscriber.external_id:  # a legacy file re-imported, or a CRM sync, must not bring them back opted in
+        points.append(("external_id", contacts.lookup_hash(store.lookup_key, center, "external_id",
+                                                           subscriber.external_id)))
     for kind, lookup_hash in points:
         if connection.scalar(select(suppressions.c.lookup_hash).where(suppressions.c.lookup_hash == lookup_hash)):
             continue
@@ -80,7 +84,7 @@ def erase(
 
 
 def is_suppressed(connection: Connection, key: bytes, center: str, kind: str, value: str) -> bool:
-    """Was this contact point erased before? (Found by its keyed hash only.)"""
+    """Was this contact point (or CRM id: kind ``external_id``) erased before? (Found by its keyed hash only.)"""
     found = select(suppressions.c.lookup_hash).where(
         suppressions.c.lookup_hash == contacts.lookup_hash(key, center, kind, value)
     )

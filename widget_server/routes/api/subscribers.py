@@ -102,8 +102,9 @@ class SubscribersController(Controller):
             prefs = None
             if data.preferences is not None:
                 prefs = choices.desired(center, Preferences(), data.preferences, replacing=True)
-            if data.email is not None and store.is_suppressed_in(connection, center.id, "email", data.email):
-                prefs = suppress_all(center, prefs or Preferences())
+            if any(value is not None and store.is_suppressed_in(connection, center.id, kind, value)
+                   for kind, value in (("email", data.email), ("external_id", data.external_id))):
+                prefs = suppress_all(center, prefs or Preferences())  # erased before: back, but suppressed
             subscriber_id = store.create_in(
                 connection, center.id, locale=data.locale, preferences=prefs, email=data.email,
                 external_id=data.external_id, context=_context(request, center, data.preferences),

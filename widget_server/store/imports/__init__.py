@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 from sqlalchemy import Connection
 
 from ...centers.model import Center
-from .existing import contact_owners, existing, load_choices, lookup_hash
+from .existing import contact_owners, erased_external_ids, existing, load_choices, lookup_hash
 from .model import Outcome, Patch, Row
 from .plan import Plan, batch_ids, keep_withdrawals
 from .statements import Statements
@@ -58,6 +58,8 @@ def _import_rows(connection: Connection, center: Center, rows: Sequence[Row], pa
     load_choices(connection, sql, found)
     hashes = [lookup_hash(lookup_key, center.id, r.email) if r.email else None for r in rows]
     owners, erased = contact_owners(connection, sql, sorted(h for h in hashes if h))
+    erased_ids = erased_external_ids(connection, sql, lookup_key, center.id,
+                                     [r.external_id for r in rows if r.external_id not in found])
     plan = Plan(center, now, patch, sql)
     claimed: dict[str, int] = {}  # address hash -> the row of this batch that gives it
     for row, email_hash in zip(rows, hashes, strict=True):
@@ -75,7 +77,9 @@ def _import_rows(connection: Connection, center: Center, rows: Sequence[Row], pa
             claimed[email_hash] = row.number
         if owner is not None or (current is not None and current.has_email):
             email_hash = None  # held already: an import adds an address, never replaces one
-        suppress = email_hash is not None and email_hash in erased  # an erased address comes back suppressed
+        # An erased address, or an erased subscriber's CRM id, comes back suppressed.
+        suppress = (email_hash is not None and email_hash in erased) or (
+            current is None and row.external_id in erased_ids)
         if current is None:
             plan.create(row, email_hash, suppress)
             outcome.created += 1

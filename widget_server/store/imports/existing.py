@@ -8,6 +8,7 @@ from collections import defaultdict
 from sqlalchemy import Connection
 
 from ...preferences import Preferences
+from .. import contacts
 from .model import Current
 from .statements import Statements
 
@@ -70,6 +71,14 @@ def contact_owners(connection: Connection, sql: Statements, hashes: list[str]) -
     erased = {h for (h,) in sql.select_in(
         connection, "SELECT lookup_hash FROM suppressions WHERE lookup_hash IN ({marks})", hashes)}
     return owners, erased
+
+
+def erased_external_ids(connection: Connection, sql: Statements, key: bytes, center: str,
+                        external_ids: list[str]) -> set[str]:
+    """Which of these CRM ids belonged to an erased subscriber (their keyed hash is a suppression entry)."""
+    hashes = {contacts.lookup_hash(key, center, "external_id", x): x for x in external_ids}
+    return {hashes[h] for (h,) in sql.select_in(
+        connection, "SELECT lookup_hash FROM suppressions WHERE lookup_hash IN ({marks})", sorted(hashes))}
 
 
 def lookup_hash(key: bytes, center: str, value: str) -> str:
