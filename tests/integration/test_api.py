@@ -136,8 +136,15 @@ def test_put_needs_the_current_version(api, store) -> None:
     assert stale["current_version"] == 1
     assert api.get(f"{BASE}/subscribers/{sid}").json() == saved.json()
     assert event_count(store, sid) == 1
-    # A PUT replaces: what it leaves out is reset.
-    reset = api.put(url, json={"subscriptions": {"offers": {"sms": "opted_out"}}}, headers={"If-Match": 'W/"1"'})
+    # If-Match compares strongly (RFC 9110 13.1.1): a weak tag or another spelling never matches.
+    for tag in ('W/"1"', '"01"'):
+        problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": tag}), 412, "stale_version")
+    # Never a 500, whatever the digits (a superscript two passes str.isdigit, not int).
+    for bad in ('"1', '"\u00b2"'.encode("latin-1"), '"' + "9" * 4301 + '"', '"1" "2"', "1"):
+        problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": bad}), 400, "bad_request")
+    assert event_count(store, sid) == 1
+    # A PUT replaces: what it leaves out is reset. A list matches if any of its tags does.
+    reset = api.put(url, json={"subscriptions": {"offers": {"sms": "opted_out"}}}, headers={"If-Match": '"0", "1"'})
     assert reset.json()["subscriptions"]["offers"] == {"email": "unknown", "sms": "opted_out"} | {
         c: "unknown" for c in reset.json()["subscriptions"]["offers"] if c not in ("email", "sms")}
     assert reset.json()["frequencies"] == {}
@@ -249,6 +256,10 @@ def test_a_legacy_file_imported_again_after_an_erasure_does_not_bring_the_person
         assert response.status_code == 200, response.text
         return response.json()
 
+    twice = api.post(f"{BASE}/imports?dry_run=true&dry_run=false", content=body,
+                     headers={"Content-Type": "application/x-ndjson"})
+    assert twice.status_code == 400 and twice.json()["errors"][0]["path"] == "dry_run"
+    assert api.get(f"{BASE}/subscribers", params={"external_id": "legacy-1"}).json()["subscribers"] == []
     assert imported()["created"] == 2
     found = api.get(f"{BASE}/subscribers", params={"external_id": "legacy-1"}).json()["subscribers"][0]
     api.delete(f"{BASE}/subscribers/{found['subscriber_id']}")

@@ -17,7 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter, RawBody
 from sqlalchemy import Connection
 
-from ...errors import UnsupportedMediaType
+from ...errors import BadRequest, UnsupportedMediaType
 from ...store.imports import Outcome, import_rows
 from .import_rows import Batch, read_batch
 from .schemas import ImportReport, Problem, problems
@@ -49,6 +49,8 @@ async def import_records(
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in NDJSON_TYPES:
         raise UnsupportedMediaType(errors=[{"path": "Content-Type", "message": "application/x-ndjson"}])
+    if len(request.query_params.getall("dry_run", [])) > 1:  # the last one would win: say which, once
+        raise BadRequest(errors=[{"path": "dry_run", "message": "give dry_run once: true or false"}])
     center, store = state.centers[center_id], state.store
     batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
     actor = request.state.api_key.actor

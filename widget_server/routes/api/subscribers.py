@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -43,22 +44,29 @@ def load(store: Store, connection: Connection, center: Center, subscriber_id: st
     return subscriber
 
 
-def _if_match(request: Request, *, required: bool) -> int | None:
-    """The version named by If-Match (``"3"``, ``W/"3"``), None for ``*`` or when absent."""
+#: An entity tag as we send them: a version number, quoted (RFC 9110 §8.8.3), optionally weak.
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([0-9]{1,18})"\s*')
+
+
+def _if_match(request: Request, *, required: bool) -> frozenset[str] | None:
+    """The entity tags If-Match accepts (``"3"``, or a list ``"3", "4"``), None for ``*`` or when absent.
+
+    If-Match compares strongly (RFC 9110 §13.1.1): a weak tag (``W/"3"``) matches nothing,
+    so a write that sends only weak tags is answered 412, as a stale one is.
+    """
     raw = request.headers.get("if-match")
     if raw is None:
         if required:
             raise VersionRequired()
         return None
-    raw = raw.strip()
-    if raw == "*":
+    if raw.strip() == "*":
         if required:  # a replacing write must say which version it replaces
             raise BadRequest(errors=[{"path": "If-Match", "message": 'the ETag you read, e.g. "3", not *'}])
         return None
-    value = raw.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    tags = [_ENTITY_TAG.fullmatch(item) for item in raw.split(",")]
+    if not all(tags):
         raise BadRequest(errors=[{"path": "If-Match", "message": 'the ETag you read, e.g. "3"'}])
-    return int(value)
+    return frozenset(tag.group(2) for tag in tags if tag and not tag.group(1))  # compared as strings: "03" is not "3"
 
 
 def _context(request: Request, center: Center, body: PreferencesWrite | None) -> EventContext:
@@ -162,7 +170,7 @@ class SubscribersController(Controller):
         def work(connection: Connection) -> Answer:
             subscriber = load(store, connection, center, subscriber_id)
             current = subscriber.preferences
-            if expected is not None and expected != current.version:
+            if expected is not None and str(current.version) not in expected:
                 raise StaleVersion(center=center, current_version=current.version)
             if subscriber.erased_at is not None:
                 raise Conflict(center=center, subscriber_id=subscriber_id)
