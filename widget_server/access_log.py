@@ -7,6 +7,7 @@ of a widget URL holds only the center id. Server access logs (uvicorn's) are off
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,14 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, record_status)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+            log.info("%s %s %d %.1fms", scope["method"], _printable(scope["path"]), status, elapsed)
 
     return logged
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(path: str) -> str:
+    """The path with control characters escaped: a ``%0A`` in a URL must not forge a log line."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", path)

@@ -17,9 +17,15 @@ import uvicorn
 
 from .settings import Settings, SettingsError, settings_from_env, settings_to_env
 
+#: Libraries that log every request's full URL at INFO: a webhook URL may carry the
+#: receiver's secret in its query string, and no URL of ours belongs in a log line.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
 
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

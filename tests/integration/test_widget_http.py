@@ -248,15 +248,38 @@ def test_tokens_and_personal_data_never_reach_the_logs(live_server, visitor, cap
     assert token[:20] not in logged and "camille" not in logged  # ...and says nothing personal
 
 
+def test_a_newline_in_a_path_cannot_forge_an_access_log_line(live_server, make_key, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = make_key(CENTER, "read")
+    forged = httpx.get(f"{live_server.url}/api/v1/centers/{CENTER}/subscribers/x%0AGET%20forged%20200",
+                       headers={"Authorization": f"Bearer {key}"})
+    assert forged.status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "widget_server.access"]
+    assert lines and all("\n" not in line for line in lines)
+    assert any("/subscribers/x\\x0aGET forged 200 404" in line for line in lines)
+
+
+def test_the_command_line_keeps_http_client_urls_out_of_the_log() -> None:
+    """httpx logs each request's URL at INFO; a webhook URL may hold its receiver's secret."""
+    import subprocess
+    import sys
+
+    probe = ("import logging; from widget_server.cli import _configure_logging; _configure_logging('debug'); "
+             "print(logging.getLogger('httpx').isEnabledFor(logging.INFO), "
+             "logging.getLogger('httpcore').isEnabledFor(logging.INFO), "
+             "logging.getLogger('widget_server').isEnabledFor(logging.DEBUG))")
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    assert printed.split() == ["False", "False", "True"]
+
+
 def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path) -> None:
-    from conftest import free_port, serve
+    from conftest import serve_app
 
     from widget_server.store.engine import make_engine
     from widget_server.store.subscribers import Store
 
     fresh = Store(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"), lookup_key=b"k")
-    port = free_port()
-    server = serve(app_factory(port=port, store=fresh, migrate=False), port)
+    server = serve_app(lambda port: app_factory(port=port, store=fresh, migrate=False))
     try:
         answer = httpx.get(f"{server.url}/readyz")
         assert answer.status_code == 503 and answer.json()["database"] == "migrations pending"
