@@ -14,6 +14,8 @@
      └── ApiError                         the JSON API's own (``code`` names each for programs)
           ├── BadRequest             400  unreadable body or parameter (``errors``)
           │    └── UnsupportedMediaType  415  a body of another type
+          ├── MethodNotAllowed       405  (with Allow)
+          ├── TooLarge               413  a body over the route's limit
           ├── Unauthenticated        401  no key, or not a live one
           ├── Forbidden              403  the key lacks the scope, or is another center's
           ├── Conflict               409  an external id in use, an erased subscriber
@@ -128,6 +130,22 @@ class BadRequest(ApiError):
 class UnsupportedMediaType(BadRequest):
     status = 415
     code = "unsupported_media_type"
+    title = N_("Unsupported media type")
+    detail = N_("Send the body as JSON (Content-Type: application/json), or as JSON Lines for an import.")
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+    title = N_("Method not allowed")
+    detail = N_("This address does not accept this method. The Allow header lists the ones it accepts.")
+
+
+class TooLarge(ApiError):
+    status = 413
+    code = "too_large"
+    title = N_("Request too large")
+    detail = N_("The body is larger than this address accepts. Send less at a time.")
 
 
 class Unauthenticated(ApiError):
@@ -185,13 +203,11 @@ class VersionRequired(ApiError):
     detail = N_("Send If-Match with the version you read (its ETag).")
 
 
-#: Codes of statuses Litestar answers itself, before any handler.
-HTTP_CODES = {405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-
 #: Problem members an error may add besides type, title, status, detail and code.
 PROBLEM_EXTRAS = ("errors", "current_version", "subscriber_id", "retry_after", "error_id")
 
 _HTTP_ERRORS = {404: NotFound, 405: NotFound, 429: TooManyRequests}
+_API_ERRORS = {400: BadRequest, 405: MethodNotAllowed, 413: TooLarge, 415: UnsupportedMediaType}
 
 
 def as_widget_error(exc: Exception) -> WidgetError:
@@ -202,9 +218,11 @@ def as_widget_error(exc: Exception) -> WidgetError:
         error = _HTTP_ERRORS.get(exc.status_code, BadForm)()
         error.status = exc.status_code
         error.extra["headers"] = dict(exc.headers or {})
-        if exc.status_code == 400 and isinstance(exc.extra, list):
+        if exc.status_code == 400 and isinstance(exc.extra, list) and exc.extra:
             error.extra["errors"] = [{"path": e.get("key"), "message": e.get("message")}
                                      for e in exc.extra if isinstance(e, dict)]
+        elif exc.status_code == 400:  # e.g. a missing query parameter: Litestar says which in its detail
+            error.extra["errors"] = [{"path": None, "message": str(exc.detail)}]
         return error
     if isinstance(exc, RecursionError):  # a JSON body nested thousands deep
         return BadRequest(errors=[{"path": "body", "message": "nested too deeply"}])
@@ -244,6 +262,9 @@ def handle_error(request: Request, exc: Exception) -> Response:
     translate = request.app.state.translator.get(locale).gettext
     title, detail = translate(error.title), translate(error.detail)
     headers = {"Vary": "HX-Request, Accept-Language"}
+    allow = {k.lower(): v for k, v in (error.extra.get("headers") or {}).items()}.get("allow")
+    if allow:
+        headers["Allow"] = allow
     context = page_context(request, locale, error.center)
     context.update(
         error=error, title=title, detail=detail, error_id=error.extra.get("error_id"),
@@ -266,10 +287,8 @@ def handle_error(request: Request, exc: Exception) -> Response:
 
 def api_problem(request: Request, error: WidgetError) -> Response:
     """An RFC 9457 problem for the JSON API, in the caller's ``Accept-Language`` (else English)."""
-    if error.status == 400 and not isinstance(error, ApiError):
-        error = BadRequest(**error.extra)  # Litestar's own validation errors
-    elif error.status in HTTP_CODES and not isinstance(error, ApiError):
-        error.code = HTTP_CODES[error.status]
+    if not isinstance(error, ApiError) and error.status in _API_ERRORS:
+        error = _API_ERRORS[error.status](**error.extra)  # what Litestar answers itself, in API words
     locale = negotiate(sorted(shipped_locales()), "en", accept_language=request.headers.get("accept-language"))
     translate = request.app.state.translator.get(locale).gettext
     headers = {"Vary": "Accept-Language", "Content-Language": locale}
@@ -291,6 +310,8 @@ def problem(error: WidgetError, title: str, detail: str, headers: dict[str, str]
         body["retry_after"] = int(retry)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="widget-server"'
+    if "allow" in told:  # a 405 says what the address does accept (RFC 9110 §15.5.6)
+        headers["Allow"] = told["allow"]
     return Response(body, status_code=error.status, media_type="application/problem+json", headers=headers)
 
 

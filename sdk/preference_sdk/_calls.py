@@ -195,6 +195,17 @@ class Calls:
         body = {"url": url, **_given(description=description)}
         return _write("POST", "/webhooks", body, WebhookEndpoint.from_json, None)
 
+    def _rotate_webhook_secret(self, endpoint_id: str, *, expire_previous_in: int = 86_400) -> _Call[WebhookEndpoint]:
+        """Give an endpoint a new ``secret`` (shown only now) without refusing a delivery meanwhile.
+
+        For ``expire_previous_in`` seconds (0 to 604800, a week) deliveries carry a signature
+        under each secret: verify with both (``verify_webhook(..., [new, old])``) until
+        ``previous_secret_expires_at``, then with the new one alone.
+        """
+        body = {"expire_previous_in": expire_previous_in}
+        return _write("POST", f"/webhooks/{_segment(endpoint_id)}/rotate-secret", body, WebhookEndpoint.from_json,
+                      None)
+
     def _list_webhooks(self) -> _Call[list[WebhookEndpoint]]:
         """The endpoints registered, with their delivery counts."""
         return _Call("GET", "/webhooks", lambda data: [WebhookEndpoint.from_json(e) for e in _unwrap(data, "webhooks")])

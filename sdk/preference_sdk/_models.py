@@ -234,15 +234,17 @@ class WebhookEndpoint:
     id: str
     url: str
     description: str | None = None
-    secret: str | None = None  # only in the answer to its creation
+    secret: str | None = None  # only in the answer to its creation or to a rotation of its secret
     created_at: datetime | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    previous_secret_expires_at: datetime | None = None  # after a rotation: until then both secrets sign
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "WebhookEndpoint":
         return cls(
             id=data["id"], url=data["url"], description=data.get("description"), secret=data.get("secret"),
             created_at=parse_time(data.get("created_at")), counts=dict(data.get("counts") or {}),
+            previous_secret_expires_at=parse_time(data.get("previous_secret_expires_at")),
         )
 
 

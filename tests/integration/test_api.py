@@ -314,6 +314,7 @@ def test_openapi_documents_every_api_route(live_server) -> None:
                 "/subscribers/{subscriber_id}/links", "/subscribers/{subscriber_id}/export",
                 "/webhooks", "/webhooks/{endpoint_id}", "/webhooks/{endpoint_id}/deliveries",
                 "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", "/webhooks/{endpoint_id}/replay",
+                "/webhooks/{endpoint_id}/rotate-secret",
                 "/imports"}
     assert {p.removeprefix("/api/v1/centers/{center_id}") for p in paths} == expected
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
@@ -330,7 +331,22 @@ def test_bad_values_found_by_review_get_clear_answers(api) -> None:
     # A PUT that does not opt anything in keeps "unsubscribe from everything" on.
     kept = api.put(url, json={"subscriptions": {"offers": {"email": "opted_out"}}}, headers={"If-Match": '"1"'})
     assert kept.status_code == 200 and kept.json()["suppressed"]
-    problem(api.delete(f"{BASE}/events"), 405, "method_not_allowed")
+    not_allowed = api.delete(f"{BASE}/events")
+    assert problem(not_allowed, 405, "method_not_allowed")["title"] == "Method not allowed"
+    assert "GET" in not_allowed.headers["allow"]  # RFC 9110 15.5.6
+    big = problem(api.patch(url, content=b'{"locale":"' + b"x" * 200_000 + b'"}',
+                            headers={"Content-Type": "application/json"}), 413, "too_large")
+    assert big["title"] == "Request too large"
+    for media_type, body in (("text/plain", b'{"suppressed": true}'), ("application/x-www-form-urlencoded", b"a=1"),
+                             ("", b'{"suppressed": true}')):
+        wrong = problem(api.patch(url, content=body, headers={"Content-Type": media_type}), 415,
+                        "unsupported_media_type")
+        assert wrong["errors"] == [{"path": "Content-Type", "message": "application/json"}]
+    assert api.get(url.removesuffix("/preferences")).json()["version"] == kept.json()["version"]  # nothing written
+    merge_patch = api.patch(url, content=b"{}", headers={"Content-Type": "application/merge-patch+json"})
+    assert merge_patch.status_code == 200
+    missing = problem(api.get(f"{BASE}/subscribers"), 400, "bad_request")
+    assert missing["errors"] and "external_id" in missing["errors"][0]["message"]
     deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
     assert api.post(f"{BASE}/subscribers", content=deep,
                     headers={"Content-Type": "application/json"}).status_code in (400, 413)

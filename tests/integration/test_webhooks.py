@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from preference_sdk._webhooks import verify_webhook
+from preference_sdk._webhooks import new_webhook_secret, verify_webhook
+from sqlalchemy import select
 
 from tests.conftest import free_port, serve
+from widget_server.delivery import DeliveryWorker
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
+from widget_server.store import webhooks as outbox
 from widget_server.store.subscribers import utcnow
 
 CENTER = "maison-lumiere"
@@ -21,9 +29,13 @@ BASE = f"/api/v1/centers/{CENTER}"
 
 
 class Receiver:
-    """A CRM's webhook endpoint: answers ``fail_first`` requests with 500, then 200."""
+    """A CRM's webhook endpoint: answers ``fail_first`` requests with 500, then 200.
 
-    def __init__(self, fail_first: int = 0) -> None:
+    ``host`` and ``port`` say where it listens; with ``tls`` (a server context) it speaks https.
+    """
+
+    def __init__(self, fail_first: int = 0, *, host: str = "127.0.0.1", port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.fail_first = fail_first
         self.received: list[tuple[dict, bytes]] = []
         self.accepted: list[dict] = []
@@ -31,6 +43,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver.lock:
@@ -39,14 +53,18 @@ class Receiver:
                     if ok:
                         receiver.accepted.append(json.loads(body))
                 self.send_response(200 if ok else 500)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server = ThreadingHTTPServer((host, port or free_port()), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -229,3 +247,158 @@ def test_a_bad_destination_fails_alone_and_private_ones_are_refused_when_sending
     finally:
         receiver.stop()
         server.stop()
+
+
+# -- the address a delivery connects to ----------------------------------------------------------
+#
+# These drive the worker itself, with a resolver the test controls (the worker's seam for
+# DNS). Addresses that look public are only ever handed to httpx.MockTransport: no packet
+# leaves this machine.
+
+PUBLIC = "93.184.215.14"  # looks public: passes the check
+
+
+class Resolver:
+    """Answers each question with the next of ``answers`` (the last one repeats), and notes it."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers, self.asked = list(answers), []
+
+    async def __call__(self, host: str) -> list[str]:
+        self.asked.append(host)
+        return self.answers[min(len(self.asked), len(self.answers)) - 1]
+
+
+def add_endpoint(store, clock, url: str) -> str:  # noqa: ANN001
+    with store.engine.begin() as connection:
+        return outbox.create_endpoint(connection, CENTER, url, None, new_webhook_secret(), clock())["id"]
+
+
+def worker_pass(store, clock, *between, **options) -> dict:  # noqa: ANN001, ANN002, ANN003
+    """Passes of one worker built with ``options``: one, then one after each of ``between``.
+
+    Answers the last delivery's status and error, by endpoint.
+    """
+    worker = DeliveryWorker(store, clock, first_retry=timedelta(seconds=5), max_attempts=3, **options)
+
+    async def run() -> None:
+        try:
+            await worker.deliver_due()
+            for step in between:
+                step()
+                await worker.deliver_due()
+        finally:
+            await worker.aclose()
+
+    asyncio.run(run())
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(outbox.D).order_by(outbox.D.c.id)).mappings().all()
+    return {r["endpoint_id"]: (r["status"], r["last_error"]) for r in rows}
+
+
+def test_a_delivery_connects_to_the_address_checked_with_its_name_as_host(store, clock) -> None:
+    """Resolved once: the answer checked is the address connected to, never a second answer."""
+    checked = Receiver(host="127.0.0.1")
+    elsewhere = Receiver(host="127.0.0.2", port=checked.port)  # where a second answer would lead
+    resolver = Resolver(["127.0.0.1"], ["127.0.0.2"])
+    try:
+        endpoint = add_endpoint(store, clock, f"http://hooks.example.test:{checked.port}/hooks")
+        change(store, store.create_subscriber(CENTER), "opted_in")
+        assert worker_pass(store, clock, allow_private=True, resolve=resolver) == {endpoint: ("delivered", None)}
+        assert resolver.asked == ["hooks.example.test"]
+        [(headers, _)] = checked.received
+        assert headers["Host"] == f"hooks.example.test:{checked.port}"
+        assert elsewhere.received == []
+    finally:
+        checked.stop()
+        elsewhere.stop()
+
+
+def test_dns_rebinding_cannot_lead_a_delivery_into_the_private_network(store, clock) -> None:
+    """A resolver answering a public address, then 127.0.0.1: the request goes to the public one
+    (sent nowhere: MockTransport), with the name for Host and SNI; the next attempt is refused."""
+    sent: list[httpx.Request] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)  # so the delivery is attempted again
+
+    resolver = Resolver([PUBLIC], ["127.0.0.1"])
+    endpoint = add_endpoint(store, clock, "https://hooks.example.test/hooks")
+    change(store, store.create_subscriber(CENTER), "opted_in")
+    options = {"resolve": resolver, "transport": httpx.MockTransport(network)}
+    assert worker_pass(store, clock, **options) == {endpoint: ("pending", "HTTP 500")}
+    [request] = sent
+    assert (request.url.host, request.url.port, request.headers["Host"]) == (PUBLIC, None, "hooks.example.test")
+    assert request.extensions["sni_hostname"] == "hooks.example.test"
+    clock.advance(seconds=6)
+    assert worker_pass(store, clock, **options) == {endpoint: ("pending", "PrivateDestination")}
+    assert len(sent) == 1 and resolver.asked == ["hooks.example.test"] * 2
+
+
+def test_every_address_of_a_name_is_checked(store, clock) -> None:
+    sent: list[httpx.Request] = []
+    endpoint = add_endpoint(store, clock, "https://hooks.example.test/hooks")
+    change(store, store.create_subscriber(CENTER), "opted_in")
+    options = {"resolve": Resolver([PUBLIC, "127.0.0.1"]),
+               "transport": httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))}
+    assert worker_pass(store, clock, **options) == {endpoint: ("pending", "PrivateDestination")}
+    assert sent == []
+
+
+def test_https_checks_the_certificate_against_the_name_at_the_checked_address(store, clock, tmp_path,
+                                                                             monkeypatch) -> None:
+    """The connection goes to the address, SNI and the certificate check use the URL's name,
+    and a connection opened for one name is not reused for another at the same address."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=hooks.example.test", "-addext",
+                    "subjectAltName=DNS:hooks.example.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the worker trusts it, as an operator's own CA
+    names: list[str] = []
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    tls.sni_callback = lambda _socket, name, _context: names.append(name)
+    receiver = Receiver(tls=tls)
+    endpoints: dict[str, str] = {}
+
+    def then_another_name() -> None:
+        # Same address, a name the certificate does not name, in the same worker: no connection
+        # the first pass opened to that address may carry this name's delivery.
+        assert names == ["hooks.example.test"] and len(receiver.received) == 1
+        endpoints["other"] = add_endpoint(store, clock, f"https://other.example.test:{receiver.port}/hooks")
+        with store.engine.begin() as connection:
+            outbox.disable(connection, endpoints["good"], clock())
+        change(store, store.create_subscriber(CENTER), "opted_in")
+
+    try:
+        endpoints["good"] = add_endpoint(store, clock, f"https://hooks.example.test:{receiver.port}/hooks")
+        change(store, store.create_subscriber(CENTER), "opted_in")
+        outcomes = worker_pass(store, clock, then_another_name, allow_private=True, resolve=Resolver(["127.0.0.1"]))
+        assert outcomes[endpoints["good"]] == ("delivered", None)
+        assert receiver.received[0][0]["Host"] == f"hooks.example.test:{receiver.port}"
+        assert outcomes[endpoints["other"]] == ("pending", "ConnectError")  # the certificate does not match
+        assert names == ["hooks.example.test", "other.example.test"] and len(receiver.received) == 1
+    finally:
+        receiver.stop()
+
+
+def test_an_environment_proxy_still_carries_deliveries(store, clock, monkeypatch) -> None:
+    """With HTTP(S)_PROXY set, the proxy connects (the name is checked here first)."""
+    proxy = Receiver()  # a plain HTTP proxy gets the absolute URL and answers itself here
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        endpoint = add_endpoint(store, clock, "http://hooks.example.test/hooks")
+        change(store, store.create_subscriber(CENTER), "opted_in")
+        resolver = Resolver([PUBLIC])
+        assert worker_pass(store, clock, resolve=resolver) == {endpoint: ("delivered", None)}
+        assert resolver.asked == ["hooks.example.test"]
+        [(headers, _)] = proxy.received
+        assert headers["Host"] == "hooks.example.test"
+    finally:
+        proxy.stop()

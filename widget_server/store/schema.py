@@ -188,6 +188,9 @@ webhook_endpoints = Table(
     Column("secret", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
+    # After a rotation, the secret replaced: deliveries are signed with it too until then.
+    Column("previous_secret", String(80)),
+    Column("previous_secret_until", UTCDateTime),
 )
 
 webhook_deliveries = Table(

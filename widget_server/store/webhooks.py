@@ -59,11 +59,34 @@ def endpoint(connection: Connection, center: str, endpoint_id: str) -> dict[str,
     return dict(row) if row else None
 
 
-def target(connection: Connection, endpoint_id: str) -> dict[str, Any]:
-    """Where and with which secret to send (even for an endpoint disabled meanwhile)."""
-    row = connection.execute(select(webhook_endpoints.c.url, webhook_endpoints.c.secret)
-                             .where(webhook_endpoints.c.id == endpoint_id)).mappings().one()
-    return dict(row)
+def target(connection: Connection, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """Where to send and the secrets to sign with (even for an endpoint disabled meanwhile).
+
+    ``secrets`` is the current secret, then the previous one while a rotation's overlap lasts.
+    """
+    E = webhook_endpoints
+    row = connection.execute(select(E.c.url, E.c.secret, E.c.previous_secret, E.c.previous_secret_until)
+                             .where(E.c.id == endpoint_id)).mappings().one()
+    live = [row["secret"]]
+    if row["previous_secret"] and row["previous_secret_until"] and row["previous_secret_until"] > now:
+        live.append(row["previous_secret"])
+    return {"url": row["url"], "secrets": tuple(live)}
+
+
+def rotate_secret(connection: Connection, endpoint_id: str, secret: str, now: datetime,
+                  keep_previous: timedelta) -> datetime:
+    """Make ``secret`` the endpoint's secret; the one it replaces still signs for ``keep_previous``.
+
+    Returns when the replaced secret stops signing. Only the newest previous secret is
+    kept: rotating again during an overlap ends the older one at once.
+    """
+    E = webhook_endpoints
+    until = now + keep_previous
+    kept = E.c.secret if keep_previous > timedelta(0) else None
+    connection.execute(update(E).where(E.c.id == endpoint_id).values(
+        secret=secret, previous_secret=kept, previous_secret_until=until if kept is not None else None,
+    ))
+    return until
 
 
 def disable(connection: Connection, endpoint_id: str, now: datetime) -> None:

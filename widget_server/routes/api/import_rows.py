@@ -27,7 +27,7 @@ from ...errors import BadRequest, InvalidValues
 from ...preferences import Preferences
 from ...store.imports import Row, paused_gc
 from . import choices
-from .schemas import Email, Frequency, Id, PreferencesWrite, Short, State
+from .schemas import PRINTABLE, Email, Frequency, Id, Locale, PreferencesWrite, Short, State
 
 #: Records per request (docs/API.md); the body is also limited to 8 MB.
 MAX_RECORDS = 10_000
@@ -44,13 +44,13 @@ class ImportRecord(Struct, forbid_unknown_fields=True, kw_only=True):
     external_id: Short
     row: Annotated[int, Meta(ge=1)] | None = None
     email: Email | None = None
-    locale: Annotated[str, Meta(max_length=16)] | None = None
+    locale: Locale | None = None
     subscriptions: msgspec.Raw = _NOTHING
     frequencies: msgspec.Raw = _NOTHING
     interests: msgspec.Raw = _NOTHING
     suppressed: bool = False
-    legacy_source: Annotated[str, Meta(min_length=1, max_length=100)] | None = None
-    legacy_date: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    legacy_source: Annotated[str, Meta(min_length=1, max_length=100, pattern=PRINTABLE)] | None = None
+    legacy_date: Annotated[str, Meta(min_length=1, max_length=40, pattern=PRINTABLE)] | None = None
 
 
 #: How each kind of choices is typed, as in a PATCH body.

@@ -35,7 +35,7 @@ NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Cont
                           media_type="application/problem+json", generate_examples=False)
 
 
-@post("/imports", opt={"scope": "write"}, status_code=200, tags=["imports"],
+@post("/imports", opt={"scope": "write", "body": "ndjson"}, status_code=200, tags=["imports"],
       summary="Import a batch of legacy preferences (JSON lines)",
       responses={**problems(409, 422), 413: TOO_LARGE, 415: NOT_NDJSON},
       description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "

@@ -14,10 +14,13 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 State = Literal["opted_in", "opted_out", "pending", "unknown"]
 Frequency = Literal["realtime", "daily", "weekly", "monthly"]
 WriteSource = Literal["api", "app", "web", "call_center", "kiosk", "email_link"]
-Id = Annotated[str, Meta(min_length=1, max_length=64)]
-Short = Annotated[str, Meta(min_length=1, max_length=128)]
+#: No control characters (NUL above all: PostgreSQL text cannot hold it) in any text we store.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=PRINTABLE)]
+Short = Annotated[str, Meta(min_length=1, max_length=128, pattern=PRINTABLE)]
+Locale = Annotated[str, Meta(max_length=16, pattern=PRINTABLE)]
 MAX_ID = 2**63 - 1  # event ids are 64-bit on every engine
-Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
 
 
 class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -30,14 +33,14 @@ class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
     suppressed: bool | UnsetType = UNSET
     source: WriteSource = "api"
     evidence: dict[str, Any] | None = None
-    locale: Annotated[str, Meta(max_length=16)] | None = None
-    notice_version: Annotated[str, Meta(max_length=40)] | None = None
+    locale: Locale | None = None
+    notice_version: Annotated[str, Meta(max_length=40, pattern=PRINTABLE)] | None = None
 
 
 class SubscriberCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     external_id: Short | None = None
     email: Email | None = None
-    locale: Annotated[str, Meta(max_length=16)] | None = None
+    locale: Locale | None = None
     preferences: PreferencesWrite | None = None
 
 
@@ -45,12 +48,25 @@ class LinkRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     scope: Literal["manage", "unsubscribe"] = "manage"
     topic: Id | None = None
     channel: Id | None = None
-    locale: Annotated[str, Meta(max_length=16)] | None = None
+    locale: Locale | None = None
 
 
 class WebhookCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     url: Annotated[str, Meta(min_length=8, max_length=2000)]
-    description: Annotated[str, Meta(max_length=200)] | None = None
+    description: Annotated[str, Meta(max_length=200, pattern=PRINTABLE)] | None = None
+
+
+#: How long a rotated-out webhook secret still signs, by default and at most (seconds).
+KEEP_PREVIOUS_SECRET, KEEP_PREVIOUS_SECRET_MAX = 86_400, 604_800
+
+
+class SecretRotation(Struct, forbid_unknown_fields=True, kw_only=True):
+    """How long the secret replaced still signs deliveries (the body may be left out)."""
+
+    # Bounds checked by the handler, so that a value out of range is a 422 naming it.
+    expire_previous_in: Annotated[int, Meta(
+        description=f"Seconds the previous secret still signs deliveries, 0 to {KEEP_PREVIOUS_SECRET_MAX}",
+    )] = KEEP_PREVIOUS_SECRET
 
 
 class ReplayRequest(Struct, forbid_unknown_fields=True):
@@ -175,6 +191,17 @@ class WebhookOut(Struct):
     created_at: datetime
     counts: dict[str, int]
     secret: str | UnsetType = UNSET
+
+
+class SecretRotated(Struct):
+    """The endpoint with its new secret (shown once), and when the previous one stops signing."""
+
+    id: str
+    url: str
+    description: str | None
+    created_at: datetime
+    secret: str
+    previous_secret_expires_at: datetime
 
 
 class WebhookList(Struct):

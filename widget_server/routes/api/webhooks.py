@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -16,11 +17,14 @@ from ... import wire
 from ...errors import InvalidValues, NotFound
 from ...store import webhooks as store_webhooks
 from .schemas import (
+    KEEP_PREVIOUS_SECRET_MAX,
     MAX_ID,
     DeliveryList,
     DeliveryOut,
     Replayed,
     ReplayRequest,
+    SecretRotated,
+    SecretRotation,
     WebhookCreate,
     WebhookList,
     WebhookOut,
@@ -30,7 +34,7 @@ from .writes import Answer, run_write
 
 
 def url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Deliveries go out over https to public addresses (see ``delivery.check_destination``);
+    """Deliveries go out over https to public addresses (see ``delivery.destinations``);
     loopback and private hosts, and plain http to them, only when the server allows it."""
     try:
         parsed = httpx.URL(url)
@@ -106,6 +110,28 @@ class WebhooksController(Controller):
             return Answer(None, 204)
 
         await run_write(request, work)
+
+    @post("/{endpoint_id:str}/rotate-secret", status_code=200,
+          summary="Replace the secret (shown once); the previous one still signs for a while", responses=problems(422))
+    async def rotate_secret(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+                            data: JSONBody[SecretRotation | None] = None) -> Response[SecretRotated]:
+        keep = (data or SecretRotation()).expire_previous_in
+        if not 0 <= keep <= KEEP_PREVIOUS_SECRET_MAX:
+            raise InvalidValues(errors=[{"path": "expire_previous_in",
+                                         "message": f"a number of seconds from 0 to {KEEP_PREVIOUS_SECRET_MAX}"}])
+        clock = request.app.state.clock
+
+        def work(connection: Connection) -> Answer:
+            endpoint = store_webhooks.endpoint(connection, center_id, endpoint_id)
+            if endpoint is None:
+                raise NotFound()
+            secret, now = new_webhook_secret(), clock()
+            until = store_webhooks.rotate_secret(connection, endpoint_id, secret, now, timedelta(seconds=keep))
+            shown = wire.endpoint({**endpoint, "secret": secret}, with_secret=True)
+            del shown["counts"]
+            return Answer({**shown, "previous_secret_expires_at": wire.instant(until)}, 200)
+
+        return await run_write(request, work)
 
     @get("/{endpoint_id:str}/deliveries", summary="Deliveries, newest first", responses=problems())
     async def deliveries(
