@@ -163,11 +163,13 @@ class Calls:
         *,
         scope: str = "manage",
         topic: str | None = None,
+        channel: str | None = None,
         locale: str | None = None,
         idempotency_key: str | None = None,
     ) -> _Call[Link]:
-        """A signed link to the preference page (``manage``) or to unsubscribe (from ``topic``, or all)."""
-        body = {"scope": scope, **_given(topic=topic, locale=locale)}
+        """A signed link to the preference page (``manage``) or to unsubscribe: from ``topic`` on
+        ``channel`` (the one the message goes out on; default email), from ``topic``, or from all."""
+        body = {"scope": scope, **_given(topic=topic, channel=channel, locale=locale)}
         return _write("POST", f"/subscribers/{_segment(subscriber_id)}/links", body, Link.from_json, idempotency_key)
 
     def _export(self, subscriber_id: str) -> _Call[dict[str, Any]]:

@@ -73,8 +73,17 @@ class BaseClient(Calls):
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https:// (got {base_url!r})")
+        try:
+            httpx.URL(base_url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"base_url is not a valid URL ({exc})") from None
+        api_key = api_key.strip() if isinstance(api_key, str) else api_key  # a key file's final newline
         if not api_key:
             raise ValueError("api_key is empty: create one with `widget-server api-key create`")
+        if not isinstance(api_key, str) or not all("!" <= c <= "~" for c in api_key):
+            # Never quote the key: this message may well end up in a log.
+            raise ValueError("api_key holds a character an HTTP header cannot carry (a space, a line break, "
+                             "a non-ASCII letter): copy the key again from `widget-server api-key create`")
         if not center:
             raise ValueError("center is empty: pass the center's id, e.g. 'maison-lumiere'")
         if retries < 0 or backoff < 0 or max_backoff < 0:
@@ -132,9 +141,11 @@ class BaseClient(Calls):
                 f"is not the preference center API's ({type(exc).__name__}: {exc}); is base_url the API server?"
             ) from exc
 
-    def _gave_up(self, call: _Call[Any], exc: httpx.TransportError, attempts: int) -> TransportError:
+    def _gave_up(self, call: _Call[Any], exc: httpx.HTTPError, attempts: int) -> TransportError:
+        # httpx's LocalProtocolError quotes the offending header: it may be the Authorization one.
+        said = "" if isinstance(exc, httpx.LocalProtocolError) else f": {exc}"
         return TransportError(
-            f"{call.method} {self._prefix.removeprefix(self.base_url)}{call.path}: {type(exc).__name__}: {exc} "
+            f"{call.method} {self._prefix.removeprefix(self.base_url)}{call.path}: {type(exc).__name__}{said} "
             f"(after {attempts} attempt{'s' if attempts > 1 else ''}; check base_url and the network, "
             "or raise timeout= or retries=)",
             attempts=attempts,
@@ -218,7 +229,7 @@ class Client(BaseClient):
                 delay = self._retry_delay(attempt)
                 if delay is None:
                     raise self._gave_up(call, exc, attempt + 1) from exc
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # and a body that cannot be decoded (DecodingError)
                 raise self._gave_up(call, exc, attempt + 1) from exc
             else:
                 delay = self._retry_delay(attempt, response=response)
@@ -307,7 +318,7 @@ class AsyncClient(BaseClient):
                 delay = self._retry_delay(attempt)
                 if delay is None:
                     raise self._gave_up(call, exc, attempt + 1) from exc
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # and a body that cannot be decoded (DecodingError)
                 raise self._gave_up(call, exc, attempt + 1) from exc
             else:
                 delay = self._retry_delay(attempt, response=response)

@@ -283,10 +283,10 @@ def test_naive_datetime_is_refused_before_sending(call: Harness) -> None:
 def test_mint_link(call: Harness) -> None:
     server = Server(answer(201, {"token": "t0k", "url": f"{BASE}/c/{CENTER}/preferences?t=t0k",
                                  "expires_at": "2027-05-22T00:00:00Z"}))
-    link = call(server, "mint_link", "sub_1", scope="unsubscribe", topic="offers")
+    link = call(server, "mint_link", "sub_1", scope="unsubscribe", topic="offers", channel="sms")
     assert isinstance(link, Link) and link.expires_at.year == 2027
     assert (server.request.method, server.request.url.path) == ("POST", f"{PREFIX}/subscribers/sub_1/links")
-    assert server.body() == {"scope": "unsubscribe", "topic": "offers"}
+    assert server.body() == {"scope": "unsubscribe", "topic": "offers", "channel": "sms"}
     assert "idempotency-key" in server.request.headers
 
 
