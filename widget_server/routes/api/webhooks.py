@@ -148,7 +148,7 @@ class WebhooksController(Controller):
                 rows = store_webhooks.deliveries(connection, endpoint_id, status, limit)
             return {"deliveries": [wire.delivery(r) for r in rows]}
 
-        return await store.read(read)  # type: ignore[return-value]
+        return await store.read(read, large=True)  # type: ignore[return-value]
 
     @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/replay", status_code=202,
           summary="Send one delivery again", responses=problems())
