@@ -2,8 +2,9 @@
 
 Connection options come from flags or the environment (``PREFERENCE_URL``,
 ``PREFERENCE_API_KEY``, ``PREFERENCE_CENTER``, ``PREFERENCE_SECRET_KEYS``), so a key never
-has to sit in a shell history. Failures print one line saying what to do and exit 1;
-nothing prints a traceback, a key or a token by accident.
+has to sit in a shell history. Failures print one line saying what to do and exit 1 (2 for
+a missing or bad option); nothing prints a traceback, a key or a token by accident (set
+``PREFERENCE_SDK_DEBUG=1`` to see the traceback of an unexpected error).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ ENV = {"url": "PREFERENCE_URL", "api_key": "PREFERENCE_API_KEY", "center": "PREF
        "secret_keys": "PREFERENCE_SECRET_KEYS"}
 
 
+DEBUG = "PREFERENCE_SDK_DEBUG"
+
+
 class UsageError(Exception):
-    """A missing option or a bad value: the message says which."""
+    """A missing option or a bad value: the message says which (exit 2, as argparse does)."""
 
 
 def _option(args: argparse.Namespace, name: str) -> str:
@@ -47,7 +51,8 @@ def cmd_mint_link(args: argparse.Namespace) -> None:
     center = _option(args, "center")
     if args.headers:
         headers = minter.list_unsubscribe_headers(center, args.subscriber, topic=args.topic,
-                                                  channel=args.channel or "email", mailto=args.mailto)
+                                                  channel=args.channel or "email", mailto=args.mailto,
+                                                  locale=args.locale)
         for name, value in headers.items():
             print(f"{name}: {value}")
     elif args.scope == "unsubscribe":
@@ -96,22 +101,25 @@ def _sink(spec: str, table: str) -> Any:
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
-    sink = _sink(args.sink, args.table)
-    if args.cursor:
-        cursor_store = FileCursorStore(args.cursor)
-    elif hasattr(sink, "cursor_store"):
-        cursor_store = sink.cursor_store()
-    else:
-        raise UsageError("--cursor FILE is required for this sink (where to remember the last event synced)")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     with _client(args) as client:
-        report = sync(client, sink, cursor_store, batch=args.batch, follow=args.follow,
-                      poll_interval=args.poll_interval, stop=stop)
-    close = getattr(sink, "close", None)
-    if close:
-        close()
+        sink = _sink(args.sink, args.table)
+        try:
+            if args.cursor:
+                cursor_store = FileCursorStore(args.cursor)
+            elif hasattr(sink, "cursor_store"):
+                # Event ids are shared by every center: each center its own cursor, even into one table.
+                cursor_store = sink.cursor_store(f"{args.table}@{client.center_id}")
+            else:
+                raise UsageError("--cursor FILE is required for this sink (where to remember the last event synced)")
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            report = sync(client, sink, cursor_store, batch=args.batch, follow=args.follow,
+                          poll_interval=args.poll_interval, stop=stop)
+        finally:
+            close = getattr(sink, "close", None)
+            if close:
+                close()
     print(f"synced {report.events} events in {report.pages} pages; cursor {report.cursor}", file=sys.stderr)
 
 
@@ -163,16 +171,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (UsageError, ValueError) as exc:
-        print(f"preference-sdk: {exc}", file=sys.stderr)
-        return 1
-    except PreferenceSDKError as exc:
-        print(f"preference-sdk: {exc}", file=sys.stderr)
-        return 1
+    except UsageError as exc:
+        return _fail(exc, 2)
+    except (PreferenceSDKError, ValueError, ImportError) as exc:
+        return _fail(exc)
     except OSError as exc:
-        print(f"preference-sdk: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 1
+        return _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: say so on one line, without what it held
+        if os.environ.get(DEBUG):
+            raise
+        return _fail(f"unexpected {type(exc).__name__}; set {DEBUG}=1 to see where, and please report it")
     return 0
+
+
+def _fail(message: object, code: int = 1) -> int:
+    """One line on stderr (a message never spans lines: the first is the one that says what to do)."""
+    lines = str(message).strip().splitlines() or [type(message).__name__]
+    print(f"preference-sdk: {lines[0]}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

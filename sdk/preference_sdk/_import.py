@@ -50,15 +50,22 @@ lines: each line is already a canonical record). An empty cell gives nothing (th
 subscriber keeps what they have) unless the entry's map lists ``""``. A value map is
 matched exactly, then ignoring case; a non-empty value it does not list rejects the row.
 Without a map, values go as they are and the server checks them.
+
+A mapping of the wrong shape (a two-character delimiter, an unknown encoding, a number
+where a column name goes), a header naming a mapped column twice, a file that is not in
+the mapping's encoding or that the CSV reader cannot split (a cell over 1 MB, most often
+an unclosed quote) raise :class:`ImportMappingError`, naming what and where. Reading a
+CSV raises the ``csv`` module's field size limit, process-wide, to at least 1 MB.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
 import tomllib
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -86,6 +93,8 @@ _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%f", "%p", "%z", "%c", "%X")
 
 #: Distinct legacy dates remembered at once (a file of dates repeats them a lot).
 DATE_CACHE = 10_000
+#: The largest CSV cell read (the ``csv`` module's default is 128 KB).
+FIELD_LIMIT = 1 << 20
 
 
 class ImportMappingError(PreferenceSDKError, ValueError):
@@ -222,6 +231,8 @@ class _Reader:
 
     def __init__(self, path: str | os.PathLike[str], mapping: Mapping[str, Any] | None) -> None:
         self.path = Path(path)
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise ImportMappingError(f"a mapping is a table of keys (a dict), not {type(mapping).__name__}")
         mapping = dict(mapping or {})
         unknown = set(mapping) - _MAPPING_KEYS
         if unknown:
@@ -229,14 +240,15 @@ class _Reader:
         self.format = mapping.get("format") or _format_of(self.path)
         if self.format not in ("csv", "jsonl"):
             raise ImportMappingError(f"format must be csv or jsonl (got {self.format!r})")
-        self.delimiter = mapping.get("delimiter", ",")
-        self.encoding = mapping.get("encoding", "utf-8-sig")
-        self.separator = mapping.get("separator", ";")
-        self.legacy_source = mapping.get("legacy_source")
-        self.date_formats = tuple(mapping.get("date_formats") or ())
+        self.delimiter = _delimiter(mapping.get("delimiter", ","))
+        self.encoding = _encoding(mapping.get("encoding", "utf-8-sig"))
+        self.separator = _text("separator", mapping.get("separator", ";"))
+        self.legacy_source = None if mapping.get("legacy_source") is None else _text(
+            "legacy_source", mapping["legacy_source"])
+        self.date_formats = _texts("date_formats", mapping.get("date_formats") or ())
         self.zone = _zone(mapping.get("timezone", "UTC"))
-        self.columns: dict[str, str] | None = dict(mapping["columns"]) if "columns" in mapping else None
-        self.values: dict[str, Mapping[str, Any]] = {k: dict(v) for k, v in (mapping.get("values") or {}).items()}
+        self.columns: dict[str, str] | None = _columns(mapping["columns"]) if "columns" in mapping else None
+        self.values: dict[str, Mapping[str, Any]] = _values(mapping.get("values") or {})
         if self.columns is not None and "external_id" not in self.columns:
             raise ImportMappingError("columns.external_id is required: the column holding your CRM id")
         self.center: CenterInfo | None = None
@@ -306,38 +318,64 @@ class _Reader:
         return record
 
     def _csv_rows(self) -> Iterator[tuple[int, Any]]:
+        if csv.field_size_limit() < FIELD_LIMIT:
+            csv.field_size_limit(FIELD_LIMIT)
+        row = 0  # the last row read whole: an error is in the next one
         with open(self.path, newline="", encoding=self.encoding) as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
-            header = next(reader, None)
-            if header is None:
-                return
-            self._bind(header)
-            for row, cells in enumerate(reader, start=2):  # row 1 is the header, as a spreadsheet shows it
-                if not cells:
-                    continue
-                yield row, self._record(row, cells)
+            try:
+                header = next(reader, None)
+                if header is None:
+                    return
+                row = 1
+                self._bind(header)
+                for row, cells in enumerate(reader, start=2):  # row 1 is the header, as a spreadsheet shows it
+                    if not cells:
+                        continue
+                    yield row, self._record(row, cells)
+            except csv.Error as error:
+                raise ImportMappingError(
+                    f"{self.path.name}: row {row + 1} cannot be read as CSV ({error}): a cell is read up to "
+                    f"{FIELD_LIMIT // (1 << 20)} MB; is a quote left open, or is the delimiter not "
+                    f"{self.delimiter!r}?") from None
+            except UnicodeDecodeError as error:
+                raise self._not_text(error) from None
 
     def _jsonl_rows(self) -> Iterator[tuple[int, Any]]:
         with open(self.path, encoding=self.encoding) as stream:
-            bound = False
-            for row, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except ValueError as exc:
-                    yield row, f"row {row}: not JSON: {exc}"
-                    continue
-                if not isinstance(item, dict):
-                    yield row, f"row {row}: not a JSON object"
-                    continue
-                if self.columns is None:  # canonical records: sent as they are
-                    yield row, {**item, "row": row}
-                    continue
-                if not bound:
-                    self._bind(list(self.columns.values()), strict=False)
-                    bound = True
-                yield row, self._record(row, [_cell(item.get(column), self.separator) for column in self._names])
+            try:
+                yield from self._json_lines(stream)
+            except UnicodeDecodeError as error:
+                raise self._not_text(error) from None
+
+    def _json_lines(self, stream: Any) -> Iterator[tuple[int, Any]]:
+        bound = False
+        for row, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                yield row, f"row {row}: not JSON: {exc}"
+                continue
+            if not isinstance(item, dict):
+                yield row, f"row {row}: not a JSON object"
+                continue
+            if self.columns is None:  # canonical records: sent as they are
+                yield row, {**item, "row": row}
+                continue
+            if not bound:
+                self._bind(list(self.columns.values()), strict=False)
+                bound = True
+            yield row, self._record(row, [_cell(item.get(column), self.separator) for column in self._names])
+
+    def _not_text(self, error: UnicodeDecodeError) -> ImportMappingError:
+        """Where the file stops being text in the mapping's encoding, and what to do about it."""
+        line = _first_undecodable_line(self.path, self.encoding)
+        byte = error.object[error.start:error.start + 1].hex() if error.object else "?"
+        return ImportMappingError(
+            f"{self.path.name}: line {line} is not {self.encoding} text (byte 0x{byte}): say the file's encoding "
+            'in the mapping, e.g. encoding = "cp1252" (Excel on Windows) or encoding = "latin-1"')
 
     def _bind(self, header: list[str], *, strict: bool = True) -> None:
         """Resolve the mapping's columns to positions in ``header``."""
@@ -355,6 +393,11 @@ class _Reader:
         if strict and missing:
             raise ImportMappingError(f"columns not in {self.path.name}: {', '.join(missing)} "
                                      f"(its columns: {', '.join(header)})")
+        counts = Counter(header)
+        twice = sorted({c for c in columns.values() if counts[c] > 1})
+        if strict and twice:
+            raise ImportMappingError(f"{self.path.name} has more than one column named {', '.join(twice)}: "
+                                     "rename or remove the copies, so that it is clear which one to read")
         self._names = list(header)
         position = {name: i for i, name in enumerate(header)}
         self.entries = []
@@ -442,7 +485,69 @@ def _format_of(path: Path) -> str:
     raise ImportMappingError(f"{path.name}: say format = \"csv\" or \"jsonl\" in the mapping")
 
 
-def _zone(name: str) -> Any:
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ImportMappingError(f"{key} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _texts(key: str, value: Any) -> tuple[str, ...]:
+    """A list of strings (one string alone is a list of one, not of its characters)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ImportMappingError(f"{key} must be a list of strings, not {value!r}")
+    return tuple(_text(key, item) for item in items)
+
+
+def _delimiter(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1 or value in "\r\n\"":
+        raise ImportMappingError(f"delimiter must be one character (like \",\", \";\" or \"\\t\"), not {value!r}")
+    return value
+
+
+def _encoding(value: Any) -> str:
+    try:
+        if not isinstance(value, str) or not getattr(codecs.lookup(value), "_is_text_encoding", True):
+            raise LookupError
+    except LookupError:
+        raise ImportMappingError(f"encoding: {value!r} is not a text encoding Python knows "
+                                 '(like "utf-8", "cp1252" or "latin-1")') from None
+    return value
+
+
+def _columns(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ImportMappingError(f"columns must be a table of field or path = column name, not {value!r}")
+    for target, column in value.items():
+        if not isinstance(target, str):
+            raise ImportMappingError(f"columns: {target!r} is not a field or path name")
+        if not isinstance(column, str) or not column:
+            raise ImportMappingError(f"columns.{target} must be the name of a column (a string), not {column!r}")
+    return dict(value)
+
+
+def _values(value: Any) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ImportMappingError("values must be a table of field or path = {the file's value = ours}")
+    return {target: dict(values) for target, values in value.items()}
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    """The line (from 1) where ``encoding`` fails on the file's bytes."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with open(path, "rb") as stream:
+        for chunk in stream:
+            try:
+                line += decoder.decode(chunk).count("\n")
+            except UnicodeDecodeError:
+                return line
+    return line
+
+
+def _zone(name: Any) -> Any:
+    if not isinstance(name, str):
+        raise ImportMappingError(f"timezone must be a time zone name like \"Europe/Paris\", not {name!r}")
     if name.upper() == "UTC":
         return timezone.utc
     try:

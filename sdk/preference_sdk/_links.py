@@ -28,7 +28,7 @@ from json.encoder import encode_basestring as _quote
 from typing import Any, Callable, Sequence
 from urllib.parse import quote, urlsplit
 
-from ._tokens import FORMAT_VERSION, SCOPES, TokenSigner
+from ._tokens import FORMAT_VERSION, SCOPES, TokenSigner, secret_list
 
 #: Hosts for which an ``http`` base URL is accepted in ``List-Unsubscribe`` (the demo).
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -49,19 +49,21 @@ _MAILTO_SAFE = "!$'()*+;:@"
 class LinkMinter:
     """Mints ``manage`` and ``unsubscribe`` links and ``List-Unsubscribe`` headers.
 
-    ``secrets`` are the server's link secrets, newest first (the newest signs).
-    ``clock`` returns Unix seconds; tests inject one. ``base_url`` is where the
-    preference center is served, e.g. ``https://preferences.example.com``.
+    ``secrets`` are the server's link secrets, newest first (the newest signs), or one
+    secret as a ``str`` or ``bytes``. ``clock`` returns Unix seconds; tests inject one.
+    ``base_url`` is where the preference center is served, e.g.
+    ``https://preferences.example.com``.
     """
 
     def __init__(
         self,
         base_url: str,
-        secrets: Sequence[str | bytes],
+        secrets: str | bytes | Sequence[str | bytes],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url, self._one_click_ok = _check_base_url(base_url)
+        secrets = secret_list(secrets)
         self.signer = TokenSigner(secrets, clock=clock)
         self._clock = clock
         fast = _FastSigner(secrets[0])

@@ -10,6 +10,10 @@ The loop is small on purpose, because its order is the whole guarantee::
 A crash anywhere re-reads at most the last page, and the sink skips what it already
 holds, so the host ends in exactly the state of a run that never stopped. A sink that
 raises stops the run before the checkpoint: fix the cause and run it again.
+
+Event ids are global across centers, so a cursor is one center's: a store that can
+(``bind_center``) remembers whose it is and refuses to resume another center's feed from
+it, which would skip that center's events below the cursor without a word.
 """
 
 from __future__ import annotations
@@ -86,7 +90,13 @@ class Sink(Protocol):
 @runtime_checkable
 class CursorStore(Protocol):
     """Where the position in the feed is kept: ``load()`` is 0 before the first run;
-    ``save()`` is durable when it returns."""
+    ``save()`` is durable when it returns.
+
+    Optional: ``bind_center(center)``. ``sync`` calls it with the feed's center (the
+    client's ``center_id``, else the center of the first events) before it trusts the
+    cursor: a store holding another center's cursor raises ``SinkError`` there, and one
+    that can records the center with the cursor.
+    """
 
     def load(self) -> int: ...
 
@@ -114,33 +124,47 @@ class FileCursorStore:
 
     Written to a temporary file in the same directory, fsynced, then renamed over the old
     one (and the directory fsynced), so a crash leaves either the old cursor or the new
-    one, never a torn file.
+    one, never a torn file. Once ``sync`` has told it the center, the file reads
+    ``<cursor> <center>`` (``1841 maison-lumiere``), and a file of another center is
+    refused; a file holding only a number (an older one) is taken as this center's.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.center: str | None = None  # whose feed this store follows, once bound
+        self.stored_center: str | None = None  # whose cursor the file held when last read
+
+    def bind_center(self, center: str) -> None:
+        """Follow ``center``'s feed; raise ``SinkError`` when the file holds another center's cursor."""
+        self.center = center
+        _check_same_center(self.stored_center, center, self._whose)
 
     def load(self) -> int:
         try:
-            text = self.path.read_text(encoding="ascii").strip()
+            text = self.path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return 0
-        if not text.isdigit():
+        number, _, center = text.partition(" ")
+        if not number.isdigit() or any(c.isspace() for c in center):
             raise ValueError(
-                f"{self.path} does not hold a feed cursor (a non-negative integer): "
+                f"{self.path} does not hold a feed cursor (a non-negative integer, then maybe a center id): "
                 "fix or delete it (deleting replays the whole feed, which sinks skip)"
             )
-        return int(text)
+        self.stored_center = center or None
+        if self.center is not None:
+            _check_same_center(self.stored_center, self.center, self._whose)
+        return int(number)
 
     def save(self, cursor: int) -> None:
         if cursor < 0:
             raise ValueError(f"a feed cursor is never negative, got {cursor}")
+        center = self.center or self.stored_center
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(f"{cursor}\n")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"{cursor} {center}\n" if center else f"{cursor}\n")
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.path)
@@ -148,9 +172,44 @@ class FileCursorStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         fsync_directory(directory)
+        self.stored_center = center
+
+    def _whose(self, stored: str, center: str) -> str:
+        return (f"{self.path} holds the feed cursor of center {stored!r}, not {center!r}: event ids are shared "
+                "by every center, so resuming from it would skip events; give each center its own cursor file")
 
     def __repr__(self) -> str:
         return f"FileCursorStore({str(self.path)!r})"
+
+
+def _check_same_center(stored: str | None, center: str, message: Callable[[str, str], str]) -> None:
+    if stored is not None and stored != center:
+        raise SinkError(message(stored, center))
+
+
+def _feed_center(source: Any) -> str | None:
+    """The center whose feed ``source`` reads, when it says (``Client.center_id``)."""
+    center = getattr(source, "center_id", None)
+    return center if isinstance(center, str) and center else None
+
+
+def _bind_to_center(cursor_store: Any, center: str | None, events: Sequence[Event] = ()) -> str | None:
+    """Tell the cursor store whose feed this is (once known), and refuse a page of another center.
+
+    Returns the center, learnt from the events when the source did not say.
+    """
+    known = center
+    for event in events:
+        if center is None:
+            center = event.center
+        elif event.center != center:
+            raise SinkError(f"the feed of center {center!r} handed over an event of {event.center!r} "
+                            f"(event {event.id}): a sync follows one center's feed")
+    if center is not None and (known is None or not events):
+        bind = getattr(cursor_store, "bind_center", None)
+        if bind is not None:
+            bind(center)
+    return center
 
 
 def fsync_directory(directory: Path) -> None:
@@ -221,10 +280,12 @@ def sync(
     """
     _check_batch(batch)
     should_stop, wait = _stopper(stop)
+    center = _bind_to_center(cursor_store, _feed_center(source))
     progress = _Progress(cursor_store.load())
     while not should_stop():
         page = source.events(after=progress.cursor, limit=batch)
         if page.events:
+            center = _bind_to_center(cursor_store, center, page.events)
             sink.write(page.events)
         moved = progress.advanced(page)
         if moved:
@@ -259,10 +320,12 @@ async def async_sync(
     _check_batch(batch)
     should_stop, _ = _stopper(stop)
     write = _async_writer(sink)
+    center = await anyio.to_thread.run_sync(_bind_to_center, cursor_store, _feed_center(source))
     progress = _Progress(await anyio.to_thread.run_sync(cursor_store.load))
     while not should_stop():
         page = await source.events(after=progress.cursor, limit=batch)
         if page.events:
+            center = await anyio.to_thread.run_sync(_bind_to_center, cursor_store, center, page.events)
             await write(page.events)
         moved = progress.advanced(page)
         if moved:

@@ -84,25 +84,34 @@ def _clocked_signer(clock: Callable[[], float]) -> type[TimestampSigner]:
     return ClockedSigner
 
 
+def secret_list(secrets: str | bytes | Sequence[str | bytes]) -> list[str | bytes]:
+    """The secrets as a list, newest first: one ``str`` or ``bytes`` is one secret, not its characters."""
+    listed = [secrets] if isinstance(secrets, (str, bytes)) else list(secrets)
+    if not listed or any(not isinstance(s, (str, bytes)) or not s for s in listed):
+        raise ValueError("at least one non-empty secret (a str or bytes, or a list of them, newest first) "
+                         "is needed to sign links")
+    return listed
+
+
 class TokenSigner:
     """Mints and reads tokens for every scope with one list of secrets.
 
-    ``secrets`` is newest first. ``clock`` returns Unix seconds; tests inject one.
+    ``secrets`` is newest first (the newest signs, all verify); a single ``str`` or
+    ``bytes`` is one secret. ``clock`` returns Unix seconds; tests inject one.
     """
 
     def __init__(
         self,
-        secrets: Sequence[str | bytes],
+        secrets: str | bytes | Sequence[str | bytes],
         *,
         lifetimes: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secrets or any(not s for s in secrets):
-            raise ValueError("at least one non-empty secret is needed to sign links")
+        secrets = secret_list(secrets)
         self.lifetimes = {**DEFAULT_LIFETIMES, **(lifetimes or {})}
         signer = _clocked_signer(clock)
         # itsdangerous signs with the *last* key: hand it the list oldest first.
-        keys = list(reversed(list(secrets)))
+        keys = list(reversed(secrets))
         self._serializers = {
             scope: URLSafeTimedSerializer(keys, salt=f"preference-center.{scope}", signer=signer)
             for scope in self.lifetimes

@@ -171,10 +171,67 @@ def test_the_mapping_is_checked_against_the_center() -> None:
     ({"columns": {"email": "Mail"}}, "columns.external_id is required"),
     ({"format": "xlsx"}, "format must be csv or jsonl"),
     ({"timezone": "Mars/Olympus"}, "no time zone named"),
+    # The wrong type or shape: once a TypeError, LookupError or AttributeError from deep inside.
+    ({"delimiter": ";;"}, "delimiter must be one character"),
+    ({"delimiter": 59}, "delimiter must be one character"),
+    ({"encoding": "latin-9x"}, "'latin-9x' is not a text encoding"),
+    ({"encoding": "rot13"}, "'rot13' is not a text encoding"),
+    ({"timezone": 5}, "timezone must be a time zone name"),
+    ({"columns": {"external_id": 7}}, "columns.external_id must be the name of a column"),
+    ({"columns": ["external_id"]}, "columns must be a table"),
+    ({"separator": ""}, "separator must be a non-empty string"),
+    ({"legacy_source": 3}, "legacy_source must be a non-empty string"),
+    ({"date_formats": 5}, "date_formats must be a list of strings"),
+    ({"date_formats": ["%d/%m/%Y", None]}, "date_formats must be a non-empty string"),
+    ({"values": {"states": "Y"}}, "values must be a table"),
 ])
 def test_mistakes_in_a_mapping_are_named(mapping, message) -> None:
     with pytest.raises(ImportMappingError, match=message):
         _Reader(Path("legacy.csv"), mapping)
+
+
+def test_one_date_format_alone_is_one_format_not_its_characters(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Since\nC1,02/04/2019\n")
+    mapping = {"date_formats": "%d/%m/%Y", "columns": {"external_id": "Id", "legacy_date": "Since"}}
+    [(_, record)] = records(path, mapping)
+    assert record["legacy_date"] == "2019-04-02"
+
+
+@pytest.mark.parametrize("header, twice", [
+    ("external_id,offers.email,offers.email", "offers.email"),  # the canonical names
+    ("Id,News,Mail,News", "News"),  # a mapped column
+])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path, header, twice) -> None:  # noqa: ANN001
+    cells = ["C1", "opted_in", "opted_out", "x"][:header.count(",") + 1]
+    path = write(tmp_path, "legacy.csv", f"{header}\n" + ",".join(cells) + "\n")
+    mapping = None if header.startswith("external_id") else {"columns": {"external_id": "Id", "offers.email": "News"}}
+    with pytest.raises(ImportMappingError, match=f"legacy.csv has more than one column named {twice}"):
+        records(path, mapping)
+    records(write(tmp_path, "notes.csv", "Id,Notes,Notes\nC1,a,b\n"), {"columns": {"external_id": "Id"}})  # unmapped
+
+
+def test_a_cell_too_large_names_its_row_and_a_large_one_is_read(tmp_path) -> None:
+    big = "x" * 200_000  # over the csv module's default limit (128 KB)
+    path = write(tmp_path, "legacy.csv", f"Id,Notes\nC1,a\nC2,{big}\nC3,b\n")
+    assert [row for row, _ in records(path, {"columns": {"external_id": "Id"}})] == [2, 3, 4]
+    path = write(tmp_path, "open.csv", 'Id,Notes\nC1,a\nC2,"never closed\n' + "y" * 1_100_000 + "\nC3,b\n")
+    with pytest.raises(ImportMappingError, match=r"open.csv: row 3 cannot be read as CSV .*quote left open"):
+        records(path, {"columns": {"external_id": "Id"}})
+
+
+@pytest.mark.parametrize("name, body", [
+    ("legacy.csv", "Id,Nom\nC1,Andr\xe9\nC2,Zo\xe9\n".encode("latin-1")),
+    ("legacy.jsonl", '{"external_id": "C1"}\n{"external_id": "C2", "nom": "Andr\xe9"}\n'.encode("latin-1")),
+])
+def test_a_file_in_another_encoding_says_where_and_what_to_set(tmp_path, name, body) -> None:  # noqa: ANN001
+    path = tmp_path / name
+    path.write_bytes(body)
+    with pytest.raises(ImportMappingError) as raised:
+        records(path, {"columns": {"external_id": "Id"}} if name.endswith(".csv") else None)
+    assert str(raised.value).startswith(f"{name}: line 2 is not utf-8-sig text (byte 0xe9)")
+    assert 'encoding = "cp1252"' in str(raised.value)
+    assert len(records(path, {"encoding": "latin-1", **({"columns": {"external_id": "Id"}}
+                                                        if name.endswith(".csv") else {})})) == 2
 
 
 def test_a_missing_column_is_named_before_anything_is_read(tmp_path) -> None:

@@ -106,6 +106,36 @@ def test_bytes_secrets_sign_like_their_text(clock: Seconds) -> None:
     ).manage_url("acme", "sub_1")
 
 
+@pytest.mark.parametrize("secret", ["secret-new", b"secret-new"])
+def test_one_secret_as_a_string_is_one_secret_not_its_characters(clock: Seconds, secret: str | bytes) -> None:
+    one = LinkMinter(BASE, secret, clock=clock)
+    listed = TokenSigner(["secret-new"], clock=clock)
+    token = one.mint("manage", "acme", "sub_1", l="fr")
+    assert token == listed.mint("manage", "acme", "sub_1", l="fr") and one.fast
+    assert TokenSigner(secret, clock=clock).read(token, "manage").subscriber == "sub_1"
+    assert TokenSigner(secret, clock=clock).mint("login", "acme", "sub_1") == listed.mint("login", "acme", "sub_1")
+    with pytest.raises(TokenInvalid):  # what a str taken as a list signed with: its first character
+        TokenSigner(["s"], clock=clock).read(token, "manage")
+
+
+def test_a_list_still_rotates_newest_first(clock: Seconds) -> None:
+    rotated = LinkMinter(BASE, ["secret-newer", "secret-new"], clock=clock)
+    token = rotated.mint("manage", "acme", "sub_1")
+    assert token == TokenSigner("secret-newer", clock=clock).mint("manage", "acme", "sub_1")
+    old = TokenSigner("secret-new", clock=clock).mint("manage", "acme", "sub_1")
+    assert rotated.signer.read(old, "manage").subscriber == "sub_1"  # the older secret still verifies
+    with pytest.raises(TokenInvalid):
+        TokenSigner("secret-new", clock=clock).read(token, "manage")
+
+
+@pytest.mark.parametrize("secrets", ["", b"", [], [""], [None], [7]])
+def test_an_empty_or_odd_secret_is_refused(secrets) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="non-empty secret"):
+        LinkMinter(BASE, secrets)
+    with pytest.raises(ValueError, match="non-empty secret"):
+        TokenSigner(secrets)
+
+
 def test_a_signer_with_another_key_fails_its_self_check() -> None:
     assert _FastSigner("secret-new").agrees_with(SECRETS) is True
     assert _FastSigner("another-secret").agrees_with(SECRETS) is False

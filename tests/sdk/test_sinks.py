@@ -12,6 +12,8 @@ import csv
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -39,7 +41,7 @@ from preference_sdk.sinks import (
     event_json,
 )
 
-from .test_sync import CENTER, Feed, ListFeed, make_feed
+from .test_sync import CENTER, CenterFeed, Feed, ListFeed, make_feed
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +225,71 @@ def test_sql_cursor_store_commits_with_the_rows(url: str, feed: Feed) -> None:
     assert len(dump(url)) == len({e.subscriber_id for e in feed.events[:80]} - erased)
 
 
+@pytest.mark.parametrize("says_its_center", [True, False])
+def test_sql_cursor_of_one_center_is_not_resumed_by_another(url: str, feed: Feed, says_its_center: bool) -> None:
+    """Ids are global: voyago resuming maison-lumiere's cursor would skip every voyago event below it."""
+    lumiere, voyago = of_center(feed.events, CENTER, shift=1), of_center(feed.events, "voyago", shift=2)
+
+    def source(events: list[Event], center: str) -> ListFeed:
+        return CenterFeed(events, center) if says_its_center else ListFeed(events)
+
+    sink = SqlSink(url)
+    sync(source(lumiere, CENTER), sink, sink.cursor_store(), batch=100)
+    before = dump(url)
+    other = SqlSink(url)
+    with pytest.raises(SinkError) as refused:
+        sync(source(voyago, "voyago"), other, other.cursor_store(), batch=100)
+    assert "belongs to center 'maison-lumiere', not 'voyago'" in str(refused.value)
+    assert dump(url) == before and SqlSink(url).cursor_store().load() == lumiere[-1].id
+    report = sync(source(voyago, "voyago"), other, other.cursor_store("crm_contacts@voyago"), batch=100)
+    assert report.events == len(voyago)  # every one of them, from 0
+    assert {row["center"] for row in dump(url).values()} == {CENTER, "voyago"}
+    with sa.create_engine(url).connect() as connection:
+        assert dict(connection.exec_driver_sql("SELECT name, center FROM preference_sync_cursors").all()) == {
+            "crm_contacts": CENTER, "crm_contacts@voyago": "voyago"}
+
+
+def test_sql_write_of_another_centers_events_does_not_move_its_cursor(url: str, feed: Feed) -> None:
+    sink = SqlSink(url)
+    sync(ListFeed(feed.events[:50]), sink, sink.cursor_store())
+    voyago = of_center(feed.events[50:60], "voyago", shift=2)
+    with pytest.raises(SinkError, match="belongs to center 'maison-lumiere', not 'voyago'"):
+        sink.write(voyago)  # straight to the sink, with its cursor kept alongside
+    with pytest.raises(SinkError, match="several centers"):
+        sink.write([feed.events[60], voyago[-1]])
+    assert SqlSink(url).cursor_store().load() == feed.events[49].id
+
+
+def test_sql_cursor_table_of_an_older_sdk_gains_its_center_column(url: str, feed: Feed) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE preference_sync_cursors (name VARCHAR(128) PRIMARY KEY, "
+                                   "cursor BIGINT NOT NULL)")
+        connection.exec_driver_sql(f"INSERT INTO preference_sync_cursors VALUES ('crm_contacts', {feed.events[99].id})")
+    sink = SqlSink(url)
+    report = sync(CenterFeed(feed.events, CENTER), sink, sink.cursor_store())
+    assert report.events == len(feed.events) - 100  # the old cursor is resumed, and adopted
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT cursor, center FROM preference_sync_cursors").one() == (
+            feed.events[-1].id, CENTER)
+    engine.dispose()
+
+
+def test_sql_database_errors_are_sink_errors_without_the_password(tmp_path: Path) -> None:
+    with pytest.raises(SinkError, match="not a SQLAlchemy database URL") as unreadable:
+        SqlSink("nonsense-with-s3cret")
+    assert "s3cret" not in str(unreadable.value)
+    sink = SqlSink(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+    with pytest.raises(SinkError, match="unable to open database file"):
+        sink.cursor_store().load()
+    with pytest.raises(SinkError, match="unable to open database file"):
+        sink.write([event(1, "s1", 1, [("offers.email", "unknown", "opted_in")])])
+    closed = SqlSink("postgresql+psycopg://crm:s3cret-pw@127.0.0.1:1/crm")
+    with pytest.raises(SinkError) as refused:
+        closed.cursor_store().load()
+    assert "s3cret" not in str(refused.value) and "OperationalError" in str(refused.value)
+
+
 def test_sql_adds_a_column_for_a_new_topic_or_channel(url: str) -> None:
     run_sql(url, [event(1, "s1", 1, [("offers.email", "unknown", "opted_in")])])
     assert "garden__whatsapp" not in dump(url)["s1"]
@@ -344,7 +411,8 @@ def test_csv_holds_one_row_per_change(tmp_path: Path, feed: Feed) -> None:
     assert len(rows) == sum(len(e.changes) for e in feed.events)
     assert tuple(rows[0]) == CSV_COLUMNS
     first = feed.wire[0]
-    assert rows[0] == {"id": str(first["id"]), "occurred_at": first["occurred_at"],
+    assert rows[0] == {"id": str(first["id"]), "part": f"1/{len(first['changes'])}", "center": CENTER,
+                       "occurred_at": first["occurred_at"],
                        "subscriber_id": first["subscriber_id"], "external_id": first["external_id"],
                        "source": first["source"], "actor": "subject", "path": first["changes"][0]["path"],
                        "from": first["changes"][0]["from"], "to": first["changes"][0]["to"]}
@@ -382,15 +450,92 @@ def test_file_torn_last_line_is_cut_and_written_again(tmp_path: Path, feed: Feed
 
 
 def test_csv_refuses_other_columns_and_keeps_events_without_changes(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="must include id"):
-        CsvSink(tmp_path / "a.csv", columns=("subscriber_id", "path"))
-    with CsvSink(tmp_path / "a.csv", columns=("id", "path", "to")) as sink:
-        sink.write([event(5, "s1", 1, []), event(6, "s1", 2, [("interests", [], ["lighting", "tableware"])])])
-    assert (tmp_path / "a.csv").read_text() == 'id,path,to\n5,,\n6,interests,"lighting,tableware"\n'
+    for columns in (("subscriber_id", "path"), ("id", "path", "to"), ("id", "part", "center", "id")):
+        with pytest.raises(ValueError, match="must include id, part, center"):
+            CsvSink(tmp_path / "a.csv", columns=columns)
+    mine = ("id", "part", "center", "path", "to")
+    with CsvSink(tmp_path / "a.csv", columns=mine) as sink:
+        sink.write([event(5, "s1", 1, []), event(6, "s1", 2, [("interests", [], ["lighting", "tableware"]),
+                                                              ("offers.email", "unknown", "opted_in")])])
+    assert (tmp_path / "a.csv").read_text() == (
+        "id,part,center,path,to\n5,1/1,maison-lumiere,,\n6,1/2,maison-lumiere,interests,\"lighting,tableware\"\n"
+        "6,2/2,maison-lumiere,offers.email,opted_in\n")
     with pytest.raises(ValueError, match="has the columns"):
         CsvSink(tmp_path / "a.csv").write([event(7, "s1", 3, [])])
-    with CsvSink(tmp_path / "a.csv", columns=("id", "path", "to")) as sink:
-        assert sink.write([event(6, "s1", 2, [])]) is None and sink.last_id == 6
+    with CsvSink(tmp_path / "a.csv", columns=mine) as sink:
+        assert sink.write([event(6, "s1", 2, [])]) is None and sink.last_id == 6 and sink.center == CENTER
+
+
+def of_center(events: list[Event], center: str, *, shift: int) -> list[Event]:
+    """The events as ``center``'s feed would carry them: ids are global, so two centers' feeds interleave;
+    subscribers are a center's own."""
+    return [dataclasses.replace(e, id=2 * e.id + shift, center=center,
+                                subscriber_id=e.subscriber_id.replace("sub_", f"sub_{center}_")) for e in events]
+
+
+def test_a_file_holds_one_center_and_refuses_another(tmp_path: Path, feed: Feed, kind: str) -> None:
+    """Ids are global: a second center's events below the file's last id would otherwise vanish unseen."""
+    path = tmp_path / f"feed.{kind}"
+    lumiere, voyago = of_center(feed.events, CENTER, shift=1), of_center(feed.events, "voyago", shift=2)
+    run_file(path, lumiere, kind)
+    before = path.read_bytes()
+    for sink in (FILE_SINKS[kind](path), FILE_SINKS[kind](path)):  # the second learns the center from the file
+        with sink, pytest.raises(SinkError) as refused:
+            sync(ListFeed(voyago), sink, MemoryCursorStore(), batch=64)
+        message = str(refused.value)
+        assert str(path) in message and repr(CENTER) in message and "'voyago'" in message
+    assert path.read_bytes() == before
+    with FILE_SINKS[kind](tmp_path / f"mixed.{kind}") as sink, pytest.raises(SinkError, match="one center"):
+        sink.write([lumiere[0], voyago[5]])
+    assert (tmp_path / f"mixed.{kind}").read_text() == ("" if kind == "jsonl" else ",".join(CSV_COLUMNS) + "\n")
+    run_file(tmp_path / f"voyago.{kind}", voyago, kind)  # a file of its own: every event
+    assert (tmp_path / f"voyago.{kind}").read_text().count("voyago") >= len(voyago)
+
+
+def test_csv_event_cut_at_a_line_boundary_is_written_again_whole(tmp_path: Path, feed: Feed) -> None:
+    """Power lost before the fsync: the first rows of an event reached the disk, the others not."""
+    clean = tmp_path / "clean.csv"
+    run_file(clean, feed.events, "csv")
+    text = clean.read_bytes()
+    lines = text.splitlines(keepends=True)
+    cut = next(i for i, e in enumerate(feed.events[200:], start=200) if len(e.changes) >= 3)
+    rows_before = 1 + sum(len(e.changes) or 1 for e in feed.events[:cut])
+    for kept in (1, 2):  # the first row, then the first two rows, of a three-row event
+        path = tmp_path / f"cut{kept}.csv"
+        path.write_bytes(b"".join(lines[:rows_before + kept]))
+        run_file(path, feed.events, "csv", store=MemoryCursorStore(feed.events[cut - 1].id))
+        assert path.read_bytes() == text
+
+
+def test_csv_write_that_fails_part_way_is_cut_back(tmp_path: Path, feed: Feed) -> None:
+    """A real failed write (the file size limit: EFBIG, as a full disk gives ENOSPC) in the middle of an event."""
+    clean = tmp_path / "clean.csv"
+    run_file(clean, feed.events, "csv")
+    path = tmp_path / "feed.csv"
+    run_file(path, feed.events[:100], "csv")
+    size = path.stat().st_size
+    target = next(e for e in feed.events[100:] if len(e.changes) >= 2)
+    lines_before = 1 + sum(len(e.changes) or 1 for e in feed.events if e.id < target.id)
+    limit = len(b"".join(clean.read_bytes().splitlines(keepends=True)[:lines_before + 1])) + 5  # inside row 2
+    script = (
+        "import resource, signal, sys\n"
+        "from preference_sdk._sync import MemoryCursorStore, sync\n"
+        "from tests.sdk.test_sinks import CsvSink, ListFeed, make_feed\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
+        "events = make_feed().events\n"
+        f"with CsvSink(sys.argv[1]) as sink:\n"
+        f"    try:\n"
+        f"        sync(ListFeed(events), sink, MemoryCursorStore({feed.events[99].id}), batch=500)\n"
+        "    except OSError as error:\n"
+        "        print('failed', error.errno)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parents[2])
+    assert done.stdout.startswith("failed"), done.stderr
+    assert path.stat().st_size == size  # the part written was cut off again
+    run_file(path, feed.events, "csv", store=MemoryCursorStore(feed.events[99].id))
+    assert path.read_bytes() == clean.read_bytes()
 
 
 # The HTTP sink, against a CRM on 127.0.0.1.
@@ -595,3 +740,17 @@ def test_http_mapping_templates_and_values() -> None:
     assert mapping.request_for(event(10, "s1", 5, [("erasure", False, True)])) == ("DELETE", "/contacts/crm-1", None)
     assert mapping.request_for(event(11, "s1", 6, [("locale", "fr", "en")])) is None
 
+
+
+def test_http_value_maps_apply_to_new_values_and_match_booleans_by_type() -> None:
+    """``True: "true"`` once turned version 1 into "true" (``True == 1``, with one hash)."""
+    mapping = dataclasses.replace(HUBSPOT_STYLE, properties={**HUBSPOT_STYLE.properties, "version": "pref_version",
+                                                             "event_id": "pref_event"},
+                                  values={**HUBSPOT_STYLE.values, "1": "one"})
+    _, _, body = mapping.request_for(event(1, "s1", 1, [("offers.email", "unknown", "opted_in"),
+                                                         ("suppression", True, False)]))
+    assert body["properties"] == {"preference_subscriber_id": "s1", "pref_version": 1, "pref_event": 1,
+                                  "offers_email_opt_in": "true", "unsubscribed_from_all": "false"}
+    assert mapping._value(True) == "true" and mapping._value(1) == 1 and mapping._value(1.0) == 1.0
+    assert mapping._value(False) == "false" and mapping._value(0) == 0
+    assert mapping._value([True, 1, "1"]) == "true;1;one"

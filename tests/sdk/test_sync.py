@@ -8,6 +8,7 @@ test_sinks.py: it also tracks what each subscriber's choices end up being.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import threading
@@ -142,6 +143,14 @@ class ListFeed:
         later = [e for e in self.all if e.id > after]
         page = later[:limit]
         return FeedPage(tuple(page), page[-1].id if page else after, len(later) > limit)
+
+
+class CenterFeed(ListFeed):
+    """A feed that says whose it is, as ``Client`` does (``center_id``)."""
+
+    def __init__(self, events: list[Event], center_id: str) -> None:
+        super().__init__(events)
+        self.center_id = center_id
 
 
 class AsyncListFeed(ListFeed):
@@ -396,6 +405,45 @@ def test_sync_with_a_file_cursor_resumes_across_runs(tmp_path: Path, feed: Feed)
     second = Journal()
     sync(ListFeed(feed.events), second, FileCursorStore(tmp_path / "cursor"), batch=40)
     assert [e.id for e in first.received + second.received] == [e.id for e in feed.events]
+
+
+def voyago_events(feed: Feed) -> list[Event]:
+    """Another center's feed: its own subscribers, ids between and after the first center's."""
+    return [dataclasses.replace(e, id=e.id + 1, center="voyago", subscriber_id=e.subscriber_id + "_v")
+            for e in feed.events]
+
+
+def test_a_file_cursor_follows_one_center(tmp_path: Path, feed: Feed) -> None:
+    """Ids are global: voyago resuming from maison-lumiere's cursor would skip its events below it."""
+    path = tmp_path / "cursor"
+    sync(CenterFeed(feed.events, CENTER), Journal(), FileCursorStore(path))
+    assert path.read_text() == f"{feed.events[-1].id} {CENTER}\n"
+    for source in (CenterFeed(voyago_events(feed), "voyago"), ListFeed(voyago_events(feed))):
+        journal = Journal()
+        with pytest.raises(SinkError) as refused:
+            sync(source, journal, FileCursorStore(path))
+        assert str(path) in str(refused.value) and "'maison-lumiere', not 'voyago'" in str(refused.value)
+        assert journal.received == [] and path.read_text() == f"{feed.events[-1].id} {CENTER}\n"
+    with pytest.raises(SinkError, match="not 'voyago'"):
+        asyncio.run(async_sync(AsyncListFeed(voyago_events(feed)), Journal(), FileCursorStore(path)))
+
+
+def test_a_file_cursor_without_a_center_is_adopted(tmp_path: Path, feed: Feed) -> None:
+    (tmp_path / "cursor").write_text(f"{feed.events[99].id}\n")  # written before SDK 0.2
+    journal = Journal()
+    sync(CenterFeed(feed.events, CENTER), journal, FileCursorStore(tmp_path / "cursor"))
+    assert journal.received[0] == feed.events[100]
+    assert (tmp_path / "cursor").read_text() == f"{feed.events[-1].id} {CENTER}\n"
+    (tmp_path / "bad").write_text("12 two words\n")
+    with pytest.raises(ValueError, match="does not hold a feed cursor"):
+        FileCursorStore(tmp_path / "bad").load()
+
+
+def test_a_page_of_another_center_is_refused(feed: Feed) -> None:
+    journal = Journal()
+    with pytest.raises(SinkError, match="the feed of center 'voyago' handed over an event of 'maison-lumiere'"):
+        sync(CenterFeed(feed.events, "voyago"), journal, journal)
+    assert journal.received == []
 
 
 def _wait_for(condition, timeout: float = 5.0) -> None:  # noqa: ANN001

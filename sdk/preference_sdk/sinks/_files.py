@@ -1,10 +1,14 @@
 """Append-only files: a JSON-lines journal of the feed, or a flat CSV of every change.
 
 Both are idempotent the same way: ids only grow, so the last id in the file says what is
-already there, and an event at or below it is skipped. Opening a file first cuts a torn
-last line (a crash in the middle of a write, before the fsync that would have let the
-write return): those events were never acknowledged, so the cursor was not saved and they
-come again.
+already there, and an event at or below it is skipped. That only holds within one
+center's feed (event ids are shared by every center), so a file holds one center: its
+last event says which, and events of another center are refused with ``SinkError``.
+
+A write that fails (a full disk) is cut off again before ``write`` raises. Opening a file
+also cuts what a crash left (a torn last line, or in CSV the first rows of an event whose
+other rows never made it, as ``part`` says: ``2/3`` is row 2 of 3): those events were never
+acknowledged, so the cursor was not saved and they come again, whole.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
 from .._models import Event
-from .._sync import fsync_directory
+from .._sync import SinkError, fsync_directory
 
 __all__ = ["CSV_COLUMNS", "CsvSink", "JsonLinesSink", "event_json"]
 
 log = logging.getLogger("preference_sdk.sync")
 
 #: The columns of ``CsvSink``, one row per change, in this order unless ``columns=`` says otherwise.
-CSV_COLUMNS = ("id", "occurred_at", "subscriber_id", "external_id", "source", "actor", "path", "from", "to")
+CSV_COLUMNS = ("id", "part", "center", "occurred_at", "subscriber_id", "external_id", "source", "actor", "path",
+               "from", "to")
+#: The columns a ``CsvSink`` cannot do without: how replays, centers and cut writes are recognised.
+CSV_REQUIRED = ("id", "part", "center")
 
 _CHUNK = 64 * 1024
 
@@ -57,28 +64,32 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 class _AppendOnlyFile:
-    """What both sinks share: open once, learn the last id, append, flush and fsync."""
+    """What both sinks share: open once, learn the last id and the center, append, fsync."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.last_id: int | None = None  # known once the file is opened
-        self._handle: IO[str] | None = None
+        self.center: str | None = None  # whose feed the file holds, once it holds an event
+        self._handle: IO[bytes] | None = None
 
     def write(self, events: Sequence[Event]) -> None:
         """Append the events after the file's last id; return once they are on disk."""
         handle = self._open()
+        events = sorted(events, key=lambda e: e.id)
+        self._check_center(events)
         last = self.last_id or 0
-        fresh = [e for e in sorted(events, key=lambda e: e.id) if e.id > last]
+        fresh = [e for e in events if e.id > last]
         if not fresh:
             return
+        data = "".join(self._lines(fresh)).encode("utf-8")
+        size = os.fstat(handle.fileno()).st_size
         try:
-            handle.write("".join(self._lines(fresh)))
-            handle.flush()
+            _write_all(handle, data)
             os.fsync(handle.fileno())
         except BaseException:
-            self.close()  # the next write reopens, cuts a torn line and reads the last id again
+            self._cut_back(handle, size)
             raise
-        self.last_id = fresh[-1].id
+        self.last_id, self.center = fresh[-1].id, fresh[-1].center
 
     def close(self) -> None:
         if self._handle is not None:
@@ -91,18 +102,43 @@ class _AppendOnlyFile:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _open(self) -> IO[str]:
+    def _check_center(self, events: Sequence[Event]) -> None:
+        center = self.center or (events[0].center if events else None)
+        other = next((e for e in events if e.center != center), None)
+        if other is None:
+            return
+        holds = "holds the feed of" if self.center else "was given events of"
+        raise SinkError(f"{self.path} {holds} center {center!r}, and event {other.id} is of center "
+                        f"{other.center!r}: event ids are shared by every center, so one file can follow only one "
+                        "center's feed; write each center to its own file")
+
+    def _cut_back(self, handle: IO[bytes], size: int) -> None:
+        """Undo a write that failed part-way, so a replay writes its events whole; then reopen next time."""
+        try:
+            os.ftruncate(handle.fileno(), size)
+            os.fsync(handle.fileno())
+        except OSError as error:  # the next open still cuts what it can recognise
+            log.warning("%s: could not cut a failed write back (%s)", self.path, error.strerror or error)
+        self.close()
+
+    def _open(self) -> IO[bytes]:
         if self._handle is not None:
             return self._handle
         self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.exists()
         first, last = _recover(self.path) if existed else (None, None)
         self._check_header(first)
-        self.last_id = self._last_id(last) if last is not None else 0
-        handle = open(self.path, "a", encoding="utf-8", newline="")
+        if last is not None:
+            last = self._complete(last)
+        self.last_id, self.center = self._last_event(last) if last is not None else (0, None)
+        handle = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open until close()
         self._handle = handle
         if first is None:
-            self._start(handle)
+            try:
+                self._start(handle)
+            except BaseException:
+                self._cut_back(handle, 0)
+                raise
             fsync_directory(self.path.parent)
         return handle
 
@@ -110,13 +146,18 @@ class _AppendOnlyFile:
     def _lines(self, events: Sequence[Event]) -> list[str]:
         raise NotImplementedError
 
-    def _last_id(self, line: str) -> int:
+    def _last_event(self, line: str) -> tuple[int, str | None]:
+        """The id and the center of the file's last line (0 and None for a header)."""
         raise NotImplementedError
+
+    def _complete(self, last: str) -> str:
+        """Cut the rows of an event the file holds only in part; the new last line."""
+        return last
 
     def _check_header(self, first: str | None) -> None:
         """A file written with other columns is refused rather than mixed."""
 
-    def _start(self, handle: IO[str]) -> None:
+    def _start(self, handle: IO[bytes]) -> None:
         """Begin a new, empty file (the CSV header)."""
 
 
@@ -126,9 +167,10 @@ class JsonLinesSink(_AppendOnlyFile):
     def _lines(self, events: Sequence[Event]) -> list[str]:
         return [json.dumps(event_json(e), ensure_ascii=False, separators=(",", ":")) + "\n" for e in events]
 
-    def _last_id(self, line: str) -> int:
+    def _last_event(self, line: str) -> tuple[int, str | None]:
         try:
-            return int(json.loads(line)["id"])
+            item = json.loads(line)
+            return int(item["id"]), str(item["center"])
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{self.path}: the last line is not an event of the feed ({error}); "
                              "is this the right file?") from None
@@ -142,28 +184,33 @@ class CsvSink(_AppendOnlyFile):
 
     Lists (``interests``) are comma-joined, booleans ``true``/``false``, none an empty cell;
     line breaks inside a value become spaces, so each row is one line. ``columns`` picks and
-    orders among ``CSV_COLUMNS``; ``id`` is required (it is how replays are recognised).
+    orders among ``CSV_COLUMNS``; ``id``, ``part`` and ``center`` are required: ``id`` is how
+    replays are recognised, ``part`` (``k/n``: row k of the event's n rows) how an event cut
+    short by a crash is, and ``center`` whose feed the file holds.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, columns: Sequence[str] = CSV_COLUMNS) -> None:
         super().__init__(path)
         unknown = [c for c in columns if c not in CSV_COLUMNS]
-        if unknown or "id" not in columns:
-            raise ValueError(f"CsvSink columns are chosen among {', '.join(CSV_COLUMNS)} and must include id; "
-                             f"got {', '.join(columns)}")
+        if unknown or any(c not in columns for c in CSV_REQUIRED) or len(set(columns)) != len(columns):
+            raise ValueError(f"CsvSink columns are chosen among {', '.join(CSV_COLUMNS)}, once each, and must "
+                             f"include {', '.join(CSV_REQUIRED)}; got {', '.join(columns)}")
         self.columns = tuple(columns)
+        self._id, self._part, self._center = (self.columns.index(c) for c in CSV_REQUIRED)
 
     def _lines(self, events: Sequence[Event]) -> list[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         for event in events:
-            for change in event.changes or (None,):
-                writer.writerow([_cell(_FIELDS[name](event, change)) for name in self.columns])
+            changes = event.changes or (None,)
+            for k, change in enumerate(changes, start=1):
+                part = f"{k}/{len(changes)}"
+                writer.writerow([part if name == "part" else _cell(_FIELDS[name](event, change))
+                                 for name in self.columns])
         return [buffer.getvalue()]
 
-    def _start(self, handle: IO[str]) -> None:
-        handle.write(_csv_line(self.columns))
-        handle.flush()
+    def _start(self, handle: IO[bytes]) -> None:
+        _write_all(handle, _csv_line(self.columns).encode("utf-8"))
         os.fsync(handle.fileno())
 
     def _check_header(self, first: str | None) -> None:
@@ -171,17 +218,51 @@ class CsvSink(_AppendOnlyFile):
             raise ValueError(f"{self.path} has the columns {first!r}, not {','.join(self.columns)!r}: "
                              "write to a new file, or pass the file's columns")
 
-    def _last_id(self, line: str) -> int:
+    def _row(self, line: str) -> list[str]:
         row = next(csv.reader([line]))
-        cell = row[self.columns.index("id")]
-        return 0 if cell == "id" else int(cell)  # only the header: nothing written yet
+        if len(row) != len(self.columns):
+            raise ValueError(f"{self.path}: the last row has {len(row)} cells, not {len(self.columns)}; "
+                             "is this the right file?")
+        return row
+
+    def _last_event(self, line: str) -> tuple[int, str | None]:
+        row = self._row(line)
+        if row[self._id] == "id":
+            return 0, None  # only the header: nothing written yet
+        return int(row[self._id]), row[self._center] or None
+
+    def _complete(self, last: str) -> str:
+        row = self._row(last)
+        if row[self._id] == "id":
+            return last
+        k, n = _part(row[self._part], self.path)
+        if k == n:
+            return last
+        # Rows k, k-1... 1 of this event end the file: cut them, the event comes again whole.
+        return _cut_last_lines(self.path, k, lambda line: self._row(line)[self._id] == row[self._id])
 
     def __repr__(self) -> str:
         return f"CsvSink({str(self.path)!r})"
 
 
+def _part(cell: str, path: Path) -> tuple[int, int]:
+    k, slash, n = cell.partition("/")
+    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise ValueError(f"{path}: the last row's part is {cell!r}, not k/n; is this the right file?")
+    return int(k), int(n)
+
+
+def _write_all(handle: IO[bytes], data: bytes) -> None:
+    """All of ``data``, however many calls the operating system takes."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        view = view[written:]
+
+
 _FIELDS: dict[str, Callable[[Event, Any], Any]] = {
     "id": lambda e, c: e.id,
+    "center": lambda e, c: e.center,
     "occurred_at": lambda e, c: wire_time(e.occurred_at),
     "subscriber_id": lambda e, c: e.subscriber_id,
     "external_id": lambda e, c: e.external_id,
@@ -229,6 +310,28 @@ def _recover(path: Path) -> tuple[str | None, str | None]:
         handle.seek(0)
         first = handle.readline()
     return first.decode("utf-8").rstrip("\r\n"), last.decode("utf-8").rstrip("\r\n")
+
+
+def _cut_last_lines(path: Path, count: int, belongs: Callable[[str], bool]) -> str:
+    """Cut the file's last ``count`` lines, each of which must satisfy ``belongs``; the new last line."""
+    with open(path, "r+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        cut = end
+        for _ in range(count):
+            start = _last_newline(handle, cut - 1) + 1
+            handle.seek(start)
+            line = handle.read(cut - start).decode("utf-8").rstrip("\r\n")
+            if start == 0 or not belongs(line):
+                raise ValueError(f"{path}: the last event's rows are not together at the end; is this the right file?")
+            cut = start
+        log.warning("%s: cut the first %d rows of event whose other rows never made it to disk "
+                    "(a write that never returned)", path, count)
+        handle.truncate(cut)
+        handle.flush()
+        os.fsync(handle.fileno())
+        start = _last_newline(handle, cut - 1) + 1
+        handle.seek(start)
+        return handle.read(cut - start).decode("utf-8").rstrip("\r\n")
 
 
 def _last_newline(handle: IO[bytes], before: int) -> int:

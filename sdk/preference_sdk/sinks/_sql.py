@@ -10,13 +10,21 @@ erased row back, not even for a moment.
 
 Each ``write`` is one transaction: rows, applied versions and, when the cursor is kept
 here (``cursor_store()``), the cursor too. Rows and cursor commit together or not at all.
+The cursor's row also records its center: event ids are shared by every center, so a
+cursor resumed with another center's feed would skip that center's events.
+
+Database errors (a URL SQLAlchemy cannot read, a file it cannot open, a refused
+statement) are raised as ``SinkError``, with the driver's message and never the URL,
+which may hold a password.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
 
 from .._models import Event
 from .._sync import SinkError
@@ -79,7 +87,17 @@ class SqlSink:
         if sa is None:
             raise ImportError("SqlSink needs SQLAlchemy: pip install 'preference-sdk[sql]'")
         self._owns_engine = isinstance(url_or_engine, str)
-        self.engine = sa.create_engine(url_or_engine) if self._owns_engine else url_or_engine
+        if self._owns_engine:
+            try:
+                self.engine = sa.create_engine(url_or_engine)
+            except (sa.exc.ArgumentError, ValueError) as error:
+                raise SinkError("SqlSink: not a SQLAlchemy database URL (like sqlite:///crm.db or "
+                                f"postgresql+psycopg://user@host/db): {_scrubbed(error, _secrets_of(url_or_engine))}"
+                                ) from None
+            except ImportError as error:
+                raise SinkError(f"SqlSink: the database driver is not installed ({error.name or error})") from None
+        else:
+            self.engine = url_or_engine
         self.table_name = table
         self.mapping = SqlMapping.parse(mapping)
         self.create = create
@@ -99,13 +117,19 @@ class SqlSink:
             CURSOR_TABLE, self._meta,
             sa.Column("name", sa.String(128), primary_key=True),
             sa.Column("cursor", sa.BigInteger, nullable=False),
+            sa.Column("center", sa.String(128)),  # whose feed; NULL in tables made before SDK 0.2
         )
         self._cursor_store: SqlCursorStore | None = None
         self._own_tables_ready = False
 
     def cursor_store(self, name: str | None = None) -> SqlCursorStore:
         """The cursor kept in this database (``preference_sync_cursors``, under ``name``,
-        the table's name by default), committed by each ``write`` with its rows."""
+        the table's name by default), committed by each ``write`` with its rows.
+
+        A cursor follows one center: to sync two centers into one table, give each its own
+        ``name`` (the command line uses ``<table>@<center>``). ``sync`` refuses to resume a
+        cursor that another center's feed left.
+        """
         if self._cursor_store is None or (name and name != self._cursor_store.name):
             self._cursor_store = SqlCursorStore(self, name or self.table_name)
         return self._cursor_store
@@ -116,7 +140,7 @@ class SqlSink:
             return
         events = sorted(events, key=lambda e: e.id)
         try:
-            with self.engine.begin() as connection:
+            with _database_errors(self.engine), self.engine.begin() as connection:
                 self._ensure_own_tables(connection)
                 table = self._prepare(connection, events)
                 applied = self._load_applied(connection, {e.subscriber_id for e in events})
@@ -126,7 +150,7 @@ class SqlSink:
                 self._execute(connection, table, plans)
                 self._store_applied(connection, applied)
                 if self._cursor_store is not None:
-                    self._cursor_store.save_in(connection, events[-1].id)
+                    self._cursor_store.save_in(connection, events[-1].id, _one_center(events))
         except BaseException:
             self._table = None  # a rolled-back ALTER: read the table's columns again next time
             if self._cursor_store is not None:
@@ -153,6 +177,12 @@ class SqlSink:
     def _ensure_own_tables(self, connection: Any) -> None:
         if not self._own_tables_ready:
             self._meta.create_all(connection, checkfirst=True)
+            columns = {c["name"] for c in sa.inspect(connection).get_columns(CURSOR_TABLE)}
+            if "center" not in columns:  # made by an SDK before 0.2
+                quote = connection.dialect.identifier_preparer.quote
+                kind = sa.String(128).compile(dialect=connection.dialect)
+                connection.exec_driver_sql(f"ALTER TABLE {quote(CURSOR_TABLE)} ADD COLUMN center {kind}")
+                log.info("added column center to %s", CURSOR_TABLE)
             self._own_tables_ready = True
 
     def _prepare(self, connection: Any, events: Sequence[Event]) -> Any:
@@ -316,41 +346,119 @@ class SqlCursorStore:
 
     ``save`` after such a write finds the cursor already there and does nothing; it
     writes only when the cursor moved without events (an empty page that skips ahead).
+    The row records the center whose feed it follows (``sync`` says which through
+    ``bind_center``, and each write's events say it too); a cursor of another center is
+    refused with ``SinkError``. A row without a center (written before SDK 0.2) is taken
+    as the first center that resumes it.
     """
 
     def __init__(self, sink: SqlSink, name: str) -> None:
         self.sink = sink
         self.name = name
         self.saved: int | None = None  # what the database holds, when known
+        self.center: str | None = None  # whose feed this store follows, once bound
+        self.stored_center: str | None = None  # the center of the row, when last read
+
+    def bind_center(self, center: str) -> None:
+        """Follow ``center``'s feed; raise ``SinkError`` when the row belongs to another center."""
+        self.center = center
+        self._check(self.stored_center, center)
 
     def load(self) -> int:
-        with self.sink.engine.begin() as connection:
+        cursors = self.sink._cursors
+        with _database_errors(self.sink.engine), self.sink.engine.begin() as connection:
             self.sink._ensure_own_tables(connection)
-            cursors = self.sink._cursors
-            value = connection.scalar(sa.select(cursors.c.cursor).where(cursors.c.name == self.name))
-        self.saved = int(value or 0)
+            row = connection.execute(
+                sa.select(cursors.c.cursor, cursors.c.center).where(cursors.c.name == self.name)).first()
+        self.stored_center = row.center if row is not None else None
+        if self.center is not None:
+            self._check(self.stored_center, self.center)
+        self.saved = int(row.cursor) if row is not None else 0
         return self.saved
 
     def save(self, cursor: int) -> None:
         if cursor == self.saved:
             return
-        with self.sink.engine.begin() as connection:
-            self.sink._ensure_own_tables(connection)
-            self.save_in(connection, cursor)
+        try:
+            with _database_errors(self.sink.engine), self.sink.engine.begin() as connection:
+                self.sink._ensure_own_tables(connection)
+                self.save_in(connection, cursor)
+        except BaseException:
+            self.forget()
+            raise
         self.saved = cursor
 
-    def save_in(self, connection: Any, cursor: int) -> None:
-        """Write the cursor inside a transaction someone else commits."""
+    def save_in(self, connection: Any, cursor: int, center: str | None = None) -> None:
+        """Write the cursor inside a transaction someone else commits (``center``: the events' center)."""
+        if center is not None and self.center is not None:
+            self._check(self.center, center)
+        center = center or self.center or self.stored_center
         cursors = self.sink._cursors
-        done = connection.execute(cursors.update().where(cursors.c.name == self.name).values(cursor=cursor))
+        mine = cursors.c.name == self.name
+        if center is not None:
+            mine = mine & (cursors.c.center.is_(None) | (cursors.c.center == center))
+        done = connection.execute(cursors.update().where(mine).values(cursor=cursor, center=center))
         if not done.rowcount:
-            connection.execute(cursors.insert().values(name=self.name, cursor=cursor))
+            held = connection.execute(sa.select(cursors.c.center).where(cursors.c.name == self.name)).first()
+            if held is not None:
+                self._check(held.center, center)
+            connection.execute(cursors.insert().values(name=self.name, cursor=cursor, center=center))
+        self.stored_center = center
 
     def forget(self) -> None:
-        self.saved = None
+        """What the database holds is unknown again (a transaction that wrote the cursor rolled back)."""
+        self.saved = self.stored_center = None
+
+    def _check(self, stored: str | None, center: str | None) -> None:
+        if stored is not None and center is not None and stored != center:
+            raise SinkError(
+                f"the feed cursor {self.name!r} (in {CURSOR_TABLE}) belongs to center {stored!r}, not {center!r}: "
+                "event ids are shared by every center, so resuming from it would skip events; give each center "
+                "its own cursor, sink.cursor_store(name=...) (the command line names it <table>@<center>)")
 
     def __repr__(self) -> str:
         return f"SqlCursorStore({self.name!r})"
+
+
+def _one_center(events: Sequence[Event]) -> str:
+    """The center of a page that moves a cursor: a cursor follows one center's feed."""
+    centers = {e.center for e in events}
+    if len(centers) > 1:
+        raise SinkError(f"one write holds events of several centers ({', '.join(sorted(centers))}) while a "
+                        "cursor is kept with the rows: a cursor follows one center's feed")
+    return events[-1].center
+
+
+@contextmanager
+def _database_errors(engine: Any) -> Iterator[None]:
+    """SQLAlchemy's errors as ``SinkError``: the driver's message, without the statement or the password."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as error:
+        secrets = _secrets_of(engine.url.render_as_string(hide_password=False))
+        raise SinkError(f"the database failed ({type(error).__name__}): {_scrubbed(error, secrets)}") from error
+
+
+def _secrets_of(url: str) -> list[str]:
+    """What must not be echoed: the URL itself and its password, as written and decoded."""
+    secrets = [url]
+    try:
+        password = sa.engine.make_url(url).password
+    except Exception:  # noqa: BLE001 - not a URL at all: the whole string is the secret
+        password = None
+    if password:
+        secrets += [str(password), quote(str(password), safe="")]
+    return secrets
+
+
+def _scrubbed(error: BaseException, secrets: Sequence[str]) -> str:
+    """An error's first line, from the driver when there is one, with every secret cut out."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    text = lines[0] if lines else type(cause).__name__
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
@@ -364,8 +472,6 @@ def _grouped(rows: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], lis
         columns = tuple(sorted(values))
         groups.setdefault(columns, []).append({"b_key": key, **{f"p{i}": values[c] for i, c in enumerate(columns)}})
     return groups
-
-
 
 
 def _sql_type(kind: str) -> Any:

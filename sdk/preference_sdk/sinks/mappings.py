@@ -15,6 +15,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Mapping
 from urllib.parse import quote
 
@@ -153,9 +154,10 @@ class HttpMapping:
     ``path``: the contact's resource, a template over ``REQUEST_FIELDS`` (values are URL-quoted),
     e.g. ``/contacts/{external_id}``. ``properties``: a change path (``offers.email``,
     ``frequency.offers``, ``interests``, ``pause``, ``suppression``) or a field -> the
-    CRM's property. ``values``: a new value -> what the CRM wants (``"opted_in": "true"``,
-    ``True: "true"``); other values are sent as they are, lists joined by
-    ``list_separator``. ``body``: a JSON template where ``PROPERTIES`` stands for the
+    CRM's property. ``values``: a change's new value -> what the CRM wants
+    (``"opted_in": "true"``, ``True: "true"``); other values, and fields (``version``,
+    ``event_id``...), are sent as they are, lists joined by ``list_separator``. A boolean
+    key matches only a boolean (``True`` is not ``1``). ``body``: a JSON template where ``PROPERTIES`` stands for the
     properties and other strings are templates over ``REQUEST_FIELDS``. An erasure is
     ``erase_method`` on ``erase_path`` (``path`` by default), with ``erase_body`` (a
     template over ``REQUEST_FIELDS``) when there is one.
@@ -177,7 +179,7 @@ class HttpMapping:
         if not changed:
             return {}
         fields = _fields(event)
-        sent = {prop: self._value(fields[name]) for name, prop in self.properties.items() if name in fields}
+        sent = {prop: fields[name] for name, prop in self.properties.items() if name in fields}
         return {**sent, **changed}
 
     def request_for(self, event: Event) -> tuple[str, str, Any] | None:
@@ -198,9 +200,14 @@ class HttpMapping:
         if isinstance(value, (list, tuple)):
             return self.list_separator.join(str(self._value(v)) for v in value)
         try:
-            return self.values.get(value, value)
+            return self._by_type.get((type(value) is bool, value), value)
         except TypeError:  # unhashable: sent as it is
             return value
+
+    @cached_property
+    def _by_type(self) -> dict[tuple[bool, Any], Any]:
+        """``values`` keyed so that ``True`` and ``1`` (equal, with one hash) stay apart."""
+        return {(type(key) is bool, key): value for key, value in self.values.items()}
 
 
 class Unplaceable(Exception):
