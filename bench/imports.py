@@ -304,7 +304,7 @@ def profile_in_process(workdir: Path, csv_path: Path, mapping: dict, rows: int) 
     """cProfile of the client's reading and of the server's work per batch, without HTTP."""
 
     from preference_sdk._calls import _dumps
-    from preference_sdk._import import _Reader
+    from preference_sdk._import_reader import _Reader
 
     from widget_server.centers import load_centers
     from widget_server.routes.api.import_rows import read_batch
