@@ -172,7 +172,16 @@ def demo(port: int, host: str) -> None:
     """Run everything on SQLite with the example centers, and print links to try."""
     from .app import create_app
     from .centers import load_centers
-    from .demo import demo_api_keys, demo_settings, demo_tokens, embeddable_from, host_app, seed, widget_links
+    from .demo import (
+        demo_api_keys,
+        demo_settings,
+        demo_tokens,
+        embeddable_from,
+        footer_tokens,
+        host_app,
+        seed,
+        widget_links,
+    )
     from .paths import EXAMPLES
 
     _require_free_ports(host, port, port + 1)
@@ -196,7 +205,8 @@ def demo(port: int, host: str) -> None:
                f"{settings.base_url}/api/v1/centers/{first}/events")
     click.echo(f"  OpenAPI: {settings.base_url}/schema/openapi.json")
     click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
-    asyncio.run(_serve_both(app, host_app(links, settings.base_url, tokens), host, port))
+    footers = {**tokens, **footer_tokens(app.state.signer, subscribers)}
+    asyncio.run(_serve_both(app, host_app(links, settings.base_url, footers), host, port))
 
 
 def _require_free_ports(host: str, *ports: int) -> None:

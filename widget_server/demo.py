@@ -107,6 +107,13 @@ def demo_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa:
     return {center_id: signer.mint("manage", center_id, sub) for center_id, sub in subscribers.items()}
 
 
+def footer_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+    """What an email footer carries besides the manage token: an unsubscribe token per center
+    (``"unsubscribe:<center>"``), as a sender mints it for the footer's link."""
+    return {f"unsubscribe:{center_id}": signer.mint("unsubscribe", center_id, sub)
+            for center_id, sub in subscribers.items()}
+
+
 def widget_links(settings: Settings, tokens: dict[str, str]) -> dict[str, str]:
     """The widget link of each center's demo subscriber, from its token."""
     return {
@@ -118,15 +125,20 @@ def widget_links(settings: Settings, tokens: dict[str, str]) -> dict[str, str]:
 HOST_EXAMPLES = EXAMPLES / "hosts"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9-]+\.(html|js|css)$")
 EXAMPLE_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css"}
-PLACEHOLDER = re.compile(r"\{\{(WIDGET|TOKEN_[a-z0-9-]+)\}\}")
+PLACEHOLDER = re.compile(r"\{\{(WIDGET|TOKEN_[a-z0-9-]+|UNSUBSCRIBE_TOKEN_[a-z0-9-]+)\}\}")
 
 
 def fill_example(text: str, widget_origin: str, tokens: dict[str, str]) -> str:
-    """An example host page with ``{{WIDGET}}`` and ``{{TOKEN_<center>}}`` filled in."""
+    """An example host page with ``{{WIDGET}}``, ``{{TOKEN_<center>}}`` (manage) and
+    ``{{UNSUBSCRIBE_TOKEN_<center>}}`` filled in."""
 
     def value(match: re.Match) -> str:
         name = match.group(1)
-        return escape(widget_origin if name == "WIDGET" else tokens.get(name.removeprefix("TOKEN_"), ""))
+        if name == "WIDGET":
+            return escape(widget_origin)
+        if name.startswith("UNSUBSCRIBE_TOKEN_"):
+            return escape(tokens.get("unsubscribe:" + name.removeprefix("UNSUBSCRIBE_TOKEN_"), ""))
+        return escape(tokens.get(name.removeprefix("TOKEN_"), ""))
 
     return PLACEHOLDER.sub(value, text)
 
@@ -137,8 +149,9 @@ def host_app(links: dict[str, str], widget_origin: str | Callable[[], str],
 
     ``/<center>`` frames ``links[center]``; ``/examples/<name>`` serves the example host
     pages of ``examples/hosts/`` for the widget at ``widget_origin`` and the subscribers
-    of ``tokens`` (center id -> manage token). Both dicts are read at each request, and
-    ``widget_origin`` too when it is a function: the tests change them as they go.
+    of ``tokens`` (center id -> manage token; ``"unsubscribe:<center>"`` -> unsubscribe
+    token). Both dicts are read at each request, and ``widget_origin`` too when it is a
+    function: the tests change them as they go.
     """
     tokens = {} if tokens is None else tokens
     examples = sorted(p.name for p in HOST_EXAMPLES.glob("*.html"))

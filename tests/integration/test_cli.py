@@ -150,6 +150,10 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
             assert host_page.status_code == 200 and "<iframe" in host_page.text
             framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
             assert f"http://127.0.0.1:{port + 1}" in framed.headers["content-security-policy"]  # may frame it
+        footer = httpx.get(f"http://127.0.0.1:{port + 1}/examples/email-footer.html").text
+        footer_links = [u.replace("&amp;", "&")
+                        for u in re.findall(r'href="([^"]+/(?:unsubscribe|preferences)\?[^"]+)"', footer)]
+        assert len(footer_links) == 4 and all(httpx.get(u).status_code == 200 for u in footer_links), footer_links
         keys = json.loads((tmp_path / "var" / "api-keys.json").read_text())
         feed = httpx.get(f"http://127.0.0.1:{port}/api/v1/centers/voyago/events",
                          headers={"Authorization": f"Bearer {keys['voyago']}"})
@@ -182,6 +186,7 @@ def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: A
     import asyncio
 
     import click
+
     from widget_server.cli import _serve_both
 
     async def nothing(scope, receive, send) -> None:  # noqa: ANN001
