@@ -204,7 +204,7 @@ class VersionRequired(ApiError):
 
 
 #: Problem members an error may add besides type, title, status, detail and code.
-PROBLEM_EXTRAS = ("errors", "current_version", "subscriber_id", "retry_after", "error_id")
+PROBLEM_EXTRAS = ("errors", "current_version", "subscriber_id", "retry_after", "error_id", "required_scope")
 
 _HTTP_ERRORS = {404: NotFound, 405: NotFound, 429: TooManyRequests}
 _API_ERRORS = {400: BadRequest, 405: MethodNotAllowed, 413: TooLarge, 415: UnsupportedMediaType}

@@ -96,6 +96,8 @@ class APIError(PreferenceSDKError):
             text += f" ({self.code})"
         if self.detail:
             text += f": {self.detail}"
+        if self.problem.get("required_scope"):  # a 403 that a key with this scope would not get
+            text += f" (needs a key with the {self.problem['required_scope']!r} scope)"
         where = _where(self.response)
         return f"{text} [{where}]" if where else text
 

@@ -65,14 +65,17 @@ def test_scopes_and_centers_are_enforced(live_server, make_key) -> None:
     write = {"Authorization": f"Bearer {make_key(CENTER, 'write')}"}
     other = {"Authorization": f"Bearer {make_key('voyago', 'admin')}"}
     url = live_server.url
-    problem(httpx.post(f"{url}{BASE}/subscribers", json={}, headers=read), 403, "forbidden")
+    lacking = problem(httpx.post(f"{url}{BASE}/subscribers", json={}, headers=read), 403, "forbidden")
+    assert lacking["required_scope"] == "write"  # says which key to make
     created = httpx.post(f"{url}{BASE}/subscribers", json={}, headers=write)
     assert created.status_code == 201
     sid = created.json()["subscriber_id"]
-    problem(httpx.get(f"{url}{BASE}/subscribers/{sid}/export", headers=write), 403, "forbidden")
+    assert problem(httpx.get(f"{url}{BASE}/subscribers/{sid}/export", headers=write), 403,
+                   "forbidden")["required_scope"] == "admin"
     problem(httpx.delete(f"{url}{BASE}/subscribers/{sid}", headers=write), 403, "forbidden")
     problem(httpx.get(f"{url}{BASE}/webhooks", headers=write), 403, "forbidden")
-    problem(httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=other), 403, "forbidden")
+    assert "required_scope" not in problem(httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=other), 403,
+                                           "forbidden")  # another center's key: nothing to say about scopes
     problem(httpx.get(f"{url}/api/v1/centers/nowhere", headers=other), 403, "forbidden")
     assert httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=read).status_code == 200
 

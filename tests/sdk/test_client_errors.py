@@ -64,3 +64,17 @@ def test_a_header_httpx_refuses_is_reported_without_its_value() -> None:
         with pytest.raises(TransportError) as failed:
             client.events()
     assert KEY not in str(failed.value) and "LocalProtocolError" in str(failed.value)
+
+
+def test_a_missing_scope_is_named_in_the_error() -> None:
+    from preference_sdk import PermissionDenied
+
+    def forbidden(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"type": "about:blank", "title": "Not allowed", "status": 403,
+                                         "detail": "This API key may not do this.", "code": "forbidden",
+                                         "required_scope": "admin"},
+                              headers={"Content-Type": "application/problem+json"})
+
+    with Client("https://prefs.example", KEY, "acme", transport=httpx.MockTransport(forbidden)) as client:
+        with pytest.raises(PermissionDenied, match="needs a key with the 'admin' scope"):
+            client.export("sub_1")

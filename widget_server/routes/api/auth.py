@@ -40,8 +40,9 @@ def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None
         raise Forbidden()
     if center_id not in connection.app.state.centers:
         raise NotFound()
-    if not key.allows(handler.opt.get("scope", "admin")):
-        raise Forbidden()
+    needed = handler.opt.get("scope", "admin")
+    if not key.allows(needed):
+        raise Forbidden(required_scope=needed)  # says which key to make
     _refuse_control_characters(connection)
     _require_json_body(connection, handler)
     connection.state.api_key = key

@@ -261,6 +261,7 @@ class Problem(Struct):
     subscriber_id: str | UnsetType = UNSET
     retry_after: int | UnsetType = UNSET
     error_id: str | UnsetType = UNSET
+    required_scope: str | UnsetType = UNSET
 
 
 _WHY = {
