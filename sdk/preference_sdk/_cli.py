@@ -120,11 +120,16 @@ def cmd_sync(args: argparse.Namespace) -> None:
             close = getattr(sink, "close", None)
             if close:
                 close()
-    print(f"synced {report.events} events in {report.pages} pages; cursor {report.cursor}", file=sys.stderr)
+    print(f"synced {_count(report.events, 'event')} in {_count(report.pages, 'page')}; cursor {report.cursor}",
+          file=sys.stderr)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="preference-sdk", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(prog="preference-sdk", description=__doc__.split("\n")[0].replace("``", ""))
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help=f"the server's base URL ({ENV['url']})")
     common.add_argument("--center", help=f"the center id ({ENV['center']})")
@@ -173,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except UsageError as exc:
         return _fail(exc, 2)
+    except BrokenPipeError:  # `preference-sdk export ... | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except (PreferenceSDKError, ValueError, ImportError) as exc:
         return _fail(exc)
     except OSError as exc:
