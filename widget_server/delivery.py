@@ -38,6 +38,8 @@ log = logging.getLogger("widget_server.delivery")
 
 LEASE = timedelta(seconds=60)
 TIMEOUT = 10.0
+#: For an address with others after it: a short connect, then the same limit as ever.
+FALLBACK_TIMEOUT = httpx.Timeout(TIMEOUT, connect=2.0)
 MAX_DELAY = timedelta(hours=1)
 BATCH = 50
 
@@ -205,17 +207,21 @@ class DeliveryWorker:
         # address carries another name's delivery: reading bodies to keep connections alive
         # would need a pool per name.
         extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+        # An address that drops packets (a dead IPv6 route) must not use up the whole timeout:
+        # all but the last get a short connect timeout, then the next one is tried.
         for address in addresses[:-1]:
             try:
-                return await self._status(self._direct, url.copy_with(host=address), body, headers, extensions)
-            except httpx.ConnectError:
+                return await self._status(self._direct, url.copy_with(host=address), body, headers, extensions,
+                                          timeout=FALLBACK_TIMEOUT)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue
         return await self._status(self._direct, url.copy_with(host=addresses[-1]), body, headers, extensions)
 
     @staticmethod
     async def _status(client: httpx.AsyncClient, url: httpx.URL, body: bytes, headers: dict[str, str],
-                      extensions: dict[str, str]) -> int:
-        async with client.stream("POST", url, content=body, headers=headers, extensions=extensions) as answer:
+                      extensions: dict[str, str], timeout: httpx.Timeout | float = TIMEOUT) -> int:
+        async with client.stream("POST", url, content=body, headers=headers, extensions=extensions,
+                                 timeout=timeout) as answer:
             return answer.status_code  # the body is never read: nothing of it is kept
 
     def _settle(self, results: list[tuple[Attempt, str | None]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -334,6 +335,25 @@ def test_dns_rebinding_cannot_lead_a_delivery_into_the_private_network(store, cl
     clock.advance(seconds=6)
     assert worker_pass(store, clock, **options) == {endpoint: ("pending", "PrivateDestination")}
     assert len(sent) == 1 and resolver.asked == ["hooks.example.test"] * 2
+
+
+def test_an_address_that_drops_connections_gives_way_to_the_next(store, clock) -> None:
+    """A name's first address swallows the connection (a dead route); the next one gets the delivery."""
+    live = Receiver(host="127.0.0.1")
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.3", live.port))
+    black_hole.listen(0)
+    filler = socket.create_connection(("127.0.0.3", live.port))  # the queue is full: later connects hang
+    try:
+        endpoint = add_endpoint(store, clock, f"http://hooks.example.test:{live.port}/hooks")
+        change(store, store.create_subscriber(CENTER), "opted_in")
+        resolver = Resolver(["127.0.0.3", "127.0.0.1"])
+        assert worker_pass(store, clock, allow_private=True, resolve=resolver) == {endpoint: ("delivered", None)}
+        assert len(live.received) == 1
+    finally:
+        filler.close()
+        black_hole.close()
+        live.stop()
 
 
 def test_every_address_of_a_name_is_checked(store, clock) -> None:
