@@ -273,6 +273,18 @@ def test_a_legacy_file_imported_again_after_an_erasure_does_not_bring_the_person
     assert back["suppressed"] and back["subscriptions"]["offers"]["email"] == "opted_out"
 
 
+def test_crm_ids_that_differ_only_by_a_space_are_two_people_after_an_erasure(api) -> None:
+    gone = create(api, external_id="LEG 2903")["subscriber_id"]
+    api.delete(f"{BASE}/subscribers/{gone}")
+    rows = [{"external_id": x, "subscriptions": {"offers": {"email": "opted_in"}}} for x in ("LEG 2903", "LEG2903")]
+    api.post(f"{BASE}/imports", params={"dry_run": "false"}, headers={"Content-Type": "application/x-ndjson"},
+             content=b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    found = {x: api.get(f"{BASE}/subscribers", params={"external_id": x}).json()["subscribers"][0]
+             for x in ("LEG 2903", "LEG2903")}
+    assert found["LEG 2903"]["suppressed"] and not found["LEG2903"]["suppressed"]
+    assert not create(api, external_id="LEG-2903")["suppressed"]
+
+
 def test_the_change_feed_pages_from_a_cursor(api) -> None:
     ids = [create(api, preferences={"subscriptions": {"offers": {"email": "opted_in"}}})["subscriber_id"]
            for _ in range(5)]

@@ -16,8 +16,21 @@ from .schema import contact_points, subscribers
 
 
 def lookup_hash(key: bytes, center: str, kind: str, value: str) -> str:
-    normalised = value.strip().lower() if kind == "email" else "".join(value.split())
+    """The keyed hash of a contact point (``email``, ``phone``) or of a CRM id (``external_id``).
+
+    Addresses are normalised as their kind reads them (an e-mail address ignores case, a
+    phone number its spaces); a CRM id is taken exactly as given, since the host's ids
+    ``"A 1"`` and ``"A1"`` may well be two people.
+    """
+    normalised = _NORMALISE.get(kind, _exact)(value)
     return hmac.new(key, f"{center}\x00{kind}\x00{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def _exact(value: str) -> str:
+    return value
+
+
+_NORMALISE = {"email": lambda v: v.strip().lower(), "phone": lambda v: "".join(v.split())}
 
 
 def add(connection: Connection, key: bytes, center: str, subscriber_id: str, kind: str, value: str) -> None:

@@ -75,8 +75,8 @@ def contact_owners(connection: Connection, sql: Statements, hashes: list[str]) -
 def erased_external_ids(connection: Connection, sql: Statements, key: bytes, center: str,
                         external_ids: list[str]) -> set[str]:
     """Which of these CRM ids belonged to an erased subscriber (their keyed hash is a suppression entry)."""
-    prefix = f"{center}\x00external_id\x00"  # contacts.lookup_hash, with the one-shot HMAC
-    hashes = {hmac.digest(key, (prefix + "".join(x.split())).encode(), "sha256").hex(): x for x in external_ids}
+    prefix = f"{center}\x00external_id\x00"  # contacts.lookup_hash (a CRM id is hashed as it is), one-shot HMAC
+    hashes = {hmac.digest(key, (prefix + x).encode(), "sha256").hex(): x for x in set(external_ids)}
     return {hashes[h] for (h,) in sql.select_in(
         connection, "SELECT lookup_hash FROM suppressions WHERE lookup_hash IN ({marks})", sorted(hashes))}
 
