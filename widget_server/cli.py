@@ -217,10 +217,14 @@ def _require_free_ports(host: str, *ports: int) -> None:
     half a demo running.
     """
     for port in ports:
-        with socket.socket() as probe:
+        try:
+            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        except socket.gaierror as error:
+            raise click.ClickException(f"cannot listen on {host} ({error.strerror})") from None
+        with socket.socket(family) as probe:  # IPv6 hosts (::1) too
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             try:
-                probe.bind((host, port))
+                probe.bind(address)
             except OSError as error:
                 raise click.ClickException(
                     f"cannot listen on {host}:{port} ({error.strerror}); the demo uses --port and the "

@@ -142,6 +142,8 @@ def test_put_needs_the_current_version(api, store) -> None:
     # If-Match compares strongly (RFC 9110 13.1.1): a weak tag or another spelling never matches.
     for tag in ('W/"1"', '"01"'):
         problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": tag}), 412, "stale_version")
+    weak = problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": 'W/"1"'}), 412, "stale_version")
+    assert "weak" in weak["errors"][0]["message"]  # says why, where a compressing proxy weakened the tag
     # Never a 500, whatever the digits (a superscript two passes str.isdigit, not int).
     for bad in ('"1', '"\u00b2"'.encode("latin-1"), '"' + "9" * 4301 + '"', '"1" "2"', "1"):
         problem(api.put(url, json={"subscriptions": {}}, headers={"If-Match": bad}), 400, "bad_request")
@@ -358,6 +360,9 @@ def test_bad_values_found_by_review_get_clear_answers(api) -> None:
                         "unsupported_media_type")
         assert wrong["errors"] == [{"path": "Content-Type", "message": "application/json"}]
     assert api.get(url.removesuffix("/preferences")).json()["version"] == kept.json()["version"]  # nothing written
+    for label in ("application/x-www-form-urlencoded", "text/plain"):  # an empty POST, labelled anyhow:
+        empty = api.post(url.replace("/preferences", "/links"), content=b"", headers={"Content-Type": label})
+        assert problem(empty, 400, "bad_request")["errors"]  # the body is missing, whatever its label
     merge_patch = api.patch(url, content=b"{}", headers={"Content-Type": "application/merge-patch+json"})
     assert merge_patch.status_code == 200
     missing = problem(api.get(f"{BASE}/subscribers"), 400, "bad_request")

@@ -209,6 +209,20 @@ def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: A
         probe.bind(("127.0.0.1", port))  # the widget's server let its port go
 
 
+def test_the_demo_port_check_speaks_ipv6_too() -> None:
+    import click
+
+    from widget_server.cli import _require_free_ports
+
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.bind(("::1", 0))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+        with pytest.raises(click.ClickException, match=f"::1:{busy}"):
+            _require_free_ports("::1", busy)
+    _require_free_ports("::1", busy)  # free again: no complaint
+
+
 def payloads_of_links(banner: list[str]) -> list[str]:
     """The signed payload (center, subscriber, scope) of each printed widget link."""
     return [token.split(".")[0] for token in re.findall(r"preferences\?t=(\S+)", "".join(banner))]

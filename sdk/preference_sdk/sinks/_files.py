@@ -215,8 +215,10 @@ class CsvSink(_AppendOnlyFile):
 
     def _check_header(self, first: str | None) -> None:
         if first is not None and first != _csv_line(self.columns).rstrip("\n"):
-            raise ValueError(f"{self.path} has the columns {first!r}, not {','.join(self.columns)!r}: "
-                             "write to a new file, or pass the file's columns")
+            header = set(next(csv.reader([first])))
+            why = ("it was written before CsvSink had the columns part and center (SDK 0.1): start a new file"
+                   if not {"part", "center"} <= header else "start a new file, or pass the file's columns")
+            raise ValueError(f"{self.path} has the columns {first!r}, not {','.join(self.columns)!r}: {why}")
 
     def _row(self, line: str) -> list[str]:
         row = next(csv.reader([line]))

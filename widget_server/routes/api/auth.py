@@ -85,10 +85,10 @@ def _require_json_body(connection: ASGIConnection, handler: BaseRouteHandler) ->
     """
     if connection.scope.get("method") not in ("POST", "PUT", "PATCH") or handler.opt.get("body"):
         return
-    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
     has_body = connection.headers.get("content-length", "0") != "0" or "transfer-encoding" in connection.headers
-    if not media_type and not has_body:
+    if not has_body:  # many clients label an empty POST as a form: nothing to read, nothing to refuse
         return
+    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
     json_type = media_type == "application/json" or (media_type.startswith("application/")
                                                       and media_type.endswith("+json"))
     if not json_type:
