@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from .auth import rate_limit_identity, require_scope
 from .feed import center_definition, events
 from .imports import import_records
+from .request_checks import check_request
 from .rights import RightsController
 from .sending import SendingController
 from .subscribers import SubscribersController
@@ -36,7 +37,7 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
                         WebhooksController,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
-        guards=[require_scope],
+        guards=[require_scope, check_request],  # in this order: who first, then what
         middleware=[RateLimitConfig(("minute", rate_limit), identifier_for_request=rate_limit_identity).middleware],
         security=[{"apiKey": []}],
         tags=["api"],
