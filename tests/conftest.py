@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import uvicorn
@@ -20,6 +21,15 @@ from widget_server.store.subscribers import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CENTERS = ROOT / "examples" / "centers"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last, whatever order the paths were given in: Playwright's sync API
+    keeps an event loop running in the main thread until the session ends, and a test
+    that calls ``asyncio.run()`` after it fails ("cannot be called from a running event
+    loop"). The order within each group is kept."""
+    browser = ROOT / "tests" / "browser"
+    items.sort(key=lambda item: browser in item.path.parents)
 
 
 class Clock:
@@ -78,9 +88,24 @@ def store(db_url: str, clock: Clock) -> Store:
 
 
 def free_port() -> int:
+    """A port free now, for another process to bind. Anyone may take it before that
+    process does: for a server of this process, use ``serve_app`` instead."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 (port 0: one the system picks), not yet listening."""
+    sock = socket.socket()
+    try:
+        if port:  # a port given: as uvicorn binds one, so a recent connection's TIME_WAIT does not block it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass
@@ -98,18 +123,43 @@ class LiveServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=30)
 
 
 def serve(app, port: int | None = None) -> LiveServer:  # noqa: ANN001
-    port = port or free_port()
+    """Serve ``app`` on ``port``, or on a port of its own. A port taken since it was
+    chosen fails here, at once: prefer ``serve_app``, which cannot lose its port."""
+    return _serve_on(app, bound_socket(port or 0))
+
+
+def serve_app(build: Callable[[int], object]) -> LiveServer:
+    """Serve the app ``build(port)`` makes for the port it will listen on.
+
+    The port is bound before the app is built and stays bound until the server stops,
+    so no other process (a client's outgoing connection, another test's server) can
+    take it between the choice and the bind, as it can with ``free_port()``.
+    """
+    sock = bound_socket()
+    try:
+        app = build(sock.getsockname()[1])
+    except BaseException:
+        sock.close()
+        raise
+    return _serve_on(app, sock)
+
+
+def _serve_on(app, sock: socket.socket) -> LiveServer:  # noqa: ANN001
+    port = sock.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    # Generous: a loaded CI machine can take seconds to start a thread and an app; a
+    # server that fails to start ends its thread, which is seen at once.
+    deadline = time.monotonic() + 60
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
             raise RuntimeError(f"test server on port {port} did not start")
         time.sleep(0.02)
     return LiveServer(app, port, server, thread)
@@ -129,8 +179,7 @@ def app_factory(settings: Settings, centers, store: Store, clock: Clock):
 
 @pytest.fixture
 def live_server(app_factory):
-    port = free_port()
-    server = serve(app_factory(port=port), port)
+    server = serve_app(lambda port: app_factory(port=port))
     yield server
     server.stop()
 

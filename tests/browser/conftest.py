@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ROOT, free_port, serve
+from conftest import ROOT, serve_app
+from playwright.sync_api import expect
 
 from widget_server.demo import host_app
 
@@ -41,6 +42,11 @@ WCAG_AA = {
 #: The DevTools call ``Network.setCookieControls`` does not change it (measured on
 #: Chromium 156), so the blocking test launches a profile with this preference.
 BLOCK_THIRD_PARTY_COOKIES = {"profile": {"cookie_controls_mode": 1, "block_third_party_cookies": True}}
+
+
+# expect() waits 5 s by default, page actions 30 s: a save answered and swapped in by
+# htmx on a loaded CI machine needs the same patience as a click.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +71,13 @@ class HostSite:
 
 @pytest.fixture(scope="session")
 def host_site() -> Iterator[HostSite]:
-    port = free_port()
-    site = HostSite(f"http://localhost:{port}", {})  # set per test: the host app reads it at each request
-    server = serve(host_app(site.links, lambda: site.widget_origin, site.tokens), port)
+    site = HostSite("http://localhost", {})  # set per test: the host app reads it at each request
+
+    def build(port: int):  # noqa: ANN202
+        site.url = f"http://localhost:{port}"
+        return host_app(site.links, lambda: site.widget_origin, site.tokens)
+
+    server = serve_app(build)
     yield site
     server.stop()
 

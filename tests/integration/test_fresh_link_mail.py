@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import errno
 import re
 import time
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port, serve
+from conftest import free_port, serve_app
 
 CENTER = "maison-lumiere"
 
@@ -23,7 +24,8 @@ class Inbox:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
-    def wait(self, count: int, timeout: float = 5.0) -> list[email.message.Message]:
+    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.Message]:
+        """The messages, once ``count`` have arrived (the mail is sent after the response)."""
         deadline = time.monotonic() + timeout
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -33,8 +35,16 @@ class Inbox:
 @pytest.fixture
 def inbox():
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    for attempt in range(5):
+        # aiosmtpd binds the port itself: another process may have taken it since free_port().
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+        try:
+            controller.start()
+            break
+        except OSError as exc:
+            controller.loop.close()
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
+                raise
     yield handler, controller.port
     controller.stop()
 
@@ -42,10 +52,8 @@ def inbox():
 @pytest.fixture
 def mail_server(app_factory, inbox):
     handler, smtp_port = inbox
-    port = free_port()
     options = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "mail_from": "prefs@maison.example"}
-    app = app_factory(port=port, options=options)  # the real SMTP mailer, made from settings
-    server = serve(app, port)
+    server = serve_app(lambda port: app_factory(port=port, options=options))  # the real SMTP mailer
     yield server, handler
     server.stop()
 

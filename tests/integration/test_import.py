@@ -19,7 +19,7 @@ from preference_sdk._client import Client
 from preference_sdk._import import ImportMappingError, import_file, load_mapping
 from sqlalchemy import func, select
 
-from tests.conftest import free_port, serve
+from tests.conftest import serve_app
 from widget_server.ledger import canonical, event_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
 from widget_server.store.imports import lookup_hash
@@ -325,9 +325,8 @@ def test_webhook_deliveries_are_queued_and_sent(app_factory, make_key, store) ->
             received.append(json.loads(request.content))
         return httpx.Response(204)
 
-    port = free_port()
-    server = serve(app_factory(port=port, options={"webhook_allow_private": True},
-                               webhook_transport=httpx.MockTransport(receiver)), port)
+    server = serve_app(lambda port: app_factory(port=port, options={"webhook_allow_private": True},
+                                                webhook_transport=httpx.MockTransport(receiver)))
     try:
         admin = {"Authorization": f"Bearer {make_key(CENTER, 'admin')}"}
         base = f"{server.url}{BASE}"
