@@ -201,10 +201,8 @@ def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: A
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port + 1))
         squatter.listen()
-        started = time.monotonic()
-        with pytest.raises(click.ClickException, match="could not start"):
-            asyncio.run(asyncio.wait_for(_serve_both(nothing, nothing, "127.0.0.1", port), 20))
-    assert time.monotonic() - started < 10
+        with pytest.raises(click.ClickException, match="could not start"):  # a hang would be a TimeoutError
+            asyncio.run(asyncio.wait_for(_serve_both(nothing, nothing, "127.0.0.1", port), 60))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))  # the widget's server let its port go
 

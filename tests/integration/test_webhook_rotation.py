@@ -11,7 +11,7 @@ import httpx
 import pytest
 from preference_sdk import Client, WebhookEndpoint, WebhookVerificationError, sign_webhook, verify_webhook
 
-from tests.conftest import free_port, serve
+from tests.conftest import serve_app
 from tests.integration.test_webhooks import CENTER, Receiver, change, wait_for
 from widget_server.store import webhooks as outbox
 
@@ -20,8 +20,7 @@ BASE = f"/api/v1/centers/{CENTER}"
 
 @pytest.fixture
 def server(app_factory):
-    port = free_port()
-    server = serve(app_factory(port=port, options={"webhook_allow_private": True}), port)
+    server = serve_app(lambda port: app_factory(port=port, options={"webhook_allow_private": True}))
     yield server
     server.stop()
 

@@ -18,7 +18,7 @@ import pytest
 from preference_sdk._webhooks import new_webhook_secret, verify_webhook
 from sqlalchemy import select
 
-from tests.conftest import free_port, serve
+from tests.conftest import serve_app
 from widget_server.delivery import DeliveryWorker
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
@@ -60,7 +60,7 @@ class Receiver:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-        self.server = ThreadingHTTPServer((host, port or free_port()), Handler)
+        self.server = ThreadingHTTPServer((host, port or 0), Handler)  # 0: a port of its own, no race
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -81,10 +81,8 @@ def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
 
 @pytest.fixture
 def webhook_server(app_factory, make_key):
-    port = free_port()
-    server = serve(app_factory(port=port, options={"webhook_first_retry_ms": 100, "webhook_max_attempts": 4,
-                                             "webhook_allow_private": True},
-                                    clock=utcnow), port)  # retries wait on real time
+    options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 4, "webhook_allow_private": True}
+    server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow))  # retries: real time
     client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
     yield server, client
     client.close()
@@ -160,8 +158,7 @@ def test_a_delivery_that_keeps_failing_is_marked_failed_then_replayed(webhook_se
 
 
 def test_endpoints_must_be_https_and_public_unless_allowed(app_factory, make_key) -> None:
-    port = free_port()
-    server = serve(app_factory(port=port), port)
+    server = serve_app(lambda port: app_factory(port=port))
     try:
         api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
         for private in ("http://127.0.0.1:9/x", "https://10.0.0.5/hooks", "https://169.254.169.254/latest",
@@ -188,9 +185,8 @@ def test_endpoint_urls_are_checked_and_can_be_removed(webhook_server) -> None:
 def test_the_outbox_survives_a_server_that_stops_before_sending(app_factory, make_key, store) -> None:
     """The delivery row commits with the event: a process that dies before sending loses nothing."""
     receiver = Receiver()
-    port = free_port()
-    quiet = serve(app_factory(port=port, options={"deliver_webhooks": False, "webhook_allow_private": True}),
-                  port)
+    silent = {"deliver_webhooks": False, "webhook_allow_private": True}
+    quiet = serve_app(lambda port: app_factory(port=port, options=silent))
     try:
         api = httpx.Client(base_url=quiet.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
         api.post(f"{BASE}/webhooks", json={"url": receiver.url})
@@ -198,9 +194,8 @@ def test_the_outbox_survives_a_server_that_stops_before_sending(app_factory, mak
         time.sleep(0.5)
         assert receiver.received == []
         quiet.stop()  # "crash": nothing was sent
-        port = free_port()
-        worker = serve(app_factory(port=port, options={"webhook_first_retry_ms": 100, "webhook_allow_private": True},
-                                     clock=utcnow), port)
+        sending = {"webhook_first_retry_ms": 100, "webhook_allow_private": True}
+        worker = serve_app(lambda port: app_factory(port=port, options=sending, clock=utcnow))
         try:
             wait_for(lambda: len(receiver.accepted) == 1)
             assert receiver.accepted[0]["event"]["changes"][0]["path"] == "offers.email"
@@ -222,9 +217,8 @@ def test_a_bad_destination_fails_alone_and_private_ones_are_refused_when_sending
     from widget_server.store.schema import webhook_endpoints
 
     receiver = Receiver()
-    port = free_port()
-    server = serve(app_factory(port=port, options={"webhook_first_retry_ms": 100, "webhook_max_attempts": 2},
-                               clock=utcnow), port)
+    options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 2}
+    server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow))
     try:
         api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
         good = api.post(f"{BASE}/webhooks", json={"url": "https://good.example/hooks"}).json()
