@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterator, TypeVar
 import anyio
 from sqlalchemy import Connection, Engine, insert, text, update
 
-from ..ledger import ChainReport, Change, EventContext, event_hash, verify_chain
-from ..preferences import UNKNOWN, Preferences, diff
-from . import contacts, feed, migrate
+from ..ledger import ChainReport, Change, EventContext, verify_chain
+from ..preferences import Preferences, diff
+from . import contacts, feed, migrate, state
 from . import queries as q
 from .engine import WRITE
 from .schema import (
@@ -311,82 +311,9 @@ class Store:
             if latest is None:
                 raise UnknownSubscriber(subscriber_id)
             raise VersionConflict(latest.preferences)
-        event_id = self._append_event(
-            connection, center, subscriber_id, version, now, changes, context, submission_id
-        )
-        self._write_state(connection, subscriber_id, current, desired, now, event_id)
+        event_id = state.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
+        state.write_state(connection, subscriber_id, current, desired, now, event_id)
         return SaveResult("saved", replace(desired, version=version), tuple(changes), event_id)
-
-    def _append_event(
-        self,
-        connection: Connection,
-        center: str,
-        subscriber_id: str,
-        version: int,
-        now: datetime,
-        changes: list[Change],
-        context: EventContext,
-        submission_id: str | None,
-    ) -> int:
-        prev_hash = connection.scalar(q.previous_hash, {"sid": subscriber_id, "version": version - 1})
-        record = {
-            "subscriber_id": subscriber_id,
-            "center": center,
-            "version": version,
-            "occurred_at": now,
-            "source": context.source,
-            "actor": context.actor,
-            "changes": [c.as_dict() for c in changes],
-            "notice_version": context.notice_version,
-            "locale": context.locale,
-            "evidence": dict(context.evidence) if context.evidence else None,
-            "context": dict(context.context) or None,
-            "submission_id": submission_id,
-            "prev_hash": prev_hash,
-        }
-        record["hash"] = event_hash(record)
-        event_id = connection.execute(q.append_event, record).inserted_primary_key[0]
-        connection.execute(q.enqueue_deliveries, {"event_id": event_id, "sid": subscriber_id, "center": center,
-                                                  "now": now})
-        return event_id
-
-    def _write_state(
-        self,
-        connection: Connection,
-        subscriber_id: str,
-        current: Preferences,
-        desired: Preferences,
-        now: datetime,
-        event_id: int,
-    ) -> None:
-        changed = [k for k in set(current.subscriptions) | set(desired.subscriptions)
-                   if current.state(*k) != desired.state(*k)]
-        if changed:
-            connection.execute(q.delete_subscriptions, {"sid": subscriber_id, "keys": changed})
-            rows = [
-                {"subscriber_id": subscriber_id, "topic": topic, "channel": channel, "state": state,
-                 "legal_basis": "consent", "since": now, "until": None, "event_id": event_id}
-                for topic, channel in changed
-                if (state := desired.state(topic, channel)) != UNKNOWN
-            ]
-            if rows:
-                connection.execute(q.insert_subscriptions, rows)
-        self._replace(connection, subscriber_id, q.delete_topic_settings, q.insert_topic_settings,
-                      current.frequencies != desired.frequencies,
-                      [{"subscriber_id": subscriber_id, "topic": t, "frequency": f}
-                       for t, f in desired.frequencies.items()])
-        self._replace(connection, subscriber_id, q.delete_interests, q.insert_interests,
-                      current.interests != desired.interests,
-                      [{"subscriber_id": subscriber_id, "interest": i} for i in sorted(desired.interests)])
-
-    @staticmethod
-    def _replace(connection: Connection, subscriber_id: str, remove, add, changed: bool, rows: list[dict]) -> None:  # noqa: ANN001
-        """Replace a subscriber's rows in a child table, when they changed."""
-        if not changed:
-            return
-        connection.execute(remove, {"sid": subscriber_id})
-        if rows:
-            connection.execute(add, rows)
 
     # -- contact points (see .contacts) -----------------------------------------------
 

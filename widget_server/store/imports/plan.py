@@ -220,7 +220,7 @@ def tally_key(value: Any) -> str:
 
 def changed_state_rows(sql: Statements, current: Current, row: Row, desired: Preferences, event_id: int, states: list,
                         settings: list, interests: list, cleared: tuple[list, list, list]) -> None:
-    """What ``Store._write_state`` does for one subscriber, as rows for ``executemany``."""
+    """What ``state.write_state`` does for one subscriber, as rows for ``executemany``."""
     before, sid = current.preferences, current.id
     since = sql.time(row.since)
     changed = sorted(k for k in set(before.subscriptions) | set(desired.subscriptions)
