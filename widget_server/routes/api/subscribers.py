@@ -69,13 +69,9 @@ def _if_match(request: Request, *, required: bool) -> frozenset[str] | None:
     return frozenset(tag.group(2) for tag in tags if tag and not tag.group(1))  # compared as strings: "03" is not "3"
 
 
-def _weak_only_hint(request: Request) -> dict[str, Any]:
-    """A 412 for weak tags alone says why: a compressing proxy may have weakened our ETag."""
-    tags = [_ENTITY_TAG.fullmatch(item) for item in request.headers.get("if-match", "").split(",")]
-    if tags and all(tag and tag.group(1) for tag in tags):
-        return {"errors": [{"path": "If-Match", "message": 'a weak tag (W/"...") never matches: send the version '
-                                                          'you read as a strong tag, e.g. "3"'}]}
-    return {}
+#: A 412 for weak tags alone says why: a compressing proxy may have weakened our ETag.
+_WEAK_ONLY = {"errors": [{"path": "If-Match", "message": 'a weak tag (W/"...") never matches: send the version '
+                                                       'you read as a strong tag, e.g. "3"'}]}
 
 
 def _context(request: Request, center: Center, body: PreferencesWrite | None) -> EventContext:
@@ -180,7 +176,7 @@ class SubscribersController(Controller):
             subscriber = load(store, connection, center, subscriber_id)
             current = subscriber.preferences
             if expected is not None and str(current.version) not in expected:
-                raise StaleVersion(center=center, current_version=current.version, **_weak_only_hint(request))
+                raise StaleVersion(center=center, current_version=current.version, **({} if expected else _WEAK_ONLY))
             if subscriber.erased_at is not None:
                 raise Conflict(center=center, subscriber_id=subscriber_id)
             wanted = choices.desired(center, current, data, replacing=replacing)
