@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 from . import __version__
 from .access_log import access_log_middleware
 from .centers import Center, load_centers
+from .changes import Changes
 from .delivery import DeliveryWorker
 from .errors import exception_handlers
 from .i18n import Translator
@@ -95,6 +96,7 @@ def create_app(
     if settings.deliver_webhooks:
         worker = DeliveryWorker(store, clock, first_retry=timedelta(milliseconds=settings.webhook_first_retry_ms),
                                 max_attempts=settings.webhook_max_attempts, transport=webhook_transport,
+                                poll_interval=settings.webhook_poll_ms / 1000,
                                 allow_private=settings.webhook_allow_private)
     state = State(
         {
@@ -108,7 +110,8 @@ def create_app(
             "jinja": jinja,
             "form_views": {},  # (center id, locale) -> FormView, see routes.widget.form_view
             "own_origins": own_origins_for(settings),
-            "deliveries_due": worker.due if worker else _NoWorker(),
+            # The one write path: every surface writes through it, and it wakes the worker.
+            "changes": Changes(store, worker.due.set if worker else _no_worker),
         }
     )
     return Litestar(
@@ -146,11 +149,8 @@ def create_app(
     )
 
 
-class _NoWorker:
-    """Stands in for the worker's wake-up event when this process does not deliver."""
-
-    def set(self) -> None:
-        pass
+def _no_worker() -> None:
+    """The wake-up when this process does not deliver: another process polls the outbox."""
 
 
 def app_from_env() -> Litestar:

@@ -58,6 +58,10 @@ class Settings:
         5000, "Wait before the first retry of a failed webhook delivery; each further retry waits twice as long."
     )
     webhook_max_attempts: int = _setting(12, "Attempts before a webhook delivery is marked failed.")
+    webhook_poll_ms: int = _setting(
+        1000, "How often the webhook worker looks for due deliveries when nothing wakes it "
+        "(a change made in this process wakes it at once; retries and other processes' changes wait for this)."
+    )
     webhook_allow_private: bool = _setting(
         False, "Let webhooks reach loopback and private addresses, and plain http there (development only)."
     )

@@ -55,7 +55,13 @@ def read_link(
     raise LinkInvalid(center=center)
 
 
+def revoked(claims: TokenClaims, valid_after: datetime | None) -> bool:
+    """The revocation rule: a link signed before the subscriber's "valid after" instant
+    (set when they revoke their links, or are erased) is revoked."""
+    return valid_after is not None and claims.issued_at < int(valid_after.timestamp())
+
+
 def check_not_revoked(claims: TokenClaims, valid_after: datetime | None, center: Center) -> None:
-    """Links signed before the subscriber's "valid after" instant no longer work."""
-    if valid_after is not None and claims.issued_at < int(valid_after.timestamp()):
+    """A revoked link no longer opens the widget: answered as an expired one."""
+    if revoked(claims, valid_after):
         raise LinkExpired(center=center, claims=claims)

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ROOT, serve_app
 from playwright.sync_api import expect
 
+from tests.helpers import ROOT, serve_app
 from widget_server.demo import host_app
 
 SCREENSHOTS = ROOT / "test-results" / "screenshots"

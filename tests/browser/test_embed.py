@@ -13,10 +13,10 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from conftest import serve
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, Response, expect
 
+from tests.helpers import serve
 from widget_server.demo import host_app
 
 pytestmark = pytest.mark.browser

@@ -311,7 +311,7 @@ def test_problems_speak_the_callers_language(api) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(app_factory, make_key) -> None:
-    from tests.conftest import serve_app
+    from tests.helpers import serve_app
 
     server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
     try:
@@ -381,7 +381,7 @@ def test_an_erased_subscriber_cannot_be_reopened_by_a_link(api, live_server, set
 
 
 def test_a_stranger_cannot_use_up_a_keys_rate_limit(app_factory, make_key) -> None:
-    from tests.conftest import serve_app
+    from tests.helpers import serve_app
 
     server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
     try:

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from conftest import serve_app
 
+from tests.helpers import serve_app
 from widget_server.store import api_keys
 
 CENTER = "maison-lumiere"

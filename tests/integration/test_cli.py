@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EXAMPLE_CENTERS, ROOT, free_port
+
+from tests.helpers import EXAMPLE_CENTERS, ROOT, free_port
 
 FIXTURES = ROOT / "tests" / "fixtures" / "centers"
 CLI = [sys.executable, "-m", "widget_server"]

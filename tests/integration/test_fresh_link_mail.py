@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port, serve_app
+
+from tests.helpers import free_port, serve_app
 
 CENTER = "maison-lumiere"
 

@@ -19,7 +19,7 @@ from preference_sdk._client import Client
 from preference_sdk._import import ImportMappingError, import_file, load_mapping
 from sqlalchemy import func, select
 
-from tests.conftest import serve_app
+from tests.helpers import serve_app
 from widget_server.ledger import canonical, event_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
 from widget_server.store.imports import lookup_hash

@@ -363,16 +363,22 @@ def test_an_unsubscribe_is_applied_to_the_fresh_state_when_someone_saved_meanwhi
                                                                                    centers) -> None:
     """The page read version 1; a save on another device made version 2; the unsubscribe still applies,
     to version 2, keeping what that save chose."""
+    import anyio
+
+    from widget_server.changes import Changes
     from widget_server.ledger import EventContext
-    from widget_server.routes.unsubscribe import Target, save_fresh
+    from widget_server.unsubscribing import Target
 
     center = centers[CENTER]
     stale = store.get(CENTER, subscriber)
     chosen = Preferences(subscriptions={**stale.preferences.subscriptions, ("loyalty", "email"): OPTED_IN})
     store.save(CENTER, subscriber, chosen, base_version=1, context=EventContext(source="web", actor="subject"))
     target = Target(center.topic("offers"), "email")
-    result = save_fresh(store, CENTER, stale, lambda p: target.apply(center, p),
-                        EventContext(source="email_link", actor="subject", evidence={"method": "one_click"}))
+    woken = []
+    changes = Changes(store, wake=lambda: woken.append(True))
+    result = anyio.run(changes.apply, CENTER, stale, lambda p: target.apply(center, p),
+                       EventContext(source="email_link", actor="subject", evidence={"method": "one_click"}))
+    assert woken == [True]  # the commit woke the webhook worker
     assert result.outcome == "saved" and result.preferences.version == 3
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.state("offers", "email") == OPTED_OUT and prefs.opted_in("loyalty", "email")

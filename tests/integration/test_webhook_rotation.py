@@ -11,8 +11,8 @@ import httpx
 import pytest
 from preference_sdk import Client, WebhookEndpoint, WebhookVerificationError, sign_webhook, verify_webhook
 
-from tests.conftest import serve_app
-from tests.integration.test_webhooks import CENTER, Receiver, change, wait_for
+from tests.helpers import Receiver, serve_app, wait_for
+from tests.integration.test_webhooks import CENTER, change
 from widget_server.store import webhooks as outbox
 
 BASE = f"/api/v1/centers/{CENTER}"

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from preference_sdk._webhooks import new_webhook_secret, verify_webhook
 from sqlalchemy import select
 
-from tests.conftest import serve_app
+from tests.helpers import Receiver, serve_app, wait_for
 from widget_server.delivery import DeliveryWorker
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
@@ -27,56 +24,6 @@ from widget_server.store.subscribers import utcnow
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
-
-
-class Receiver:
-    """A CRM's webhook endpoint: answers ``fail_first`` requests with 500, then 200.
-
-    ``host`` and ``port`` say where it listens; with ``tls`` (a server context) it speaks https.
-    """
-
-    def __init__(self, fail_first: int = 0, *, host: str = "127.0.0.1", port: int = 0,
-                 tls: ssl.SSLContext | None = None) -> None:
-        self.fail_first = fail_first
-        self.received: list[tuple[dict, bytes]] = []
-        self.accepted: list[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["content-length"]))
-                with receiver.lock:
-                    receiver.received.append((dict(self.headers), body))
-                    ok = len(receiver.received) > receiver.fail_first
-                    if ok:
-                        receiver.accepted.append(json.loads(body))
-                self.send_response(200 if ok else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:  # noqa: ANN002
-                pass
-
-        self.server = ThreadingHTTPServer((host, port or 0), Handler)  # 0: a port of its own, no race
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import re
 import httpx
 import pytest
 
+from tests.helpers import form_of, same_origin
+
 CENTER = "maison-lumiere"
 
 
@@ -25,26 +27,6 @@ def visitor(live_server, store):
     client = httpx.Client(base_url=live_server.url, headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     yield subscriber, token, client
     client.close()
-
-
-def form_of(html: str) -> dict[str, list[str]]:
-    """The fields a browser would submit from the rendered form (checked boxes only)."""
-    fields: dict[str, list[str]] = {}
-    for tag in re.findall(r"<input[^>]*>", html):
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if not name or ('type="checkbox"' in tag and " checked" not in tag):
-            continue
-        fields.setdefault(name.group(1), []).append(value.group(1) if value else "on")
-    for select in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        options = select[1]
-        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'value="([^"]*)"', options)
-        fields[select[0]] = [chosen.group(1)]
-    return fields
-
-
-def same_origin(server) -> dict[str, str]:  # noqa: ANN001
-    return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}
 
 
 def test_the_widget_page_is_served_with_its_security_headers(live_server, visitor) -> None:
@@ -273,8 +255,7 @@ def test_the_command_line_keeps_http_client_urls_out_of_the_log() -> None:
 
 
 def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path) -> None:
-    from conftest import serve_app
-
+    from tests.helpers import serve_app
     from widget_server.store.engine import make_engine
     from widget_server.store.subscribers import Store
 

@@ -7,10 +7,11 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import Seconds
 from preference_sdk import TokenInvalid, TokenSigner
 from preference_sdk._links import LinkMinter, _FastSigner
 from preference_sdk._tokens import SCOPES
+
+from tests.helpers import Seconds
 
 BASE = "https://prefs.example.com"
 SECRETS = ["secret-new", "secret-old"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 EMBED_JS = ROOT / "static" / "embed.js"
 BUDGET = 1024  # bytes, gzip -9

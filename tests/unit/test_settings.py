@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
 
+from tests.helpers import ROOT
 from widget_server.settings import (
     SETTINGS,
     Settings,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Seconds
 from preference_sdk import DEFAULT_LIFETIMES, TokenExpired, TokenInvalid, TokenSigner
+
+from tests.helpers import Seconds
 
 
 @pytest.fixture

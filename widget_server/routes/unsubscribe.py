@@ -21,151 +21,35 @@ contact, are only offered while the link is not revoked.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-import anyio
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from preference_sdk import TokenClaims
 
-from ..centers.model import Center, Topic
+from ..centers.model import Center
 from ..embedding import THEME_OPTIONS, read_options
-from ..errors import N_, BadForm, LinkInvalid, WidgetError
+from ..errors import BadForm, LinkInvalid
 from ..labels import CHANNEL_LABELS
 from ..ledger import EventContext
-from ..preferences import OPTED_OUT, UNKNOWN, Preferences, suppress_all
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from ..store.subscribers import SaveResult, Store, Subscriber, VersionConflict
-from ..tokens import read_link
+from ..store.subscribers import Subscriber, VersionConflict
+from ..tokens import read_link, revoked
+from ..unsubscribing import SCOPE, CannotUnsubscribe, Target, target_of, undoable_event, undone
 from .widget import Message, center_or_404, visitor_locale
 
-SCOPE = "unsubscribe"
-DEFAULT_CHANNEL = "email"
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
-#: What an unsubscribe records as its method of proof, by the way it came.
-#: How long after an unsubscribe the page offers to undo it. Undoing adds contact back,
-#: on the strength of a link that may sit in a forwarded message: only right after.
-UNDO_WINDOW = timedelta(hours=1)
-#: How often an unsubscribe is re-applied when someone else saved in between.
-ATTEMPTS = 5
 
 
 class NotOneClick(BadForm):
     """A post that is neither RFC 8058's one-click body nor the page's confirmation."""
 
     status = 400
-
-
-class CannotUnsubscribe(WidgetError):
-    """An authentic link about a topic or channel the center does not (or no longer) let
-    anyone switch off: unknown, required, or not offered on that channel."""
-
-    status = 422
-    title = N_("This link cannot unsubscribe you")
-    detail = N_("The messages it is about are no longer offered, or cannot be switched off. Nothing was changed.")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What one unsubscribe link switches off: a topic on a channel, or everything."""
-
-    topic: Topic | None = None
-    channel: str | None = None
-
-    def apply(self, center: Center, prefs: Preferences) -> Preferences:
-        if self.topic is None:
-            return suppress_all(center, prefs)
-        subscriptions = {**prefs.subscriptions, (self.topic.id, self.channel): OPTED_OUT}
-        return replace(prefs, subscriptions=subscriptions)
-
-    def pending(self, center: Center, prefs: Preferences) -> bool:
-        """True while applying it would still change something."""
-        return not self.apply(center, prefs).same_choices(prefs)
-
-
-def target_of(center: Center, claims: TokenClaims) -> Target:
-    """The token's ``tp`` (topic) and ``ch`` (channel, e-mail by default); no topic: everything."""
-    if claims.topic is None:
-        return Target()
-    topic = center.topic(claims.topic) if isinstance(claims.topic, str) else None
-    channel = claims.extra.get("ch", DEFAULT_CHANNEL)
-    if topic is None or not topic.switchable or channel not in topic.channels:
-        raise CannotUnsubscribe(center=center)
-    return Target(topic, channel)
-
-
-def not_revoked(claims: TokenClaims, subscriber: Subscriber) -> bool:
-    """The same rule as :func:`tokens.check_not_revoked`, as a question."""
-    valid_after = subscriber.valid_after
-    return valid_after is None or claims.issued_at >= int(valid_after.timestamp())
-
-
-def save_fresh(
-    store: Store, center_id: str, subscriber: Subscriber, change: Callable[[Preferences], Preferences],
-    context: EventContext, attempts: int = ATTEMPTS,
-) -> SaveResult:
-    """Apply ``change`` to the subscriber's latest state and record it.
-
-    An unsubscribe is not a form that can be stale: if someone saved in between, the
-    change is applied again to what they saved (the conflict carries it). Applying it to
-    a state that already has it records nothing.
-    """
-    current = subscriber.preferences
-    for _ in range(attempts - 1):
-        try:
-            return store.save(center_id, subscriber.id, change(current), base_version=current.version,
-                              context=context, seen=current)
-        except VersionConflict as conflict:
-            current = conflict.current
-    return store.save(center_id, subscriber.id, change(current), base_version=current.version,
-                      context=context, seen=current)
-
-
-def undoable_event(store: Store, subscriber_id: str, now: datetime, link_issued_at: int) -> dict[str, Any] | None:
-    """The unsubscribe that the page may still undo: the subscriber's latest event, if it
-    was confirmed on this page with this very link, within :data:`UNDO_WINDOW`.
-
-    Not a one-click one (a mail provider made it, perhaps for a forwarded copy), and not
-    one made with another link: whoever holds a link can only undo what that link did.
-    """
-    events = store.events(subscriber_id)
-    if not events:
-        return None
-    last = events[-1]
-    evidence = last.get("evidence") or {}
-    if last["source"] != "email_link" or evidence.get("method") != "confirmed_on_page":
-        return None
-    if evidence.get("link_issued_at") != link_issued_at:
-        return None
-    return last if now - last["occurred_at"] <= UNDO_WINDOW else None
-
-
-def undone(event: dict[str, Any], prefs: Preferences) -> Preferences:
-    """``prefs`` with what ``event`` switched off put back as it was before it.
-
-    Only where the state is still what the event left: anything changed since stays.
-    """
-    subscriptions = dict(prefs.subscriptions)
-    suppressed = prefs.suppressed
-    for change in event["changes"]:
-        path, before, after = change["path"], change["from"], change["to"]
-        if path == "suppression":
-            suppressed = before if prefs.suppressed == after else suppressed
-            continue
-        topic, _, channel = path.rpartition(".")
-        if prefs.state(topic, channel) != after:
-            continue
-        if before == UNKNOWN:
-            subscriptions.pop((topic, channel), None)
-        else:
-            subscriptions[(topic, channel)] = before
-    return replace(prefs, subscriptions=subscriptions, suppressed=suppressed)
 
 
 @dataclass(frozen=True)
@@ -182,7 +66,7 @@ class Link:
     @property
     def trusted(self) -> bool:
         """Not revoked: may also lead to the widget, or undo."""
-        return not_revoked(self.claims, self.subscriber)
+        return not revoked(self.claims, self.subscriber.valid_after)
 
     def page_url(self, **flags: str) -> str:
         query = {"t": self.token, "lang": self.locale, **self.options, **flags}
@@ -287,8 +171,7 @@ class UnsubscribeController(Controller):
             return await self._undo(request, state, link, form.get("event"))
         target = target_of(center, link.claims)
         context = link.context("confirmed_on_page", request)
-        await anyio.to_thread.run_sync(
-            lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
+        await state.changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
         return Redirect(link.page_url(done="1"), status_code=303)
 
     async def _one_click(self, request: Request, state: State, center: Center) -> Response:
@@ -296,8 +179,7 @@ class UnsubscribeController(Controller):
         link = await open_link(request, state, center, request.query_params.get("t"), None, lambda _: None)
         target = target_of(center, link.claims)
         context = link.context("one_click", request)
-        await anyio.to_thread.run_sync(
-            lambda: save_fresh(state.store, center.id, link.subscriber, lambda p: target.apply(center, p), context))
+        await state.changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
         text = state.translator.get(link.locale).gettext("You are unsubscribed")
         return Response(text + "\n", status_code=200, media_type=MediaType.TEXT,
                         headers={"Content-Language": link.locale})
@@ -319,9 +201,8 @@ class UnsubscribeController(Controller):
             context = link.context("undo_on_page", request, undoes_version=event["version"])
             current = link.subscriber.preferences
             try:
-                await anyio.to_thread.run_sync(lambda: state.store.save(
-                    center.id, link.subscriber.id, undone(event, current), base_version=current.version,
-                    context=context, seen=current))
+                await state.changes.save(center.id, link.subscriber, undone(event, current),
+                                         base_version=current.version, context=context)
             except VersionConflict:
                 pass  # something else was saved meanwhile: that is newer than the undo
             else:

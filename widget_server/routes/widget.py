@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import anyio
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
@@ -189,10 +188,8 @@ class WidgetController(Controller):
             context=client_context(request),
         )
         try:
-            result = await anyio.to_thread.run_sync(lambda: state.store.save(
-                center.id, subscriber.id, desired, base_version=base_version,
-                context=context, submission_id=form.get("submission") or None, seen=current,
-            ))
+            result = await state.changes.save(center.id, subscriber, desired, base_version=base_version,
+                                              context=context, submission_id=form.get("submission") or None)
         except VersionConflict as conflict:
             return self._respond(request, visit, conflict.current, is_htmx, status=409, message=Message(
                 "warning", _("Your preferences were changed on another device or tab while you were editing. "

@@ -84,6 +84,7 @@ delete_interests = delete(subscriber_interests).where(subscriber_interests.c.sub
 insert_interests = insert(subscriber_interests)
 
 events_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version)
+last_event_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version.desc()).limit(1)
 
 # The outbox: one delivery per active endpoint of the center, in the event's transaction.
 enqueue_deliveries = insert(webhook_deliveries).from_select(

@@ -160,6 +160,12 @@ class Store:
         with self.engine.connect() as connection:
             return [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
 
+    def last_event(self, subscriber_id: str) -> dict | None:
+        """A subscriber's latest event (one row read, however long the history), or ``None``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(q.last_event_of, {"sid": subscriber_id}).first()
+        return dict(row._mapping) if row is not None else None
+
     def verify_chain(self, subscriber_id: str) -> ChainReport:
         return verify_chain(self.events(subscriber_id))
 

@@ -164,9 +164,7 @@ class WebhooksController(Controller):
                 raise NotFound()
             return Answer(wire.delivery(again), 202)
 
-        response = await run_write(request, work)
-        request.app.state.deliveries_due.set()
-        return response
+        return await run_write(request, work)
 
     @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again",
           responses=problems())
@@ -180,6 +178,4 @@ class WebhooksController(Controller):
             return Answer({"queued": store_webhooks.replay_after(connection, center_id, endpoint_id, data.after,
                                                                  clock())}, 202)
 
-        response = await run_write(request, work)
-        request.app.state.deliveries_due.set()
-        return response
+        return await run_write(request, work)

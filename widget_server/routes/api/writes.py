@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-import anyio
 import msgspec
 from litestar import Request, Response
 from sqlalchemy import Connection
@@ -63,31 +62,29 @@ async def run_write(request: Request, work: Callable[[Connection], Answer]) -> R
     fingerprint = idempotency.fingerprint(request.method, request.url.path, request.url.query or "",
                                           await request.body())
 
-    def transaction() -> tuple[Answer, bool]:
-        with state.store.writing() as connection:
-            now = state.clock()
-            if key is not None:
-                stored = idempotency.find(connection, api_key.id, key, now)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused()
-                    return Answer(stored.body, stored.status, stored.headers), True
-            answer = work(connection)
-            answer.body = msgspec.to_builtins(answer.body)
-            _purge_now_and_then(connection, now)
-            if key is not None:
-                idempotency.record(connection, api_key.id, key,
-                                   StoredAnswer(fingerprint, answer.status, answer.body, answer.headers), now)
-            return answer, False
+    def transaction(connection: Connection) -> tuple[Answer, bool]:
+        now = state.clock()
+        if key is not None:
+            stored = idempotency.find(connection, api_key.id, key, now)
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused()
+                return Answer(stored.body, stored.status, stored.headers), True
+        answer = work(connection)
+        answer.body = msgspec.to_builtins(answer.body)
+        _purge_now_and_then(connection, now)
+        if key is not None:
+            idempotency.record(connection, api_key.id, key,
+                               StoredAnswer(fingerprint, answer.status, answer.body, answer.headers), now)
+        return answer, False
 
     try:
-        answer, replayed = await anyio.to_thread.run_sync(transaction)
+        # The one write path: commits, then wakes the webhook worker (changes.Changes.write).
+        answer, replayed = await state.changes.write(transaction)
     except IntegrityError:
         # A concurrent request committed first: the same idempotency key, or the same
         # external id or address (a unique index). Nothing of this one was written.
         if key is not None:
             raise IdempotencyKeyInUse(retry_after=1) from None
         raise Conflict() from None
-    if not replayed:
-        state.deliveries_due.set()  # a change may have queued webhook deliveries
     return json_response(answer, replayed=replayed)

@@ -1,0 +1,193 @@
+"""What tests share besides fixtures: clocks, real servers on 127.0.0.1, a webhook
+receiver, polling, and the fields a browser would post. Tests import these as
+``from tests.helpers import ...``; fixtures stay in the conftest files."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CENTERS = ROOT / "examples" / "centers"
+
+
+class Clock:
+    """A clock tests can move: ``clock.advance(days=200)``."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class Seconds:
+    """A Unix-seconds clock for the token signer and link minter: ``clock.now += 3600``."""
+
+    def __init__(self, now: float = 1_800_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def free_port() -> int:
+    """A port free now, for another process to bind. Anyone may take it before that
+    process does: for a server of this process, use ``serve_app`` instead."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1 (port 0: one the system picks), not yet listening."""
+    sock = socket.socket()
+    try:
+        if port:  # a port given: as uvicorn binds one, so a recent connection's TIME_WAIT does not block it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass
+class LiveServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+
+    app: object
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve(app, port: int | None = None) -> LiveServer:  # noqa: ANN001
+    """Serve ``app`` on ``port``, or on a port of its own. A port taken since it was
+    chosen fails here, at once: prefer ``serve_app``, which cannot lose its port."""
+    return _serve_on(app, bound_socket(port or 0))
+
+
+def serve_app(build: Callable[[int], object]) -> LiveServer:
+    """Serve the app ``build(port)`` makes for the port it will listen on.
+
+    The port is bound before the app is built and stays bound until the server stops,
+    so no other process (a client's outgoing connection, another test's server) can
+    take it between the choice and the bind, as it can with ``free_port()``.
+    """
+    sock = bound_socket()
+    try:
+        app = build(sock.getsockname()[1])
+    except BaseException:
+        sock.close()
+        raise
+    return _serve_on(app, sock)
+
+
+def _serve_on(app, sock: socket.socket) -> LiveServer:  # noqa: ANN001
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    # Generous: a loaded CI machine can take seconds to start a thread and an app; a
+    # server that fails to start ends its thread, which is seen at once.
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"test server on port {port} did not start")
+        time.sleep(0.02)
+    return LiveServer(app, port, server, thread)
+
+
+class Receiver:
+    """A CRM's webhook endpoint: answers ``fail_first`` requests with 500, then 200.
+
+    ``host`` and ``port`` say where it listens; with ``tls`` (a server context) it speaks https.
+    """
+
+    def __init__(self, fail_first: int = 0, *, host: str = "127.0.0.1", port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.fail_first = fail_first
+        self.received: list[tuple[dict, bytes]] = []
+        self.accepted: list[dict] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                with receiver.lock:
+                    receiver.received.append((dict(self.headers), body))
+                    ok = len(receiver.received) > receiver.fail_first
+                    if ok:
+                        receiver.accepted.append(json.loads(body))
+                self.send_response(200 if ok else 500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer((host, port or 0), Handler)  # 0: a port of its own, no race
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+def form_of(html: str) -> dict[str, list[str]]:
+    """The fields a browser would submit from the rendered form (checked boxes only)."""
+    fields: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if not name or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        fields.setdefault(name.group(1), []).append(value.group(1) if value else "on")
+    for select in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        options = select[1]
+        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'value="([^"]*)"', options)
+        fields[select[0]] = [chosen.group(1)]
+    return fields
+
+
+def same_origin(server) -> dict[str, str]:  # noqa: ANN001
+    return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}
