@@ -366,7 +366,8 @@ def run(rows: int = 100_000, *, batch: int = BATCH, profile: bool = False, shape
         counts = table_counts(store)
         all_rows = floor(template, workdir / "floor.db", counts, batch)
         result = {
-            "rows": rows, "shape": shape, "batch": batch, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+            "rows": rows, "shape": shape, "batch": batch, "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds),
             "created": report.created, "rejected": len(report.rejected),
             "server_cpu_s": round(server_cpu, 2), "client_cpu_s": round(client_cpu, 2),
             "baseline_seconds": round(raw, 2), "baseline_rows_per_s": round(rows / raw),
