@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-#: Where a change came from (DOMAIN.md).
+#: Where a change came from (docs/DOMAIN.md).
 SOURCES = ("web", "app", "kiosk", "call_center", "email_link", "api", "import", "system")
 
 #: The fields an event's hash covers, in the order they are listed in receipts.

@@ -1,6 +1,6 @@
 """The change feed: every committed event of a center, in commit order, from a cursor.
 
-The cursor is the event id. The trap (DOMAIN.md): ids taken from a sequence are not
+The cursor is the event id. The trap (docs/DOMAIN.md): ids taken from a sequence are not
 committed in id order when writers run concurrently, so a reader that has seen id 12
 could miss id 11 committing a moment later. Event ids are therefore taken in commit
 order: SQLite allows one writer at a time (``BEGIN IMMEDIATE``), and on PostgreSQL every
