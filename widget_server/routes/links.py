@@ -24,7 +24,7 @@ from ..mailer import build_message
 from ..rendering import page_context
 from ..security import check_same_origin
 from ..tokens import WIDGET_SCOPES, read_link
-from .widget import center_or_404, visitor_locale
+from .common import center_or_404, visitor_locale
 
 log = logging.getLogger("widget_server.links")
 

@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 
 from ..theming import MODES, theme_css, with_overrides
-from .widget import center_or_404
+from .common import center_or_404
 
 
 @get("/c/{center_id:str}/theme.css")

@@ -41,7 +41,7 @@ from ..security import check_same_origin
 from ..store.subscribers import Subscriber, VersionConflict
 from ..tokens import read_link, revoked
 from ..unsubscribing import SCOPE, CannotUnsubscribe, Target, target_of, undoable_event, undone
-from .widget import Message, center_or_404, visitor_locale
+from .common import Message, center_or_404, visitor_locale
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
 

@@ -18,15 +18,16 @@ from urllib.parse import urlencode
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from preference_sdk import TokenClaims
 
 from ..centers.model import Center
 from ..embedding import THEME_OPTIONS, read_options, shown_topics
-from ..errors import BadForm, LinkInvalid, NotFound
+from ..errors import BadForm, LinkInvalid
 from ..form_view import FormView, build_form_view
 from ..forms import desired_preferences, read_version
-from ..i18n import format_day, negotiate
+from ..i18n import format_day
 from ..ledger import EventContext
 from ..preferences import OPTED_IN, Preferences
 from ..rendering import page_context
@@ -34,13 +35,7 @@ from ..request_context import client_context
 from ..security import check_same_origin
 from ..store.subscribers import Subscriber, VersionConflict
 from ..tokens import check_not_revoked, read_link
-
-
-@dataclass(frozen=True)
-class Message:
-    kind: str  # success, error, warning
-    text: str
-    title: str = ""
+from .common import Message, center_or_404, visitor_locale
 
 
 @dataclass(frozen=True)
@@ -55,21 +50,6 @@ class Visit:
     @property
     def shown_topics(self) -> tuple[str, ...]:
         return shown_topics(self.center, self.options)
-
-
-def center_or_404(state: State, center_id: str) -> Center:
-    center = state.centers.get(center_id)
-    if center is None:
-        raise NotFound()
-    return center
-
-
-def visitor_locale(request: Request, center: Center, token_locale: str | None, explicit: str | None) -> str:
-    return negotiate(
-        center.locales, center.default_locale,
-        explicit=explicit, from_token=token_locale,
-        accept_language=request.headers.get("accept-language"),
-    )
 
 
 async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, TokenClaims]:
@@ -139,12 +119,12 @@ class WidgetController(Controller):
     path = "/c/{center_id:str}/preferences"
 
     @get(media_type=MediaType.HTML)
-    async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
+    async def show(self, request: HTMXRequest, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
                    lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
                    switch_to: FromQuery[str | None] = None) -> Template | Response:
         """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
         so the page comes back in another language with the unsaved choices still ticked."""
-        if switch_to and request.headers.get("hx-request") == "true":
+        if switch_to and request.htmx:
             # The whole page changes language, not just the form: let htmx load it fully.
             return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
         center = center_or_404(state, center_id)
@@ -161,7 +141,7 @@ class WidgetController(Controller):
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
     @post(media_type=MediaType.HTML, status_code=200)
-    async def save(self, request: Request, state: State, center_id: FromPath[str]) -> Template | Redirect:
+    async def save(self, request: HTMXRequest, state: State, center_id: FromPath[str]) -> Template | Redirect:
         center = center_or_404(state, center_id)
         check_same_origin(request.headers, state.own_origins(request))
         form = await request.form()
@@ -172,7 +152,7 @@ class WidgetController(Controller):
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
         visit = Visit(center, token, locale, read_options(center, form.get))
         _ = state.translator.get(locale).gettext
-        is_htmx = request.headers.get("hx-request") == "true"
+        is_htmx = bool(request.htmx)
         current = subscriber.preferences
         now = state.clock()
         base_version = read_version(fields)
