@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLE_CENTERS, ROOT, Clock, Seconds, bound_socket, free_port, serve, serve_app  # noqa: F401
+from tests.helpers import EXAMPLE_CENTERS, ROOT, Clock, serve_app
 from widget_server.app import create_app
 from widget_server.centers import load_centers
 from widget_server.settings import Settings

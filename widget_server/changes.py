@@ -77,17 +77,17 @@ class Changes:
         a state that already has it records nothing (``unchanged``).
         """
         current = subscriber.preferences
-        for attempt in range(attempts):
+
+        def once(connection: Connection, seen: Preferences) -> SaveResult:
+            return self.store.save_in(connection, center_id, subscriber.id, change(seen),
+                                      base_version=seen.version, context=context, seen=seen)
+
+        for _ in range(attempts - 1):
             try:
-                return await self.write(lambda connection, seen=current: self.store.save_in(
-                    connection, center_id, subscriber.id, change(seen), base_version=seen.version,
-                    context=context, seen=seen,
-                ))
+                return await self.write(lambda connection, seen=current: once(connection, seen))
             except VersionConflict as conflict:
-                if attempt == attempts - 1:
-                    raise
                 current = conflict.current
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        return await self.write(lambda connection: once(connection, current))  # a conflict now is raised
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` in one write transaction, in a worker thread; after it
