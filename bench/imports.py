@@ -63,8 +63,8 @@ from widget_server.ledger import verify_chain  # noqa: E402
 from widget_server.store import api_keys  # noqa: E402
 from widget_server.store import queries as q  # noqa: E402
 from widget_server.store.engine import make_engine  # noqa: E402
-from widget_server.store.schema import events, subscribers  # noqa: E402
-from widget_server.store.subscribers import Store  # noqa: E402
+from widget_server.store.store import Store  # noqa: E402
+from widget_server.store.tables import events, subscribers  # noqa: E402
 
 CENTER = "maison-lumiere"
 BATCH = 10_000  # the most the server takes per request (the SDK defaults to 5,000)
@@ -307,8 +307,8 @@ def profile_in_process(workdir: Path, csv_path: Path, mapping: dict, rows: int) 
     from preference_sdk._import_reader import _Reader
 
     from widget_server.centers import load_centers
-    from widget_server.routes.api.import_rows import read_batch
     from widget_server.store.imports import import_rows
+    from widget_server.web.routes.api.import_rows import read_batch
 
     center = load_centers(ROOT / "examples" / "centers")[CENTER]
     url = f"sqlite:///{workdir / 'profile.db'}"

@@ -85,7 +85,7 @@ async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, flo
     """Mean seconds per render spent in each piece, measured with timers around them."""
     import jinja2
 
-    from widget_server.routes import widget
+    from widget_server.web.routes import widget
 
     spent = {key: 0.0 for key in ("read", "store", "hop", "context", "locale", "jinja")}
 

@@ -12,7 +12,7 @@ from widget_server.app import create_app
 from widget_server.centers import load_centers
 from widget_server.settings import Settings
 from widget_server.store.engine import make_engine
-from widget_server.store.subscribers import Store
+from widget_server.store.store import Store
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -23,27 +23,27 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from . import __version__
-from .access_log import access_log_middleware
 from .centers import Center, load_centers
 from .changes import Changes
-from .delivery import DeliveryWorker
-from .errors import exception_handlers
 from .i18n import Translator
 from .mailer import Mailer, make_mailer
 from .paths import STATIC
-from .rendering import make_environment
-from .routes.api import SECURITY_COMPONENTS, api_router
-from .routes.embed import embed_script
-from .routes.health import healthz, readyz
-from .routes.links import FreshLinkController
-from .routes.theme import center_theme
-from .routes.unsubscribe import UnsubscribeController
-from .routes.widget import WidgetController
-from .security import security_headers_middleware
 from .settings import Settings, settings_from_env
 from .store.engine import make_engine
-from .store.subscribers import Store, utcnow
+from .store.store import Store, utcnow
 from .tokens import lookup_key, make_signer
+from .web.access_log import access_log_middleware
+from .web.error_handler import exception_handlers
+from .web.rendering import make_environment
+from .web.routes.api import SECURITY_COMPONENTS, api_router
+from .web.routes.embed import embed_script
+from .web.routes.health import healthz, readyz
+from .web.routes.links import FreshLinkController
+from .web.routes.theme import center_theme
+from .web.routes.unsubscribe import UnsubscribeController
+from .web.routes.widget import WidgetController
+from .web.security import security_headers_middleware
+from .workers.delivery import DeliveryWorker
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
 
@@ -108,7 +108,7 @@ def create_app(
             "mailer": mailer or make_mailer(settings),
             "translator": Translator.load(),
             "jinja": jinja,
-            "form_views": {},  # (center id, locale) -> FormView, see routes.widget.form_view
+            "form_views": {},  # (center id, locale) -> FormView, see web.routes.widget.form_view
             "own_origins": own_origins_for(settings),
             # The one write path: every surface writes through it, and it wakes the worker.
             "changes": Changes(store, worker.due.set if worker else _no_worker),

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from .ledger import EventContext
 from .preferences import Preferences
-from .store.subscribers import SaveResult, Store, Subscriber, VersionConflict
+from .store.store import SaveResult, Store, Subscriber, VersionConflict
 
 T = TypeVar("T")
 

@@ -27,7 +27,7 @@ from .ledger import EventContext
 from .paths import EXAMPLES
 from .preferences import OPTED_IN, Preferences
 from .settings import Settings
-from .store.subscribers import Store
+from .store.store import Store
 
 VAR = Path("var")
 

@@ -17,7 +17,7 @@ def shipped(name: str) -> Path:
     return installed if installed.is_dir() else PACKAGE.parent / name
 
 
-TEMPLATES = PACKAGE / "templates"
+TEMPLATES = PACKAGE / "web" / "templates"
 STATIC = shipped("static")
 LOCALES = shipped("locales")
 EXAMPLES = shipped("examples")

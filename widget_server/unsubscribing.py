@@ -1,5 +1,5 @@
 """What an unsubscribe link switches off, and how the page undoes it: the domain half of
-unsubscribing, with no web code (``routes/unsubscribe.py`` is the web half).
+unsubscribing, with no web code (``web/routes/unsubscribe.py`` is the web half).
 
 A link names a topic on a channel (``tp`` and ``ch`` in its token) or nothing, which
 means everything that can be switched off. An undo puts back only what the link's own
@@ -17,7 +17,7 @@ from preference_sdk import TokenClaims
 from .centers.model import Center, Topic
 from .errors import N_, WidgetError
 from .preferences import OPTED_OUT, UNKNOWN, Preferences, suppress_all
-from .store.subscribers import Store
+from .store.store import Store
 
 SCOPE = "unsubscribe"
 DEFAULT_CHANNEL = "email"

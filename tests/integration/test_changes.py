@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from widget_server.changes import Changes
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
-from widget_server.store.schema import webhook_deliveries, webhook_endpoints
-from widget_server.store.subscribers import VersionConflict
+from widget_server.store.store import VersionConflict
+from widget_server.store.tables import webhook_deliveries, webhook_endpoints
 
 CENTER = "maison-lumiere"
 WEB = EventContext(source="web", actor="subject")

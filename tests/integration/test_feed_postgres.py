@@ -15,7 +15,7 @@ from sqlalchemy import text
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
 from widget_server.store import feed
-from widget_server.store.subscribers import Store
+from widget_server.store.store import Store
 
 CENTER = "maison-lumiere"
 

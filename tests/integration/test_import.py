@@ -24,7 +24,7 @@ from widget_server.ledger import canonical, event_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
 from widget_server.store.imports import lookup_hash
 from widget_server.store.imports.proof import Hasher, json_text, quoted
-from widget_server.store.schema import contact_points, events, subscribers, subscriptions, webhook_deliveries
+from widget_server.store.tables import contact_points, events, subscribers, subscriptions, webhook_deliveries
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
@@ -436,9 +436,9 @@ def test_the_same_import_on_postgresql(centers, pg_store) -> None:
     """The store's PostgreSQL path: casts, row locks, and event ids from a sequence with a gap."""
     from sqlalchemy import text
 
-    from widget_server.routes.api.import_rows import read_batch
     from widget_server.store import webhooks
     from widget_server.store.imports import import_rows
+    from widget_server.web.routes.api.import_rows import read_batch
 
     store = pg_store
     center = centers[CENTER]

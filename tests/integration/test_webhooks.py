@@ -16,11 +16,11 @@ from preference_sdk._webhooks import new_webhook_secret, verify_webhook
 from sqlalchemy import select
 
 from tests.helpers import Receiver, serve_app, wait_for
-from widget_server.delivery import DeliveryWorker
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
 from widget_server.store import webhooks as outbox
-from widget_server.store.subscribers import utcnow
+from widget_server.store.store import utcnow
+from widget_server.workers.delivery import DeliveryWorker
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
@@ -161,7 +161,7 @@ def test_a_bad_destination_fails_alone_and_private_ones_are_refused_when_sending
     """
     from sqlalchemy import update
 
-    from widget_server.store.schema import webhook_endpoints
+    from widget_server.store.tables import webhook_endpoints
 
     receiver = Receiver()
     options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 2}

@@ -257,7 +257,7 @@ def test_the_command_line_keeps_http_client_urls_out_of_the_log() -> None:
 def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path) -> None:
     from tests.helpers import serve_app
     from widget_server.store.engine import make_engine
-    from widget_server.store.subscribers import Store
+    from widget_server.store.store import Store
 
     fresh = Store(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"), lookup_key=b"k")
     server = serve_app(lambda port: app_factory(port=port, store=fresh, migrate=False))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import Receiver, form_of, same_origin, serve_app, wait_for
 from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
-from widget_server.store.subscribers import utcnow
+from widget_server.store.store import utcnow
 
 CENTER = "maison-lumiere"
 POLL_MS = 60_000  # much longer than any deadline below
@@ -120,7 +120,7 @@ def test_a_refused_save_queues_nothing(lazy_worker, store) -> None:
     with store.engine.connect() as connection:
         from sqlalchemy import func, select
 
-        from widget_server.store.schema import webhook_deliveries
+        from widget_server.store.tables import webhook_deliveries
 
         # Only the creation's delivery (version 1): the refused save queued none.
         assert connection.scalar(select(func.count()).select_from(webhook_deliveries)) == 1

@@ -403,7 +403,7 @@ def test_public_names_are_exactly_all():
 
 def test_the_default_theme_and_the_examples_are_readable_in_light_and_dark():
     from widget_server.centers import Theme
-    from widget_server.contrast import contrast_problems
+    from widget_server.web.contrast import contrast_problems
 
     assert list(contrast_problems(Theme().colours())) == []
     for name in ("maison-lumiere.toml", "voyago.toml"):

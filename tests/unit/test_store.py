@@ -11,8 +11,8 @@ from sqlalchemy import inspect, text
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
 from widget_server.store import migrate
-from widget_server.store.schema import metadata
-from widget_server.store.subscribers import Store, UnknownSubscriber, VersionConflict
+from widget_server.store.store import Store, UnknownSubscriber, VersionConflict
+from widget_server.store.tables import metadata
 
 WEB = EventContext(source="web", actor="subject", locale="fr", notice_version="2026-11-01",
                    evidence={"method": "signed_link"})
@@ -193,8 +193,8 @@ def test_a_small_read_runs_inline_on_sqlite_and_a_large_one_off_the_event_loop(s
 
     async def threads() -> tuple[bool, bool]:
         loop_thread = threading.get_ident()
-        small = await store.read(threading.get_ident)
-        large = await store.read(threading.get_ident, large=True)
+        small = await store.run_sync(threading.get_ident)
+        large = await store.run_sync(threading.get_ident, large=True)
         return small == loop_thread, large == loop_thread
 
     assert anyio.run(threads) == (True, False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .schema import join
+from .structure import join
 from .values import locale_key
 
 

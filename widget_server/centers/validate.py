@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..contrast import contrast_problems
+from ..web.contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
 from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS, Theme
-from .schema import DOCUMENT, Finding, check_structure, join
 from .special_categories import CATEGORY_NAMES, find_special_categories
+from .structure import DOCUMENT, Finding, check_structure, join
 
 _KIND_ALIASES = {"transactional": "required", "service": "required", "promotional": "marketing"}
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from .schema import api_keys
+from .tables import api_keys
 
 PREFIX = "pck_"
 SCOPES = ("read", "write", "admin")

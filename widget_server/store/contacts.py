@@ -12,7 +12,7 @@ import hmac
 
 from sqlalchemy import Connection, insert, select
 
-from .schema import contact_points, subscribers
+from .tables import contact_points, subscribers
 
 
 def lookup_hash(key: bytes, center: str, kind: str, value: str) -> str:

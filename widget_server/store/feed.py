@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 
-from .schema import events, subscribers
+from .tables import events, subscribers
 
 #: The advisory lock key serializing event appends on PostgreSQL ("feed" in ASCII).
 FEED_LOCK = 0x66656564

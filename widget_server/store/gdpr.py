@@ -20,10 +20,10 @@ from ..ledger import Change, EventContext
 from ..preferences import Preferences
 from . import contacts
 from . import queries as q
-from .schema import contact_points, subscribers, suppressions
+from .tables import contact_points, subscribers, suppressions
 
 if TYPE_CHECKING:
-    from .subscribers import Store
+    from .store import Store
 
 #: What erasure deletes ("consents": every opt-in, withdrawn; the subscription rows say opted_out).
 DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents")
@@ -52,7 +52,7 @@ def erase(
     now: datetime,
 ) -> dict[str, Any]:
     """Erase inside the caller's write transaction; ``withdrawn`` is the all-opted-out state."""
-    from .subscribers import UnknownSubscriber
+    from .store import UnknownSubscriber
 
     subscriber = store.get_in(connection, center, subscriber_id)
     if subscriber is None:

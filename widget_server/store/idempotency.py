@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from .schema import idempotency_keys
+from .tables import idempotency_keys
 
 KEEP = timedelta(hours=24)
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from .schema import (
+from .tables import (
     events,
     subscriber_interests,
     subscribers,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import aliased
 
-from .schema import events, webhook_deliveries, webhook_endpoints
+from .tables import events, webhook_deliveries, webhook_endpoints
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 D = webhook_deliveries

@@ -1,6 +1,6 @@
 """Bulk import: a batch of legacy rows written in a few statements, with its proof.
 
-The rows arrive validated (``routes/api/import_rows.py``). For one batch this package
+The rows arrive validated (``web/routes/api/import_rows.py``). For one batch this package
 runs a handful of queries whatever its size (existing subscribers by external id,
 their choices, the owners of the e-mail addresses, the suppressed ones), decides per
 row what changes, and writes with one ``executemany`` per table. Every changed

@@ -10,7 +10,7 @@ from ...preferences import Preferences
 
 
 class Row(NamedTuple):
-    """One validated row (``routes/api/import_rows.py``); rows with equal choices share their parts."""
+    """One validated row (``web/routes/api/import_rows.py``); rows with equal choices share their parts."""
 
     number: int
     external_id: str

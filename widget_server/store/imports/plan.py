@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from ...centers.model import Center
 from ...ledger import Change
 from ...preferences import OPTED_OUT, UNKNOWN, Preferences, diff, suppress_all
-from ..schema import contact_points, events, subscriber_interests, subscribers, subscriptions, topic_settings
+from ..tables import contact_points, events, subscriber_interests, subscribers, subscriptions, topic_settings
 from .model import Current, Patch, Row
 from .proof import Hasher, json_text
 from .statements import Statements, appended_range, appended_since, enqueue_since, last_event_id
@@ -220,7 +220,7 @@ def tally_key(value: Any) -> str:
 
 def changed_state_rows(sql: Statements, current: Current, row: Row, desired: Preferences, event_id: int, states: list,
                         settings: list, interests: list, cleared: tuple[list, list, list]) -> None:
-    """What ``state.write_state`` does for one subscriber, as rows for ``executemany``."""
+    """What ``writes.write_preferences`` does for one subscriber, as rows for ``executemany``."""
     before, sid = current.preferences, current.id
     since = sql.time(row.since)
     changed = sorted(k for k in set(before.subscriptions) | set(desired.subscriptions)

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import Connection, Integer, String, bindparam, cast, func, literal, select
 from sqlalchemy.engine import Dialect
 
-from ..schema import events, subscribers, webhook_deliveries, webhook_endpoints
+from ..tables import events, subscribers, webhook_deliveries, webhook_endpoints
 
 #: Ids per ``IN (...)`` list: far below SQLite's and PostgreSQL's limits on parameters.
 CHUNK = 5000

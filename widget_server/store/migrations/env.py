@@ -7,7 +7,7 @@ From the ``alembic`` command line (developers writing a revision) it opens the U
 from alembic import context
 
 from widget_server.store.engine import make_engine
-from widget_server.store.schema import metadata
+from widget_server.store.tables import metadata
 
 
 def run(connection) -> None:  # noqa: ANN001

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 13:38:50.402492
 import sqlalchemy as sa
 from alembic import op
 
-import widget_server.store.schema
+import widget_server.store.tables
 
 revision = '0001'
 down_revision = None
@@ -23,10 +23,10 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=True),
     sa.Column('suppressed', sa.Boolean(), nullable=False),
-    sa.Column('paused_until', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('valid_after', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paused_until', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_after', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers'))
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.String(length=40), nullable=False),
     sa.Column('center', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('actor', sa.String(length=80), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
@@ -77,8 +77,8 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('legal_basis', sa.String(length=24), nullable=False),
-    sa.Column('since', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('until', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('since', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('until', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_subscriptions_subscriber_id_subscribers')),
     sa.PrimaryKeyConstraint('subscriber_id', 'topic', 'channel', name=op.f('pk_subscriptions'))
@@ -87,7 +87,7 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.String(length=40), nullable=False),
     sa.Column('topic', sa.String(length=64), nullable=False),
     sa.Column('frequency', sa.String(length=16), nullable=True),
-    sa.Column('paused_until', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_until', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_topic_settings_subscriber_id_subscribers')),
     sa.PrimaryKeyConstraint('subscriber_id', 'topic', name=op.f('pk_topic_settings'))
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 16:02:24.071687
 import sqlalchemy as sa
 from alembic import op
 
-import widget_server.store.schema
+import widget_server.store.tables
 
 revision = '0002'
 down_revision = '0001'
@@ -24,8 +24,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('scopes', sa.String(length=40), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys'))
     )
     op.create_table('idempotency_keys',
@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Integer(), nullable=False),
     sa.Column('body', sa.JSON(), nullable=True),
     sa.Column('headers', sa.JSON(), nullable=True),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('api_key_id', 'key', name=op.f('pk_idempotency_keys'))
     )
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('center', sa.String(length=64), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.String(length=16), nullable=False),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('lookup_hash', name=op.f('pk_suppressions'))
     )
     op.create_table('webhook_endpoints',
@@ -55,8 +55,8 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
     sa.Column('secret', sa.String(length=80), nullable=False),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('disabled_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
     with op.batch_alter_table('webhook_endpoints', schema=None) as batch_op:
@@ -69,11 +69,11 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_until', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
-    sa.Column('created_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints')),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_webhook_deliveries_event_id_events')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
@@ -84,7 +84,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('external_id', sa.String(length=128), nullable=True))
-        batch_op.add_column(sa.Column('erased_at', widget_server.store.schema.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('erased_at', widget_server.store.tables.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ux_subscribers_center_external_id', ['center', 'external_id'], unique=True)
 
     # ### end Alembic commands ###

@@ -1,0 +1,104 @@
+"""The JSON shapes the API and webhooks send (docs/API.md), built from store rows.
+
+One place for them so the change feed, webhook payloads and exports cannot drift apart.
+Times are UTC ISO 8601 with a ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .centers.model import Center
+from .preferences import UNKNOWN, Preferences
+
+
+def instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def subscriptions(center: Center, prefs: Preferences) -> dict[str, dict[str, str]]:
+    """Every topic and channel the center offers, ``unknown`` where never asked."""
+    return {t.id: {c: prefs.subscriptions.get((t.id, c), UNKNOWN) for c in t.channels} for t in center.topics}
+
+
+def document(center: Center, subscriber: Any) -> dict[str, Any]:
+    """A subscriber's preferences document (``store.store.Subscriber`` in)."""
+    prefs: Preferences = subscriber.preferences
+    return {
+        "subscriber_id": subscriber.id,
+        "center": center.id,
+        "external_id": subscriber.external_id,
+        "version": prefs.version,
+        "locale": subscriber.locale,
+        "subscriptions": subscriptions(center, prefs),
+        "frequencies": {t: f for t, f in sorted(prefs.frequencies.items())},
+        "interests": sorted(prefs.interests),
+        "paused_until": instant(prefs.paused_until),
+        "suppressed": prefs.suppressed,
+        "updated_at": instant(subscriber.updated_at),
+    }
+
+
+def event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A change-feed event (``store.feed`` rows in)."""
+    return {
+        "id": row["id"],
+        "subscriber_id": row["subscriber_id"],
+        "external_id": row.get("external_id"),
+        "center": row["center"],
+        "version": row["version"],
+        "occurred_at": instant(row["occurred_at"]),
+        "source": row["source"],
+        "actor": row["actor"],
+        "locale": row.get("locale"),
+        "notice_version": row.get("notice_version"),
+        "changes": list(row["changes"] or ()),
+        "evidence": row.get("evidence"),
+    }
+
+
+def recorded_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as exported: the feed's fields plus context and the chain's hashes."""
+    return {**event(row), "context": row.get("context"), "submission_id": row.get("submission_id"),
+            "prev_hash": row.get("prev_hash"), "hash": row["hash"]}
+
+
+def center_definition(center: Center) -> dict[str, Any]:
+    return {
+        "id": center.id,
+        "name": center.name,
+        "locales": list(center.locales),
+        "default_locale": center.default_locale,
+        "notice_version": center.notice_version,
+        "topics": [
+            {"id": t.id, "kind": t.kind, "channels": list(t.channels), "frequencies": list(t.frequencies),
+             "default_frequency": t.default_frequency, "label": dict(t.label)}
+            for t in center.topics
+        ],
+        "interests": [{"id": i.id, "label": dict(i.label)} for i in center.interests],
+    }
+
+
+def delivery(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"dlv_{row['id']}",
+        "endpoint_id": row["endpoint_id"],
+        "event_id": row["event_id"],
+        "subscriber_id": row["subscriber_id"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": instant(row["next_attempt_at"]) if row["status"] == "pending" else None,
+        "delivered_at": instant(row.get("delivered_at")),
+        "last_error": row.get("last_error"),
+    }
+
+
+def endpoint(row: Mapping[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
+    shown = {"id": row["id"], "url": row["url"], "description": row.get("description"),
+             "created_at": instant(row["created_at"]), "counts": row.get("counts") or {}}
+    if with_secret:
+        shown["secret"] = row["secret"]
+    return shown

@@ -1,0 +1,354 @@
+"""The subscriber store: read a subscriber's preferences, write a change with its proof.
+
+One interface over SQLAlchemy Core, for SQLite and PostgreSQL alike. Every write is a
+single transaction that updates the state *and* appends the consent event chained to
+the previous one, so there is never a state without its proof or a proof without its
+state. The subscriber's ``version`` is bumped with a compare-and-set
+(``UPDATE ... WHERE version = :seen``), which is what refuses a stale form on every
+engine; on SQLite a process-wide lock plus ``BEGIN IMMEDIATE`` also queues writers
+instead of letting them spin on ``SQLITE_BUSY``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, TypeVar
+
+import anyio
+from sqlalchemy import Connection, Engine, insert, text, update
+
+from ..ledger import ChainReport, Change, EventContext, verify_chain
+from ..preferences import Preferences, diff
+from . import contacts, feed, migrate, writes
+from . import queries as q
+from .engine import WRITE
+from .tables import (
+    subscribers,
+)
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A subscriber as one center knows them, with their current preferences."""
+
+    id: str
+    center: str
+    locale: str | None
+    valid_after: datetime | None
+    preferences: Preferences
+    external_id: str | None = None
+    updated_at: datetime | None = None
+    erased_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: ``saved`` (an event was written), ``unchanged`` or ``repeat``."""
+
+    outcome: str
+    preferences: Preferences
+    changes: tuple[Change, ...] = ()
+    event_id: int | None = None
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class UnknownSubscriber(StoreError):
+    """No such subscriber in this center."""
+
+
+class VersionConflict(StoreError):
+    """The form was rendered from an older version and asks for something else.
+
+    ``current`` is the fresh state, to show the person what changed meanwhile.
+    """
+
+    def __init__(self, current: Preferences) -> None:
+        super().__init__(f"preferences changed meanwhile (now at version {current.version})")
+        self.current = current
+
+
+def new_subscriber_id() -> str:
+    """Opaque and random: it must say nothing about the person."""
+    return "sub_" + secrets.token_urlsafe(16)
+
+
+class Store:
+    """Subscribers, their preferences and their consent events."""
+
+    def __init__(self, engine: Engine, *, lookup_key: bytes, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._lookup_key = lookup_key
+        self._serial = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, why not): the database answers and no migration is pending."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            if migrate.pending(self.engine):
+                return False, "migrations pending"
+        except Exception as exc:  # noqa: BLE001 - any driver error means "not ready"
+            return False, f"database unreachable ({type(exc).__name__})"
+        return True, "ok"
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite, one at a time in this process.
+
+        The ``*_in`` methods take this connection, so a caller (the API) can put its own
+        rows, such as an idempotency record, in the same transaction as a change.
+        """
+        with self._serial or nullcontext():
+            with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+                # Before any row lock, so writers queue in one order and cannot deadlock.
+                feed.hold_commit_order(connection)
+                yield connection
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, center: str, subscriber_id: str) -> Subscriber | None:
+        with self.engine.connect() as connection:
+            return self.get_in(connection, center, subscriber_id)
+
+    def get_in(self, connection: Connection, center: str, subscriber_id: str) -> Subscriber | None:
+        row = connection.execute(q.subscriber_row, {"sid": subscriber_id, "center": center}).first()
+        if row is None:
+            return None
+        subscriptions_: dict[tuple[str, str], str] = {}
+        frequencies: dict[str, str] = {}
+        interests: set[str] = set()
+        for kind, key, detail, value in connection.execute(q.choices, {"sid": subscriber_id}):
+            if kind == "s":
+                subscriptions_[(key, detail)] = value
+            elif kind == "f":
+                frequencies[key] = value
+            else:
+                interests.add(key)
+        prefs = Preferences(
+            version=row.version,
+            subscriptions=subscriptions_,
+            frequencies=frequencies,
+            interests=frozenset(interests),
+            paused_until=row.paused_until,
+            suppressed=row.suppressed,
+        )
+        return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs,
+                          row.external_id, row.updated_at, row.erased_at)
+
+    def events(self, subscriber_id: str) -> list[dict]:
+        """Every event of a subscriber, oldest first, as plain dicts."""
+        with self.engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
+
+    def last_event(self, subscriber_id: str) -> dict | None:
+        """A subscriber's latest event (one row read, however long the history), or ``None``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(q.last_event_of, {"sid": subscriber_id}).first()
+        return dict(row._mapping) if row is not None else None
+
+    def verify_chain(self, subscriber_id: str) -> ChainReport:
+        return verify_chain(self.events(subscriber_id))
+
+    # -- writing ---------------------------------------------------------------------
+
+    def create_subscriber(self, center: str, **details: Any) -> str:
+        """A new subscriber (``details`` as for :meth:`create_in`), in its own transaction."""
+        with self.writing() as connection:
+            return self.create_in(connection, center, **details)
+
+    def create_in(
+        self,
+        connection: Connection,
+        center: str,
+        *,
+        locale: str | None = None,
+        preferences: Preferences | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+        context: EventContext | None = None,
+    ) -> str:
+        """A new subscriber, inside the caller's write transaction.
+
+        Initial choices, if any, are recorded as its first event.
+        """
+        subscriber_id = new_subscriber_id()
+        now = self.clock()
+        connection.execute(
+            insert(subscribers).values(
+                id=subscriber_id, center=center, version=0, locale=locale, external_id=external_id,
+                suppressed=False, created_at=now, updated_at=now,
+            )
+        )
+        if email:
+            contacts.add(connection, self._lookup_key, center, subscriber_id, "email", email)
+        if preferences is not None:
+            context = context or EventContext(source="system", actor="system")
+            self._apply(connection, center, subscriber_id, Preferences(), preferences, context, None)
+        return subscriber_id
+
+    def save(
+        self,
+        center: str,
+        subscriber_id: str,
+        desired: Preferences,
+        *,
+        base_version: int,
+        context: EventContext,
+        submission_id: str | None = None,
+        seen: Preferences | None = None,
+    ) -> SaveResult:
+        """Write ``desired`` if it was chosen from the current version.
+
+        A form saved twice (same ``submission_id``) is a ``repeat``; a stale form that asks
+        for exactly the current state is ``unchanged``; a stale form asking for anything
+        else raises :class:`VersionConflict` rather than overwrite someone's newer choice.
+
+        ``seen`` is the state the caller read and built ``desired`` from. When it is at
+        ``base_version`` the write skips re-reading it: the version compare-and-set proves
+        nothing changed since, and keeps the write lock short.
+        """
+        with self.writing() as connection:
+            return self.save_in(connection, center, subscriber_id, desired, base_version=base_version,
+                                context=context, submission_id=submission_id, seen=seen)
+
+    def save_in(
+        self,
+        connection: Connection,
+        center: str,
+        subscriber_id: str,
+        desired: Preferences,
+        *,
+        base_version: int,
+        context: EventContext,
+        submission_id: str | None = None,
+        seen: Preferences | None = None,
+        extra_changes: tuple[Change, ...] = (),
+    ) -> SaveResult:
+        """:meth:`save` inside the caller's write transaction.
+
+        ``extra_changes`` are recorded besides the diff (an erasure says so in its event).
+        """
+        if seen is not None and seen.version == base_version:
+            try:
+                return self._apply(connection, center, subscriber_id, seen, desired, context, submission_id,
+                                   extra_changes)
+            except VersionConflict as stale:
+                current = stale.current
+        else:
+            subscriber = self.get_in(connection, center, subscriber_id)
+            if subscriber is None:
+                raise UnknownSubscriber(subscriber_id)
+            current = subscriber.preferences
+        if current.version != base_version:
+            # A repeat always arrives stale: saving it the first time moved the version on.
+            if submission_id and self._seen_submission(connection, subscriber_id, submission_id):
+                return SaveResult("repeat", current)
+            if desired.same_choices(current):
+                return SaveResult("unchanged", current)
+            raise VersionConflict(current)
+        return self._apply(connection, center, subscriber_id, current, desired, context, submission_id,
+                           extra_changes)
+
+    async def run_sync(self, call: Callable[..., T], *args: Any, large: bool = False) -> T:
+        """Run a synchronous store call (a read) for an async caller.
+
+        On SQLite a small read (one subscriber) takes less time than handing it to a
+        thread, so it runs inline; on a networked engine, and for a ``large`` read whose
+        size the caller chooses (a feed page, an export), it runs in a worker thread, so
+        it cannot hold up every other request on the event loop.
+        """
+        if self._serial is not None and not large:
+            return call(*args)
+        return await anyio.to_thread.run_sync(call, *args)
+
+    def revoke_links(self, subscriber_id: str) -> None:
+        """Every link signed before now stops working."""
+        with self.writing() as connection:
+            connection.execute(
+                update(subscribers).where(subscribers.c.id == subscriber_id).values(valid_after=self.clock())
+            )
+
+    def _seen_submission(self, connection: Connection, subscriber_id: str, submission_id: str) -> bool:
+        seen = connection.execute(q.submission_seen, {"sid": subscriber_id, "submission": submission_id})
+        return seen.first() is not None
+
+    def _apply(
+        self,
+        connection: Connection,
+        center: str,
+        subscriber_id: str,
+        current: Preferences,
+        desired: Preferences,
+        context: EventContext,
+        submission_id: str | None,
+        extra_changes: tuple[Change, ...] = (),
+    ) -> SaveResult:
+        changes = diff(current, desired) + list(extra_changes)
+        if not changes:
+            return SaveResult("unchanged", current)
+        now = self.clock()
+        version = current.version + 1
+        bumped = connection.execute(q.bump_version, {
+            "sid": subscriber_id, "seen": current.version, "version": version,
+            "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
+        })
+        if bumped.rowcount != 1:  # another writer got there first, or the subscriber is gone
+            latest = self.get_in(connection, center, subscriber_id)
+            if latest is None:
+                raise UnknownSubscriber(subscriber_id)
+            raise VersionConflict(latest.preferences)
+        event_id = writes.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
+        writes.write_preferences(connection, subscriber_id, current, desired, now, event_id)
+        return SaveResult("saved", replace(desired, version=version), tuple(changes), event_id)
+
+    # -- contact points (see .contacts) -----------------------------------------------
+
+    @property
+    def lookup_key(self) -> bytes:
+        """The key contact points are hashed under (bulk writers hash many at once)."""
+        return self._lookup_key
+
+    def lookup_hash(self, center: str, kind: str, value: str) -> str:
+        return contacts.lookup_hash(self._lookup_key, center, kind, value)
+
+    def find_by_contact(self, center: str, kind: str, value: str) -> str | None:
+        """The subscriber id behind a contact point, found through its keyed hash."""
+        with self.engine.connect() as connection:
+            return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
+
+    def find_by_external_id_in(self, connection: Connection, center: str, external_id: str) -> str | None:
+        """The subscriber id the host's own reference (CRM id) names in ``center``."""
+        return connection.scalar(q.by_external_id, {"center": center, "external_id": external_id})
+
+    def find_by_contact_in(self, connection: Connection, center: str, kind: str, value: str) -> str | None:
+        return contacts.subscriber_of(connection, self._lookup_key, center, kind, value)
+
+    def is_suppressed_in(self, connection: Connection, center: str, kind: str, value: str) -> bool:
+        """Was this contact point erased before (see ``gdpr``)?"""
+        from .gdpr import is_suppressed
+
+        return is_suppressed(connection, self._lookup_key, center, kind, value)
+
+    def contact(self, subscriber_id: str, kind: str) -> str | None:
+        with self.engine.connect() as connection:
+            return contacts.value_of(connection, subscriber_id, kind)

@@ -1,0 +1,1 @@
+"""The web half: routes, templates and the helpers only pages and the API need."""

@@ -1,0 +1,288 @@
+"""Request bodies and response shapes of the JSON API, as msgspec structs.
+
+Litestar validates request bodies against these and builds the OpenAPI document from
+them; handlers send plain dicts from :mod:`widget_server.json_shapes` typed as these shapes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+State = Literal["opted_in", "opted_out", "pending", "unknown"]
+Frequency = Literal["realtime", "daily", "weekly", "monthly"]
+WriteSource = Literal["api", "app", "web", "call_center", "kiosk", "email_link"]
+#: No control characters (NUL above all: PostgreSQL text cannot hold it) in any text we store.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=PRINTABLE)]
+Short = Annotated[str, Meta(min_length=1, max_length=128, pattern=PRINTABLE)]
+Locale = Annotated[str, Meta(max_length=16, pattern=PRINTABLE)]
+MAX_ID = 2**63 - 1  # event ids are 64-bit on every engine
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
+
+
+class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A write: in a PUT, members left out are reset; in a PATCH, they are left alone."""
+
+    subscriptions: dict[Id, dict[Id, State]] | UnsetType = UNSET
+    frequencies: dict[Id, Frequency | None] | UnsetType = UNSET
+    interests: Annotated[list[Id], Meta(max_length=200)] | UnsetType = UNSET
+    paused_until: datetime | None | UnsetType = UNSET
+    suppressed: bool | UnsetType = UNSET
+    source: WriteSource = "api"
+    evidence: dict[str, Any] | None = None
+    locale: Locale | None = None
+    notice_version: Annotated[str, Meta(max_length=40, pattern=PRINTABLE)] | None = None
+
+
+class SubscriberCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    external_id: Short | None = None
+    email: Email | None = None
+    locale: Locale | None = None
+    preferences: PreferencesWrite | None = None
+
+
+class LinkRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    scope: Literal["manage", "unsubscribe"] = "manage"
+    topic: Id | None = None
+    channel: Id | None = None
+    locale: Locale | None = None
+
+
+class WebhookCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    url: Annotated[str, Meta(min_length=8, max_length=2000)]
+    description: Annotated[str, Meta(max_length=200, pattern=PRINTABLE)] | None = None
+
+
+#: How long a rotated-out webhook secret still signs, by default and at most (seconds).
+KEEP_PREVIOUS_SECRET, KEEP_PREVIOUS_SECRET_MAX = 86_400, 604_800
+
+
+class SecretRotation(Struct, forbid_unknown_fields=True, kw_only=True):
+    """How long the secret replaced still signs deliveries (the body may be left out)."""
+
+    # Bounds checked by the handler, so that a value out of range is a 422 naming it.
+    expire_previous_in: Annotated[int, Meta(
+        description=f"Seconds the previous secret still signs deliveries, 0 to {KEEP_PREVIOUS_SECRET_MAX}",
+    )] = KEEP_PREVIOUS_SECRET
+
+
+class ReplayRequest(Struct, forbid_unknown_fields=True):
+    after: Annotated[int, Meta(ge=0, le=MAX_ID)]
+
+
+# -- answers ----------------------------------------------------------------------------
+
+
+class PreferencesDocument(Struct):
+    subscriber_id: str
+    center: str
+    external_id: str | None
+    version: int
+    locale: str | None
+    subscriptions: dict[str, dict[str, State]]
+    frequencies: dict[str, str]
+    interests: list[str]
+    paused_until: datetime | None
+    suppressed: bool
+    updated_at: datetime | None
+
+
+class SubscriberList(Struct):
+    subscribers: list[PreferencesDocument]
+
+
+class ChangeOut(Struct, rename={"before": "from", "after": "to"}):
+    path: str
+    before: Any
+    after: Any
+
+
+class EventOut(Struct):
+    id: int
+    subscriber_id: str
+    external_id: str | None
+    center: str
+    version: int
+    occurred_at: datetime
+    source: str
+    actor: str
+    locale: str | None
+    notice_version: str | None
+    changes: list[ChangeOut]
+    evidence: dict[str, Any] | None
+
+
+class FeedPage(Struct):
+    events: list[EventOut]
+    next_cursor: int
+    has_more: bool
+
+
+class RecordedEvent(EventOut):
+    context: dict[str, Any] | None
+    submission_id: str | None
+    prev_hash: str | None
+    hash: str
+
+
+class ContactPoint(Struct):
+    kind: str
+    value: str
+
+
+class Export(Struct):
+    subscriber: PreferencesDocument
+    contact_points: list[ContactPoint]
+    events: list[RecordedEvent]
+    exported_at: datetime
+
+
+class Erasure(Struct):
+    subscriber_id: str
+    erased_at: datetime
+    already_erased: bool
+    deleted: list[str]
+    kept: list[str]
+
+
+class LinkOut(Struct):
+    token: str
+    url: str
+    expires_at: datetime
+
+
+class DecisionOut(Struct):
+    allowed: bool
+    reason: str
+    frequency: str | None
+
+
+class TopicOut(Struct):
+    id: str
+    kind: str
+    channels: list[str]
+    frequencies: list[str]
+    default_frequency: str | None
+    label: dict[str, str]
+
+
+class InterestOut(Struct):
+    id: str
+    label: dict[str, str]
+
+
+class CenterOut(Struct):
+    id: str
+    name: str
+    locales: list[str]
+    default_locale: str
+    notice_version: str
+    topics: list[TopicOut]
+    interests: list[InterestOut]
+
+
+class WebhookOut(Struct):
+    id: str
+    url: str
+    description: str | None
+    created_at: datetime
+    counts: dict[str, int]
+    secret: str | UnsetType = UNSET
+
+
+class SecretRotated(Struct):
+    """The endpoint with its new secret (shown once), and when the previous one stops signing."""
+
+    id: str
+    url: str
+    description: str | None
+    created_at: datetime
+    secret: str
+    previous_secret_expires_at: datetime
+
+
+class WebhookList(Struct):
+    webhooks: list[WebhookOut]
+
+
+class DeliveryOut(Struct):
+    id: str
+    endpoint_id: str
+    event_id: int
+    subscriber_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class DeliveryList(Struct):
+    deliveries: list[DeliveryOut]
+
+
+class Replayed(Struct):
+    queued: int
+
+
+class Rejected(Struct):
+    row: int | None
+    reason: str
+
+
+class ImportReport(Struct):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[Rejected]
+    changes: dict[str, dict[str, int]]
+
+
+class ProblemError(Struct):
+    path: str | None
+    message: str | None
+
+
+class Problem(Struct):
+    """An RFC 9457 problem, as every API error is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[ProblemError] | UnsetType = UNSET
+    current_version: int | UnsetType = UNSET
+    subscriber_id: str | UnsetType = UNSET
+    retry_after: int | UnsetType = UNSET
+    error_id: str | UnsetType = UNSET
+    required_scope: str | UnsetType = UNSET
+
+
+_WHY = {
+    400: "The request could not be read (errors)",
+    401: "No API key, or not a live one",
+    403: "The key lacks the scope, or is another center's",
+    404: "No such center, subscriber, webhook or delivery",
+    409: "Conflicts with what is stored (an external id or address in use, an erased subscriber)",
+    412: "If-Match does not name the current version (current_version)",
+    422: "Values the center does not offer (errors), or an idempotency key reused",
+    428: "If-Match is required",
+    429: "Too many requests (Retry-After)",
+}
+
+
+def problems(*statuses: int) -> dict[int, Any]:
+    """The problem answers a route documents: the common ones, plus ``statuses``."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {
+        status: ResponseSpec(Problem, description=_WHY[status], media_type="application/problem+json",
+                             generate_examples=False)
+        for status in sorted({400, 401, 403, 404, 429, *statuses})
+    }

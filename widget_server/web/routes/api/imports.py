@@ -1,0 +1,84 @@
+"""``POST /api/v1/centers/{center}/imports``: a batch of legacy preferences (docs/API.md, docs/IMPORT.md).
+
+The body is read and checked in a worker thread before the write lock is taken; only
+matching, deciding and writing run inside the transaction (through :func:`.writes.run_write`,
+so an ``Idempotency-Key`` replays the first report and the batch commits whole or not
+at all). A dry run reads in an ordinary read transaction and writes nothing, not even
+an idempotency record: it takes no write lock, so it never holds up other writers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, QueryParameter, RawBody
+from sqlalchemy import Connection
+
+from ....errors import BadRequest, UnsupportedMediaType
+from ....store.imports import Outcome, import_rows
+from .bodies import ImportReport, Problem, problems
+from .import_rows import Batch, read_batch
+from .writes import Answer, json_response, run_write
+
+TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_type="application/problem+json",
+                         generate_examples=False)
+
+
+#: JSON lines go by several names; all are accepted.
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/ndjson")
+
+
+NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Content-Type application/x-ndjson)",
+                          media_type="application/problem+json", generate_examples=False)
+
+
+@post("/imports", opt={"scope": "write", "body": "ndjson"}, status_code=200, tags=["imports"],
+      summary="Import a batch of legacy preferences (JSON lines)",
+      responses={**problems(409, 422), 413: TOO_LARGE, 415: NOT_NDJSON},
+      description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "
+                  "See docs/API.md, Bulk import.")
+async def import_records(
+    request: Request, center_id: FromPath[str],
+    dry_run: Annotated[bool, QueryParameter(description="true: report what would change and write nothing")],
+    body: RawBody,
+) -> Response[ImportReport]:
+    state = request.app.state
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in NDJSON_TYPES:
+        raise UnsupportedMediaType(errors=[{"path": "Content-Type", "message": "application/x-ndjson"}])
+    if len(request.query_params.getall("dry_run", [])) > 1:  # the last one would win: say which, once
+        raise BadRequest(errors=[{"path": "dry_run", "message": "give dry_run once: true or false"}])
+    center, store = state.centers[center_id], state.store
+    batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
+    actor = request.state.api_key.actor
+
+    def work(connection: Connection) -> Answer:
+        outcome = import_rows(connection, center, batch.rows, patch=batch.patch, actor=actor,
+                              lookup_key=store.lookup_key, now=store.clock(), dry_run=dry_run)
+        return Answer(report(batch, outcome, dry_run=dry_run))
+
+    if not dry_run:
+        return await run_write(request, work)
+
+    def read() -> Answer:
+        with store.engine.connect() as connection, connection.begin():
+            return work(connection)
+
+    return json_response(await anyio.to_thread.run_sync(read))
+
+
+def report(batch: Batch, outcome: Outcome, *, dry_run: bool) -> dict[str, Any]:
+    """The answer (docs/API.md): counts, rejected rows in row order, changes per path and value."""
+    rejected = sorted(batch.rejected + outcome.rejected)
+    return {
+        "dry_run": dry_run,
+        "rows": batch.records,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rejected": [{"row": number, "reason": reason} for number, reason in rejected],
+        "changes": outcome.changes,
+    }

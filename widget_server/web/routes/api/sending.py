@@ -1,0 +1,95 @@
+"""What a sender asks about one subscriber: may I send this now (``/decision``), and a
+signed link to put in the message (``/links``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from preference_sdk import _decision
+from preference_sdk._models import CenterInfo
+from preference_sdk._models import Preferences as SdkPreferences
+
+from .... import json_shapes
+from ....centers.model import Center
+from ....errors import BadRequest, Conflict, InvalidValues, NotFound
+from .bodies import DecisionOut, LinkOut, LinkRequest, problems
+from .subscribers import center_of
+
+_center_infos: dict[int, tuple[Center, CenterInfo]] = {}
+
+
+def center_info(center: Center) -> CenterInfo:
+    """The center as the SDK's decision sees it; centers are frozen, so built once each."""
+    known = _center_infos.get(id(center))
+    if known is None or known[0] is not center:
+        known = _center_infos[id(center)] = (center, CenterInfo.from_json(json_shapes.center_definition(center)))
+    return known[1]
+
+
+class SendingController(Controller):
+    path = "/subscribers"
+    tags = ["sending"]
+
+    @get("/{subscriber_id:str}/decision", opt={"scope": "read"}, summary="May we send this now? (can_contact)",
+         responses=problems())
+    async def decision(
+        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
+        topic: Annotated[str, QueryParameter(min_length=1, max_length=64)],
+        channel: Annotated[str, QueryParameter(min_length=1, max_length=32)],
+        at: FromQuery[datetime | None] = None, digest: FromQuery[bool] = False,
+    ) -> DecisionOut:
+        center, store = center_of(request, center_id), request.app.state.store
+        subscriber = await store.run_sync(store.get, center.id, subscriber_id)
+        if subscriber is None:
+            raise NotFound(center=center)
+        if at is not None and at.tzinfo is None:
+            raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
+        if subscriber.erased_at is not None:  # no topic, not even a required one, reaches an erased person
+            return DecisionOut(False, _decision.ERASED, None)
+        prefs = SdkPreferences.from_json(json_shapes.document(center, subscriber))
+        answer = _decision.can_contact(prefs, center_info(center), topic, channel,
+                                       at=at or request.app.state.clock(), digest=digest)
+        return DecisionOut(answer.allowed, answer.reason, answer.frequency)
+
+    @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
+          responses=problems(409, 422))
+    async def link(
+        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str], data: JSONBody[LinkRequest],
+    ) -> LinkOut:
+        center, state = center_of(request, center_id), request.app.state
+        subscriber = await state.store.run_sync(state.store.get, center.id, subscriber_id)
+        if subscriber is None:
+            raise NotFound(center=center)
+        if subscriber.erased_at is not None:
+            raise Conflict(center=center, subscriber_id=subscriber_id)  # no way back in for an erased record
+        errors = _link_errors(center, data)
+        if errors:
+            raise InvalidValues(center=center, errors=errors)
+        extra = {"l": data.locale}
+        if data.scope == "unsubscribe":
+            extra.update(tp=data.topic, ch=data.channel)
+        token = state.signer.mint(data.scope, center.id, subscriber_id, **extra)
+        page = "preferences" if data.scope == "manage" else "unsubscribe"
+        url = f"{state.settings.base_url}/c/{center.id}/{page}?t={token}"
+        expires = state.clock() + timedelta(seconds=state.signer.lifetimes[data.scope])
+        return LinkOut(token, url, expires)
+
+
+def _link_errors(center: Center, data: JSONBody[LinkRequest]) -> list[dict[str, str]]:
+    errors = []
+    if data.locale is not None and data.locale not in center.locales:
+        errors.append({"path": "locale", "message": "not a locale of this center"})
+    if data.scope == "manage" and (data.topic or data.channel):
+        errors.append({"path": "topic", "message": "only unsubscribe links name a topic"})
+    if data.scope == "unsubscribe" and data.topic is not None:
+        topic = center.topic(data.topic)
+        if topic is None or not topic.switchable:
+            errors.append({"path": "topic", "message": "no such switchable topic in this center"})
+        elif (data.channel or "email") not in topic.channels:
+            errors.append({"path": "channel", "message": f"this topic is offered on {', '.join(topic.channels)}"})
+    elif data.channel is not None:
+        errors.append({"path": "channel", "message": "a channel needs a topic"})
+    return errors

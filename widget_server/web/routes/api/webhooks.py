@@ -1,0 +1,181 @@
+"""``/api/v1/centers/{center}/webhooks``: endpoints, their deliveries, replays (admin keys)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+import httpx
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from preference_sdk._webhooks import new_webhook_secret
+from sqlalchemy import Connection
+
+from .... import json_shapes
+from ....errors import InvalidValues, NotFound
+from ....store import webhooks as store_webhooks
+from .bodies import (
+    KEEP_PREVIOUS_SECRET_MAX,
+    MAX_ID,
+    DeliveryList,
+    DeliveryOut,
+    Replayed,
+    ReplayRequest,
+    SecretRotated,
+    SecretRotation,
+    WebhookCreate,
+    WebhookList,
+    WebhookOut,
+    problems,
+)
+from .writes import Answer, run_write
+
+
+def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Deliveries go out over https to public addresses (see ``delivery.destinations``);
+    loopback and private hosts, and plain http to them, only when the server allows it."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return "an absolute https URL"
+    if parsed.scheme not in ("https", "http") or not parsed.host:
+        return "an absolute https URL"
+    if parsed.userinfo:
+        return "no credentials in the URL: verify the signature instead"
+    try:
+        private = not ipaddress.ip_address(parsed.host).is_global
+    except ValueError:
+        if not HOSTNAME.fullmatch(parsed.raw_host.decode("ascii", "replace").lower()):
+            return "an absolute https URL"
+        private = parsed.host == "localhost" or parsed.host.endswith(".localhost")
+    if private and not allow_private:
+        return "a public address (this server does not send webhooks into private networks)"
+    if parsed.scheme == "http" and not private:
+        return "https is required (plain http only to a local address, in development)"
+    return None
+
+
+HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+DELIVERY_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def _delivery_id(raw: str) -> int:
+    number = raw.removeprefix("dlv_")
+    if not DELIVERY_NUMBER.fullmatch(number) or int(number) > MAX_ID:
+        raise NotFound()
+    return int(number)
+
+
+class WebhooksController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+    opt = {"scope": "admin"}
+
+    @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)", responses=problems(422))
+    async def create(
+        self, request: Request, center_id: FromPath[str], data: JSONBody[WebhookCreate],
+    ) -> Response[WebhookOut]:
+        problem = url_problem(data.url, allow_private=request.app.state.settings.webhook_allow_private)
+        if problem:
+            raise InvalidValues(errors=[{"path": "url", "message": problem}])
+        clock = request.app.state.clock
+
+        def work(connection: Connection) -> Answer:
+            made = store_webhooks.create_endpoint(connection, center_id, data.url, data.description,
+                                                  new_webhook_secret(), clock())
+            return Answer(json_shapes.endpoint({**made, "counts": {}}, with_secret=True), 201)
+
+        return await run_write(request, work)
+
+    @get("/", summary="Endpoints, with delivery counts", responses=problems())
+    async def listing(self, request: Request, center_id: FromPath[str]) -> WebhookList:
+        store = request.app.state.store
+
+        def read() -> dict[str, Any]:
+            with store.engine.connect() as connection:
+                return {"webhooks": [json_shapes.endpoint(e) for e in store_webhooks.endpoints(connection, center_id)]}
+
+        return await store.run_sync(read)  # type: ignore[return-value]
+
+    @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint", responses=problems())
+    async def remove(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str]) -> None:
+        state = request.app.state
+
+        def work(connection: Connection) -> Answer:
+            if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
+                raise NotFound()
+            store_webhooks.disable(connection, endpoint_id, state.clock())
+            return Answer(None, 204)
+
+        await run_write(request, work)
+
+    @post("/{endpoint_id:str}/rotate-secret", status_code=200,
+          summary="Replace the secret (shown once); the previous one still signs for a while", responses=problems(422))
+    async def rotate_secret(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+                            data: JSONBody[SecretRotation | None] = None) -> Response[SecretRotated]:
+        keep = (data or SecretRotation()).expire_previous_in
+        if not 0 <= keep <= KEEP_PREVIOUS_SECRET_MAX:
+            raise InvalidValues(errors=[{"path": "expire_previous_in",
+                                         "message": f"a number of seconds from 0 to {KEEP_PREVIOUS_SECRET_MAX}"}])
+        clock = request.app.state.clock
+
+        def work(connection: Connection) -> Answer:
+            endpoint = store_webhooks.endpoint(connection, center_id, endpoint_id)
+            if endpoint is None:
+                raise NotFound()
+            secret, now = new_webhook_secret(), clock()
+            until = store_webhooks.rotate_secret(connection, endpoint_id, secret, now, timedelta(seconds=keep))
+            shown = json_shapes.endpoint({**endpoint, "secret": secret}, with_secret=True)
+            del shown["counts"]
+            return Answer({**shown, "previous_secret_expires_at": json_shapes.instant(until)}, 200)
+
+        return await run_write(request, work)
+
+    @get("/{endpoint_id:str}/deliveries", summary="Deliveries, newest first", responses=problems())
+    async def deliveries(
+        self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+        status: Annotated[str | None, QueryParameter(pattern="^(pending|delivered|failed)$")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> DeliveryList:
+        store = request.app.state.store
+
+        def read() -> dict[str, Any]:
+            with store.engine.connect() as connection:
+                if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
+                    raise NotFound()
+                rows = store_webhooks.deliveries(connection, endpoint_id, status, limit)
+            return {"deliveries": [json_shapes.delivery(r) for r in rows]}
+
+        return await store.run_sync(read, large=True)  # type: ignore[return-value]
+
+    @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/replay", status_code=202,
+          summary="Send one delivery again", responses=problems())
+    async def replay_one(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+                         delivery_id: FromPath[str]) -> Response[DeliveryOut]:
+        number, clock = _delivery_id(delivery_id), request.app.state.clock
+
+        def work(connection: Connection) -> Answer:
+            if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
+                raise NotFound()
+            again = store_webhooks.replay_delivery(connection, endpoint_id, number, clock())
+            if again is None:
+                raise NotFound()
+            return Answer(json_shapes.delivery(again), 202)
+
+        return await run_write(request, work)
+
+    @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again",
+          responses=problems())
+    async def replay_after(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+                           data: JSONBody[ReplayRequest]) -> Response[Replayed]:
+        clock = request.app.state.clock
+
+        def work(connection: Connection) -> Answer:
+            if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
+                raise NotFound()
+            return Answer({"queued": store_webhooks.replay_after(connection, center_id, endpoint_id, data.after,
+                                                                 clock())}, 202)
+
+        return await run_write(request, work)

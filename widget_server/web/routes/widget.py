@@ -1,0 +1,202 @@
+"""The preference widget: ``GET`` shows a subscriber's choices, ``POST`` saves them.
+
+The same form serves htmx (answer: the re-rendered form, with a status message swapped
+out of band) and plain browsers (answer: ``303`` back to the page). Identity travels
+in the signed token (query string, then a hidden field), never in a cookie, so the
+widget works inside third-party iframes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Template
+from preference_sdk import TokenClaims
+
+from ...centers.model import Center
+from ...errors import BadForm, LinkInvalid
+from ...i18n import format_day
+from ...ledger import EventContext
+from ...preferences import OPTED_IN, Preferences
+from ...store.store import Subscriber, VersionConflict
+from ...tokens import check_not_revoked, read_link
+from ..embedding import THEME_OPTIONS, read_options, shown_topics
+from ..form_wording import FormView, build_form_view
+from ..forms import desired_preferences, read_version
+from ..rendering import page_context
+from ..request_context import client_context
+from ..security import check_same_origin
+from .common import Message, center_or_404, visitor_locale
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is on the page and how they see it, carried from the request to the answer."""
+
+    center: Center
+    token: str
+    locale: str
+    options: dict[str, str] = field(default_factory=dict)  # see embedding.read_options
+
+    @property
+    def shown_topics(self) -> tuple[str, ...]:
+        return shown_topics(self.center, self.options)
+
+
+async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, TokenClaims]:
+    """The subscriber a visitor's link opens, or the right error for the link."""
+    claims = read_link(state.signer, token, center)
+    subscriber = await state.store.run_sync(state.store.get, center.id, claims.subscriber)
+    if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
+        raise LinkInvalid(center=center)
+    check_not_revoked(claims, subscriber.valid_after, center)
+    return subscriber, claims
+
+
+def form_view(state: State, center: Center, locale: str) -> FormView:
+    """The form's wording for this center and locale, built on first use."""
+    key = (center.id, locale)
+    view = state.form_views.get(key)
+    if view is None:
+        view = state.form_views[key] = build_form_view(center, locale, state.translator.get(locale))
+    return view
+
+
+def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
+    """Everything the preference form renders from; a new submission id each time."""
+    center, locale, token = visit.center, visit.locale, visit.token
+    now = request.app.state.clock()
+    paused = prefs.paused_until if prefs.paused(now) else None
+    theme_query = {k: v for k, v in visit.options.items() if k in THEME_OPTIONS}
+    context = page_context(request, locale, center, query={"t": token, **visit.options}, theme_query=theme_query)
+    view = form_view(request.app.state, center, locale)
+    shown = visit.shown_topics
+    context.update(
+        token=token,
+        prefs=prefs,
+        submission=secrets.token_urlsafe(12),
+        form_action=f"/c/{center.id}/preferences",
+        paused_until=format_day(paused, locale, visit.options.get("tz")) if paused else None,
+        options=visit.options,
+        embed_origin=visit.options.get("embed_origin"),
+        view=view,
+        topics=[topic for topic in view.topics if topic.id in shown],
+        checked={f"s.{topic}.{channel}" for (topic, channel), state in prefs.subscriptions.items()
+                 if state == OPTED_IN},
+        frequencies={t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
+        message=message,
+    )
+    return context
+
+
+def unsaved_choices(visit: Visit, stored: Preferences, request: Request, now: datetime) -> tuple[Preferences, str]:
+    """What the visitor had ticked before switching language, or the stored state.
+
+    A draft made from an older version, or one that does not read, is dropped: the
+    stored state is the safe thing to show. The pause choice stays a choice ("30 days")
+    rather than becoming a date, so that saving later pauses from then.
+    """
+    fields = {key: request.query_params.getall(key) for key in request.query_params}
+    pause = (fields.pop("pause", None) or ["keep"])[-1]
+    try:
+        if read_version(fields) != stored.version:
+            return stored, "keep"
+        return desired_preferences(visit.center, stored, fields, now, visit.shown_topics), pause
+    except BadForm:
+        return stored, "keep"
+
+
+class WidgetController(Controller):
+    path = "/c/{center_id:str}/preferences"
+
+    @get(media_type=MediaType.HTML)
+    async def show(self, request: HTMXRequest, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
+                   lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
+                   switch_to: FromQuery[str | None] = None) -> Template | Response:
+        """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
+        so the page comes back in another language with the unsaved choices still ticked."""
+        if switch_to and request.htmx:
+            # The whole page changes language, not just the form: let htmx load it fully.
+            return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
+        center = center_or_404(state, center_id)
+        subscriber, claims = await load_subscriber(state, center, t)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
+        _ = state.translator.get(locale).gettext
+        message = Message("success", _("Your choices are saved.")) if saved else None
+        visit = Visit(center, t, locale, read_options(center, request.query_params.get))
+        prefs, pause_choice = subscriber.preferences, "keep"
+        if switch_to:
+            prefs, pause_choice = unsaved_choices(visit, prefs, request, state.clock())
+        context = form_context(request, visit, prefs, message)
+        context["pause_choice"] = pause_choice
+        return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
+
+    @post(media_type=MediaType.HTML, status_code=200)
+    async def save(self, request: HTMXRequest, state: State, center_id: FromPath[str]) -> Template | Redirect:
+        center = center_or_404(state, center_id)
+        check_same_origin(request.headers, state.own_origins(request))
+        form = await request.form()
+        fields = {key: form.getall(key) for key in form.keys()}
+        token = form.get("t")
+        request.state.lang = form.get("lang")  # for errors before the language is settled
+        subscriber, claims = await load_subscriber(state, center, token)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
+        visit = Visit(center, token, locale, read_options(center, form.get))
+        _ = state.translator.get(locale).gettext
+        is_htmx = bool(request.htmx)
+        current = subscriber.preferences
+        now = state.clock()
+        base_version = read_version(fields)
+        desired = desired_preferences(center, current, fields, now, visit.shown_topics)
+        if form.get("notice") != center.notice_version:
+            return self._respond(request, visit, current, is_htmx, status=409, message=Message(
+                "warning", _("Please review your choices and save again."),
+                _("The wording of this page has been updated"),
+            ))
+        context = EventContext(
+            source="web", actor="subject", locale=locale, notice_version=center.notice_version,
+            evidence={"method": "signed_link", "scope": claims.scope, "link_issued_at": claims.issued_at},
+            context=client_context(request),
+        )
+        try:
+            result = await state.changes.save(center.id, subscriber, desired, base_version=base_version,
+                                              context=context, submission_id=form.get("submission") or None)
+        except VersionConflict as conflict:
+            return self._respond(request, visit, conflict.current, is_htmx, status=409, message=Message(
+                "warning", _("Your preferences were changed on another device or tab while you were editing. "
+                "Below are the current ones: please review them and save again."),
+                _("Nothing was saved"),
+            ))
+        if not is_htmx:
+            query = {"t": token, "lang": locale, "saved": "1", **visit.options}
+            return Redirect(f"/c/{center.id}/preferences?{urlencode(query)}", status_code=303)
+        text = _("Your choices are saved.") if result.outcome != "unchanged" else _(
+            "Nothing to save: your choices are unchanged.")
+        saved = {"version": result.preferences.version, "changes": [c.path for c in result.changes]}
+        return self._respond(request, visit, result.preferences, True, 200, Message("success", text),
+                             event=("preferences:saved", saved))
+
+    def _respond(self, request: Request, visit: Visit, prefs: Preferences, is_htmx: bool, status: int,
+                 message: Message, event: tuple[str, dict] | None = None) -> Template:
+        """The form again (htmx: the fragment, with the message out of band; else the page).
+
+        For htmx, ``event`` (default: an error with the status) is raised in the page
+        through ``HX-Trigger``, where ``widget.js`` passes it on to the embedding page.
+        """
+        context = form_context(request, visit, prefs, message)
+        headers = {"Vary": "HX-Request, Accept-Language"}
+        if is_htmx:
+            name, detail = event or ("preferences:error", {"status": status})
+            headers["HX-Trigger"] = json.dumps({name: detail})
+            context["oob"] = True
+            return Template("partials/_preferences_form.html", context=context, status_code=status, headers=headers)
+        return Template("pages/preferences.html", context=context, status_code=status, headers=headers)

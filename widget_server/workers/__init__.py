@@ -1,0 +1,1 @@
+"""Work that runs beside the requests: the webhook delivery worker."""
