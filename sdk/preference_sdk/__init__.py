@@ -5,9 +5,13 @@ the JSON API (:class:`Client`, :class:`AsyncClient`), verify webhook deliveries
 (:func:`verify_webhook`), decide before a send (:func:`can_contact`), keep a CRM in sync
 from the change feed (:func:`sync` and the sinks in :mod:`preference_sdk.sinks`), and
 import legacy preferences (``preference-sdk import``). See docs/API.md and docs/SYNC.md.
+
+Every error the SDK raises is a :class:`PreferenceSDKError`; the whole tree is drawn in
+``preference_sdk._exceptions``. The package ships ``py.typed``: type checkers read its
+annotations.
 """
 
-from ._client import NOT_GIVEN, AsyncClient, Client
+from ._client import NOT_GIVEN, AsyncClient, Client, NotGiven
 from ._decision import can_contact
 from ._exceptions import (
     APIError,
@@ -85,6 +89,7 @@ __all__ = [
     "MemoryCursorStore",
     "NOT_GIVEN",
     "NotFound",
+    "NotGiven",
     "PermissionDenied",
     "PreferenceSDKError",
     "Preferences",

@@ -2,8 +2,9 @@
 
 :class:`Calls` holds one builder per API method (``_get_preferences`` ...), each returning
 a :class:`_Call`. ``BaseClient`` adds the retry policy; ``Client`` and ``AsyncClient``
-turn each builder into a public method that sends (see ``_client.py``), so what is sent
-is written here once for both.
+each declare the public method (same parameters, the ``_Call``'s result type, and the
+docstring users read) whose body sends what the builder built (see ``_client.py``), so
+what is sent is written here once for both.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Callable, Final, Generic, Mapping, TypeVar
 from urllib.parse import quote
 
 from ._models import CenterInfo, Decision, Delivery, FeedPage, ImportReport, Link, Preferences, WebhookEndpoint
@@ -31,7 +32,7 @@ class NotGiven:
         return False
 
 
-NOT_GIVEN: Any = NotGiven()
+NOT_GIVEN: Final = NotGiven()
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,6 @@ class Calls:
     # -- the API: each method described once ----------------------------------------------
 
     def _center(self) -> _Call[CenterInfo]:
-        """The center's definition: locales, topics with their channels and frequencies, interests."""
         return _Call("GET", "", CenterInfo.from_json)
 
     def _create_subscriber(
@@ -66,19 +66,13 @@ class Calls:
         preferences: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> _Call[Preferences]:
-        """Create a subscriber; ``preferences`` is a write body (see docs/API.md).
-
-        A duplicate ``external_id`` raises ``Conflict`` whose ``subscriber_id`` is the one holding it.
-        """
         body = _given(external_id=external_id, email=email, locale=locale, preferences=preferences)
         return _write("POST", "/subscribers", body, Preferences.from_json, idempotency_key)
 
     def _get_preferences(self, subscriber_id: str) -> _Call[Preferences]:
-        """A subscriber's preferences now; keep ``.version`` to change them with ``set_preferences``."""
         return _Call("GET", f"/subscribers/{_segment(subscriber_id)}", Preferences.from_json)
 
     def _find_by_external_id(self, external_id: str) -> _Call[Preferences | None]:
-        """The subscriber your CRM knows as ``external_id``, or None."""
         return _Call("GET", "/subscribers", _first_subscriber, params={"external_id": external_id})
 
     def _set_preferences(
@@ -97,11 +91,6 @@ class Calls:
         notice_version: str | None = None,
         idempotency_key: str | None = None,
     ) -> _Call[Preferences]:
-        """Replace the choices (a topic or channel left out becomes ``unknown``).
-
-        ``version`` is the one you read: if they changed since, ``StaleVersion`` is raised and
-        nothing is written.
-        """
         body = {
             "subscriptions": subscriptions or {},
             "frequencies": frequencies or {},
@@ -119,25 +108,21 @@ class Calls:
         subscriber_id: str,
         *,
         version: int | None = None,
-        subscriptions: Mapping[str, Mapping[str, str]] = NOT_GIVEN,
-        frequencies: Mapping[str, str] = NOT_GIVEN,
-        interests: list[str] | tuple[str, ...] = NOT_GIVEN,
-        paused_until: datetime | str | None = NOT_GIVEN,
-        suppressed: bool = NOT_GIVEN,
-        source: str = NOT_GIVEN,
-        evidence: Mapping[str, Any] = NOT_GIVEN,
-        locale: str = NOT_GIVEN,
-        notice_version: str = NOT_GIVEN,
+        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
+        paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
+        suppressed: bool | NotGiven = NOT_GIVEN,
+        source: str | NotGiven = NOT_GIVEN,
+        evidence: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        locale: str | NotGiven = NOT_GIVEN,
+        notice_version: str | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> _Call[Preferences]:
-        """Change only what you pass (``paused_until=None`` ends a pause); the rest stays as it is.
-
-        With ``version``, the change is refused (``StaleVersion``) if they changed since you read them.
-        """
         members = dict(subscriptions=subscriptions, frequencies=frequencies, interests=interests,
                        paused_until=paused_until, suppressed=suppressed, source=source, evidence=evidence,
                        locale=locale, notice_version=notice_version)
-        body = {name: value for name, value in members.items() if value is not NOT_GIVEN}
+        body = {name: value for name, value in members.items() if not isinstance(value, NotGiven)}
         headers = _if_match(version) if version is not None else {}
         return _write("PATCH", _preferences_path(subscriber_id), body, Preferences.from_json, idempotency_key,
                       headers=headers)
@@ -145,11 +130,6 @@ class Calls:
     def _can_contact(
         self, subscriber_id: str, topic: str, channel: str, *, at: datetime | None = None, digest: bool = False
     ) -> _Call[Decision]:
-        """May ``topic`` be sent on ``channel`` to this subscriber (now, or ``at``)? The answer is truthy if so.
-
-        ``digest=True`` for a digest send: a subscriber who chose a weekly digest gets ``wait_for_digest``
-        for anything else.
-        """
         params = {"topic": topic, "channel": channel}
         if at is not None:
             params["at"] = _iso(at)
@@ -167,68 +147,50 @@ class Calls:
         locale: str | None = None,
         idempotency_key: str | None = None,
     ) -> _Call[Link]:
-        """A signed link to the preference page (``manage``) or to unsubscribe: from ``topic`` on
-        ``channel`` (the one the message goes out on; default email), from ``topic``, or from all."""
         body = {"scope": scope, **_given(topic=topic, channel=channel, locale=locale)}
         return _write("POST", f"/subscribers/{_segment(subscriber_id)}/links", body, Link.from_json, idempotency_key)
 
     def _export(self, subscriber_id: str) -> _Call[dict[str, Any]]:
-        """Everything held about a subscriber (GDPR access and portability). Needs the ``admin`` scope."""
         return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/export", dict)
 
     def _erase(self, subscriber_id: str, *, idempotency_key: str | None = None) -> _Call[dict[str, Any]]:
-        """Erase a subscriber (GDPR): answers what was deleted and what is kept as proof. Needs ``admin``."""
         return _write("DELETE", f"/subscribers/{_segment(subscriber_id)}", None, dict, idempotency_key)
 
     def _events(self, *, after: int = 0, limit: int = 500) -> _Call[FeedPage]:
-        """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
         return _Call("GET", "/events", FeedPage.from_json, params={"after": str(after), "limit": str(limit)})
 
     def _import_batch(
         self, records: list[Mapping[str, Any]], *, dry_run: bool, idempotency_key: str | None = None
     ) -> _Call[ImportReport]:
-        """Import up to 10,000 records (docs/API.md, "Bulk import"); ``dry_run=True`` reports without writing."""
         body = b"".join(_dumps(record) + b"\n" for record in records)
         return _Call("POST", "/imports", ImportReport.from_json, params={"dry_run": _bool(dry_run)}, body=body,
                      content_type="application/x-ndjson", idempotency_key=idempotency_key or _new_key())
 
     def _create_webhook(self, url: str, *, description: str | None = None) -> _Call[WebhookEndpoint]:
-        """Register an endpoint; keep its ``secret`` (shown only now) to verify deliveries."""
         body = {"url": url, **_given(description=description)}
         return _write("POST", "/webhooks", body, WebhookEndpoint.from_json, None)
 
     def _rotate_webhook_secret(self, endpoint_id: str, *, expire_previous_in: int = 86_400) -> _Call[WebhookEndpoint]:
-        """Give an endpoint a new ``secret`` (shown only now) without refusing a delivery meanwhile.
-
-        For ``expire_previous_in`` seconds (0 to 604800, a week) deliveries carry a signature
-        under each secret: verify with both (``verify_webhook(..., [new, old])``) until
-        ``previous_secret_expires_at``, then with the new one alone.
-        """
         body = {"expire_previous_in": expire_previous_in}
         return _write("POST", f"/webhooks/{_segment(endpoint_id)}/rotate-secret", body, WebhookEndpoint.from_json,
                       None)
 
     def _list_webhooks(self) -> _Call[list[WebhookEndpoint]]:
-        """The endpoints registered, with their delivery counts."""
         return _Call("GET", "/webhooks", lambda data: [WebhookEndpoint.from_json(e) for e in _unwrap(data, "webhooks")])
 
     def _delete_webhook(self, endpoint_id: str) -> _Call[None]:
-        """Stop deliveries to an endpoint (pending ones are dropped)."""
         return _write("DELETE", f"/webhooks/{_segment(endpoint_id)}", None, lambda data: None, None)
 
     def _deliveries(self, endpoint_id: str, *, status: str | None = None, limit: int = 100) -> _Call[list[Delivery]]:
-        """An endpoint's deliveries, newest first; ``status`` is ``pending``, ``delivered`` or ``failed``."""
         params = {"limit": str(limit), **_given(status=status)}
         return _Call("GET", f"/webhooks/{_segment(endpoint_id)}/deliveries",
                      lambda data: [Delivery.from_json(d) for d in _unwrap(data, "deliveries")], params=params)
 
     def _replay_delivery(self, endpoint_id: str, delivery_id: str) -> _Call[Delivery]:
-        """Send one delivery again (a failed one, say, once the receiver is fixed)."""
         path = f"/webhooks/{_segment(endpoint_id)}/deliveries/{_segment(delivery_id)}/replay"
         return _write("POST", path, None, lambda data: Delivery.from_json(_unwrap(data, "delivery")), None)
 
     def _replay_webhook(self, endpoint_id: str, *, after: int) -> _Call[dict[str, Any]]:
-        """Send again to this endpoint every event after the cursor ``after``."""
         return _write("POST", f"/webhooks/{_segment(endpoint_id)}/replay", {"after": after}, dict, None)
 
 

@@ -1,9 +1,12 @@
 """The HTTP clients: ``Client`` (blocking) and ``AsyncClient`` (asyncio or trio).
 
-Each API method is described once, in ``_calls.Calls``, as a ``_Call``: the request to
+Each API call is described once, in ``_calls.Calls``, as a ``_Call``: the request to
 send and how to read the answer. ``BaseClient`` adds whether to retry and how long to
-wait. ``Client`` and ``AsyncClient`` only send, sleep and close, so the two can never
-drift apart on what is sent.
+wait. ``Client`` and ``AsyncClient`` only send, sleep and close: each public method is a
+plain ``def`` (or ``async def``) with the call's full signature and result type, so type
+checkers and "go to definition" see it, and its body hands the built call to ``_send``.
+The two clients can never drift apart on what is sent, and tests/sdk/test_client.py
+checks that their signatures and docstrings match each other and the builders'.
 
 Why every request may be retried: every write carries an ``Idempotency-Key`` (yours, or
 one drawn once per call and kept across its retries), and the server answers a repeat of
@@ -12,23 +15,22 @@ a key with the first answer, writing nothing twice.
 
 from __future__ import annotations
 
-import inspect
 import random
 import time
+from datetime import datetime
 from importlib import metadata
-from typing import Any, AsyncIterator, Callable, Concatenate, Iterator, Mapping, ParamSpec, TypeVar
+from typing import Any, AsyncIterator, Iterator, Mapping, TypeVar
 
 import anyio
 import httpx
 
 from ._calls import NOT_GIVEN, Calls, NotGiven, _Call, _segment
 from ._exceptions import PreferenceSDKError, TransportError, error_from_response, parse_retry_after
-from ._models import Event
+from ._models import CenterInfo, Decision, Delivery, Event, FeedPage, ImportReport, Link, Preferences, WebhookEndpoint
 
 __all__ = ["NOT_GIVEN", "AsyncClient", "BaseClient", "Client", "NotGiven"]
 
 T = TypeVar("T")
-P = ParamSpec("P")
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Worth another try: the request may not have reached the server, or its answer was lost.
@@ -51,9 +53,10 @@ def _in_progress(response: httpx.Response) -> bool:
     if response.status_code != 409:
         return False
     try:
-        return response.json().get("code") == "idempotency_key_in_use"
+        problem = response.json()
     except ValueError:
         return False
+    return isinstance(problem, dict) and problem.get("code") == "idempotency_key_in_use"  # a list has no .get
 
 
 class BaseClient(Calls):
@@ -126,7 +129,7 @@ class BaseClient(Calls):
         told = parse_retry_after(response) if response is not None else None
         if told is not None:
             return min(told, self.max_backoff)
-        delay = min(self.backoff * 2**attempt, self.max_backoff)
+        delay = min(self.backoff * 2.0**attempt, self.max_backoff)
         return delay * self._random.uniform(0.5, 1.0)  # jitter: clients that failed together spread out
 
     def _result(self, call: _Call[T], response: httpx.Response) -> T:
@@ -150,34 +153,6 @@ class BaseClient(Calls):
             "or raise timeout= or retries=)",
             attempts=attempts,
         )
-
-def _sync(build: Callable[Concatenate[BaseClient, P], _Call[T]]) -> Callable[Concatenate[Client, P], T]:
-    """``Client.<name>``: build the call, send it."""
-
-    def method(self: Client, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._send(build(self, *args, **kwargs))
-
-    return _named(method, "Client", build)
-
-
-def _async(build: Callable[Concatenate[BaseClient, P], _Call[T]]) -> Callable[Concatenate[AsyncClient, P], Any]:
-    """``AsyncClient.<name>``: build the call, await sending it."""
-
-    async def method(self: AsyncClient, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._send(build(self, *args, **kwargs))
-
-    return _named(method, "AsyncClient", build)
-
-
-def _named(method: Any, owner: str, build: Callable[..., Any]) -> Any:
-    """Give ``method`` the name, docstring and signature of ``build``, answering what the call parses to."""
-    signature = inspect.signature(build)
-    answer = str(signature.return_annotation).removeprefix("_Call[").removesuffix("]")  # postponed: a string
-    method.__signature__ = signature.replace(return_annotation=answer)
-    method.__name__ = build.__name__.removeprefix("_")
-    method.__qualname__ = f"{owner}.{method.__name__}"
-    method.__doc__ = build.__doc__
-    return method
 
 
 class Client(BaseClient):
@@ -238,25 +213,177 @@ class Client(BaseClient):
             self._sleep(delay)
             attempt += 1
 
-    center = _sync(BaseClient._center)
-    create_subscriber = _sync(BaseClient._create_subscriber)
-    get_preferences = _sync(BaseClient._get_preferences)
-    find_by_external_id = _sync(BaseClient._find_by_external_id)
-    set_preferences = _sync(BaseClient._set_preferences)
-    update_preferences = _sync(BaseClient._update_preferences)
-    can_contact = _sync(BaseClient._can_contact)
-    mint_link = _sync(BaseClient._mint_link)
-    export = _sync(BaseClient._export)
-    erase = _sync(BaseClient._erase)
-    events = _sync(BaseClient._events)
-    import_batch = _sync(BaseClient._import_batch)
-    create_webhook = _sync(BaseClient._create_webhook)
-    rotate_webhook_secret = _sync(BaseClient._rotate_webhook_secret)
-    list_webhooks = _sync(BaseClient._list_webhooks)
-    delete_webhook = _sync(BaseClient._delete_webhook)
-    deliveries = _sync(BaseClient._deliveries)
-    replay_delivery = _sync(BaseClient._replay_delivery)
-    replay_webhook = _sync(BaseClient._replay_webhook)
+    # -- the API: each call built by ``Calls`` (what is sent), sent here ----------------------
+
+    def center(self) -> CenterInfo:
+        """The center's definition: locales, topics with their channels and frequencies, interests."""
+        return self._send(self._center())
+
+    def create_subscriber(
+        self,
+        *,
+        external_id: str | None = None,
+        email: str | None = None,
+        locale: str | None = None,
+        preferences: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Create a subscriber; ``preferences`` is a write body (see docs/API.md).
+
+        A duplicate ``external_id`` raises ``Conflict`` whose ``subscriber_id`` is the one holding it.
+        """
+        call = self._create_subscriber(external_id=external_id, email=email, locale=locale, preferences=preferences,
+                                       idempotency_key=idempotency_key)
+        return self._send(call)
+
+    def get_preferences(self, subscriber_id: str) -> Preferences:
+        """A subscriber's preferences now; keep ``.version`` to change them with ``set_preferences``."""
+        return self._send(self._get_preferences(subscriber_id))
+
+    def find_by_external_id(self, external_id: str) -> Preferences | None:
+        """The subscriber your CRM knows as ``external_id``, or None."""
+        return self._send(self._find_by_external_id(external_id))
+
+    def set_preferences(
+        self,
+        subscriber_id: str,
+        *,
+        version: int,
+        subscriptions: Mapping[str, Mapping[str, str]] | None = None,
+        frequencies: Mapping[str, str] | None = None,
+        interests: list[str] | tuple[str, ...] | None = None,
+        paused_until: datetime | str | None = None,
+        suppressed: bool = False,
+        source: str = "api",
+        evidence: Mapping[str, Any] | None = None,
+        locale: str | None = None,
+        notice_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Replace the choices (a topic or channel left out becomes ``unknown``).
+
+        ``version`` is the one you read: if they changed since, ``StaleVersion`` is raised and
+        nothing is written.
+        """
+        call = self._set_preferences(subscriber_id, version=version, subscriptions=subscriptions,
+                                     frequencies=frequencies, interests=interests, paused_until=paused_until,
+                                     suppressed=suppressed, source=source, evidence=evidence, locale=locale,
+                                     notice_version=notice_version, idempotency_key=idempotency_key)
+        return self._send(call)
+
+    def update_preferences(
+        self,
+        subscriber_id: str,
+        *,
+        version: int | None = None,
+        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
+        paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
+        suppressed: bool | NotGiven = NOT_GIVEN,
+        source: str | NotGiven = NOT_GIVEN,
+        evidence: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        locale: str | NotGiven = NOT_GIVEN,
+        notice_version: str | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Change only what you pass (``paused_until=None`` ends a pause); the rest stays as it is.
+
+        With ``version``, the change is refused (``StaleVersion``) if they changed since you read them.
+        """
+        call = self._update_preferences(subscriber_id, version=version, subscriptions=subscriptions,
+                                        frequencies=frequencies, interests=interests, paused_until=paused_until,
+                                        suppressed=suppressed, source=source, evidence=evidence, locale=locale,
+                                        notice_version=notice_version, idempotency_key=idempotency_key)
+        return self._send(call)
+
+    def can_contact(
+        self,
+        subscriber_id: str,
+        topic: str,
+        channel: str,
+        *,
+        at: datetime | None = None,
+        digest: bool = False,
+    ) -> Decision:
+        """May ``topic`` be sent on ``channel`` to this subscriber (now, or ``at``)? The answer is truthy if so.
+
+        ``digest=True`` for a digest send: a subscriber who chose a weekly digest gets ``wait_for_digest``
+        for anything else.
+        """
+        return self._send(self._can_contact(subscriber_id, topic, channel, at=at, digest=digest))
+
+    def mint_link(
+        self,
+        subscriber_id: str,
+        *,
+        scope: str = "manage",
+        topic: str | None = None,
+        channel: str | None = None,
+        locale: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Link:
+        """A signed link to the preference page (``manage``) or to unsubscribe: from ``topic`` on
+        ``channel`` (the one the message goes out on; default email), from ``topic``, or from all.
+        """
+        call = self._mint_link(subscriber_id, scope=scope, topic=topic, channel=channel, locale=locale,
+                               idempotency_key=idempotency_key)
+        return self._send(call)
+
+    def export(self, subscriber_id: str) -> dict[str, Any]:
+        """Everything held about a subscriber (GDPR access and portability). Needs the ``admin`` scope."""
+        return self._send(self._export(subscriber_id))
+
+    def erase(self, subscriber_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Erase a subscriber (GDPR): answers what was deleted and what is kept as proof. Needs ``admin``."""
+        return self._send(self._erase(subscriber_id, idempotency_key=idempotency_key))
+
+    def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
+        """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
+        return self._send(self._events(after=after, limit=limit))
+
+    def import_batch(
+        self,
+        records: list[Mapping[str, Any]],
+        *,
+        dry_run: bool,
+        idempotency_key: str | None = None,
+    ) -> ImportReport:
+        """Import up to 10,000 records (docs/API.md, "Bulk import"); ``dry_run=True`` reports without writing."""
+        return self._send(self._import_batch(records, dry_run=dry_run, idempotency_key=idempotency_key))
+
+    def create_webhook(self, url: str, *, description: str | None = None) -> WebhookEndpoint:
+        """Register an endpoint; keep its ``secret`` (shown only now) to verify deliveries."""
+        return self._send(self._create_webhook(url, description=description))
+
+    def rotate_webhook_secret(self, endpoint_id: str, *, expire_previous_in: int = 86_400) -> WebhookEndpoint:
+        """Give an endpoint a new ``secret`` (shown only now) without refusing a delivery meanwhile.
+
+        For ``expire_previous_in`` seconds (0 to 604800, a week) deliveries carry a signature
+        under each secret: verify with both (``verify_webhook(..., [new, old])``) until
+        ``previous_secret_expires_at``, then with the new one alone.
+        """
+        return self._send(self._rotate_webhook_secret(endpoint_id, expire_previous_in=expire_previous_in))
+
+    def list_webhooks(self) -> list[WebhookEndpoint]:
+        """The endpoints registered, with their delivery counts."""
+        return self._send(self._list_webhooks())
+
+    def delete_webhook(self, endpoint_id: str) -> None:
+        """Stop deliveries to an endpoint (pending ones are dropped)."""
+        return self._send(self._delete_webhook(endpoint_id))
+
+    def deliveries(self, endpoint_id: str, *, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        """An endpoint's deliveries, newest first; ``status`` is ``pending``, ``delivered`` or ``failed``."""
+        return self._send(self._deliveries(endpoint_id, status=status, limit=limit))
+
+    def replay_delivery(self, endpoint_id: str, delivery_id: str) -> Delivery:
+        """Send one delivery again (a failed one, say, once the receiver is fixed)."""
+        return self._send(self._replay_delivery(endpoint_id, delivery_id))
+
+    def replay_webhook(self, endpoint_id: str, *, after: int) -> dict[str, Any]:
+        """Send again to this endpoint every event after the cursor ``after``."""
+        return self._send(self._replay_webhook(endpoint_id, after=after))
 
     def iter_events(self, *, after: int = 0, limit: int = 500) -> Iterator[Event]:
         """Every event after the cursor ``after``, page after page, until the feed is read to its end."""
@@ -327,25 +454,177 @@ class AsyncClient(BaseClient):
             await self._sleep(delay)
             attempt += 1
 
-    center = _async(BaseClient._center)
-    create_subscriber = _async(BaseClient._create_subscriber)
-    get_preferences = _async(BaseClient._get_preferences)
-    find_by_external_id = _async(BaseClient._find_by_external_id)
-    set_preferences = _async(BaseClient._set_preferences)
-    update_preferences = _async(BaseClient._update_preferences)
-    can_contact = _async(BaseClient._can_contact)
-    mint_link = _async(BaseClient._mint_link)
-    export = _async(BaseClient._export)
-    erase = _async(BaseClient._erase)
-    events = _async(BaseClient._events)
-    import_batch = _async(BaseClient._import_batch)
-    create_webhook = _async(BaseClient._create_webhook)
-    rotate_webhook_secret = _async(BaseClient._rotate_webhook_secret)
-    list_webhooks = _async(BaseClient._list_webhooks)
-    delete_webhook = _async(BaseClient._delete_webhook)
-    deliveries = _async(BaseClient._deliveries)
-    replay_delivery = _async(BaseClient._replay_delivery)
-    replay_webhook = _async(BaseClient._replay_webhook)
+    # -- the API: the same calls as ``Client``'s, awaited ------------------------------------
+
+    async def center(self) -> CenterInfo:
+        """The center's definition: locales, topics with their channels and frequencies, interests."""
+        return await self._send(self._center())
+
+    async def create_subscriber(
+        self,
+        *,
+        external_id: str | None = None,
+        email: str | None = None,
+        locale: str | None = None,
+        preferences: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Create a subscriber; ``preferences`` is a write body (see docs/API.md).
+
+        A duplicate ``external_id`` raises ``Conflict`` whose ``subscriber_id`` is the one holding it.
+        """
+        call = self._create_subscriber(external_id=external_id, email=email, locale=locale, preferences=preferences,
+                                       idempotency_key=idempotency_key)
+        return await self._send(call)
+
+    async def get_preferences(self, subscriber_id: str) -> Preferences:
+        """A subscriber's preferences now; keep ``.version`` to change them with ``set_preferences``."""
+        return await self._send(self._get_preferences(subscriber_id))
+
+    async def find_by_external_id(self, external_id: str) -> Preferences | None:
+        """The subscriber your CRM knows as ``external_id``, or None."""
+        return await self._send(self._find_by_external_id(external_id))
+
+    async def set_preferences(
+        self,
+        subscriber_id: str,
+        *,
+        version: int,
+        subscriptions: Mapping[str, Mapping[str, str]] | None = None,
+        frequencies: Mapping[str, str] | None = None,
+        interests: list[str] | tuple[str, ...] | None = None,
+        paused_until: datetime | str | None = None,
+        suppressed: bool = False,
+        source: str = "api",
+        evidence: Mapping[str, Any] | None = None,
+        locale: str | None = None,
+        notice_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Replace the choices (a topic or channel left out becomes ``unknown``).
+
+        ``version`` is the one you read: if they changed since, ``StaleVersion`` is raised and
+        nothing is written.
+        """
+        call = self._set_preferences(subscriber_id, version=version, subscriptions=subscriptions,
+                                     frequencies=frequencies, interests=interests, paused_until=paused_until,
+                                     suppressed=suppressed, source=source, evidence=evidence, locale=locale,
+                                     notice_version=notice_version, idempotency_key=idempotency_key)
+        return await self._send(call)
+
+    async def update_preferences(
+        self,
+        subscriber_id: str,
+        *,
+        version: int | None = None,
+        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
+        paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
+        suppressed: bool | NotGiven = NOT_GIVEN,
+        source: str | NotGiven = NOT_GIVEN,
+        evidence: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        locale: str | NotGiven = NOT_GIVEN,
+        notice_version: str | NotGiven = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Preferences:
+        """Change only what you pass (``paused_until=None`` ends a pause); the rest stays as it is.
+
+        With ``version``, the change is refused (``StaleVersion``) if they changed since you read them.
+        """
+        call = self._update_preferences(subscriber_id, version=version, subscriptions=subscriptions,
+                                        frequencies=frequencies, interests=interests, paused_until=paused_until,
+                                        suppressed=suppressed, source=source, evidence=evidence, locale=locale,
+                                        notice_version=notice_version, idempotency_key=idempotency_key)
+        return await self._send(call)
+
+    async def can_contact(
+        self,
+        subscriber_id: str,
+        topic: str,
+        channel: str,
+        *,
+        at: datetime | None = None,
+        digest: bool = False,
+    ) -> Decision:
+        """May ``topic`` be sent on ``channel`` to this subscriber (now, or ``at``)? The answer is truthy if so.
+
+        ``digest=True`` for a digest send: a subscriber who chose a weekly digest gets ``wait_for_digest``
+        for anything else.
+        """
+        return await self._send(self._can_contact(subscriber_id, topic, channel, at=at, digest=digest))
+
+    async def mint_link(
+        self,
+        subscriber_id: str,
+        *,
+        scope: str = "manage",
+        topic: str | None = None,
+        channel: str | None = None,
+        locale: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Link:
+        """A signed link to the preference page (``manage``) or to unsubscribe: from ``topic`` on
+        ``channel`` (the one the message goes out on; default email), from ``topic``, or from all.
+        """
+        call = self._mint_link(subscriber_id, scope=scope, topic=topic, channel=channel, locale=locale,
+                               idempotency_key=idempotency_key)
+        return await self._send(call)
+
+    async def export(self, subscriber_id: str) -> dict[str, Any]:
+        """Everything held about a subscriber (GDPR access and portability). Needs the ``admin`` scope."""
+        return await self._send(self._export(subscriber_id))
+
+    async def erase(self, subscriber_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Erase a subscriber (GDPR): answers what was deleted and what is kept as proof. Needs ``admin``."""
+        return await self._send(self._erase(subscriber_id, idempotency_key=idempotency_key))
+
+    async def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
+        """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
+        return await self._send(self._events(after=after, limit=limit))
+
+    async def import_batch(
+        self,
+        records: list[Mapping[str, Any]],
+        *,
+        dry_run: bool,
+        idempotency_key: str | None = None,
+    ) -> ImportReport:
+        """Import up to 10,000 records (docs/API.md, "Bulk import"); ``dry_run=True`` reports without writing."""
+        return await self._send(self._import_batch(records, dry_run=dry_run, idempotency_key=idempotency_key))
+
+    async def create_webhook(self, url: str, *, description: str | None = None) -> WebhookEndpoint:
+        """Register an endpoint; keep its ``secret`` (shown only now) to verify deliveries."""
+        return await self._send(self._create_webhook(url, description=description))
+
+    async def rotate_webhook_secret(self, endpoint_id: str, *, expire_previous_in: int = 86_400) -> WebhookEndpoint:
+        """Give an endpoint a new ``secret`` (shown only now) without refusing a delivery meanwhile.
+
+        For ``expire_previous_in`` seconds (0 to 604800, a week) deliveries carry a signature
+        under each secret: verify with both (``verify_webhook(..., [new, old])``) until
+        ``previous_secret_expires_at``, then with the new one alone.
+        """
+        return await self._send(self._rotate_webhook_secret(endpoint_id, expire_previous_in=expire_previous_in))
+
+    async def list_webhooks(self) -> list[WebhookEndpoint]:
+        """The endpoints registered, with their delivery counts."""
+        return await self._send(self._list_webhooks())
+
+    async def delete_webhook(self, endpoint_id: str) -> None:
+        """Stop deliveries to an endpoint (pending ones are dropped)."""
+        return await self._send(self._delete_webhook(endpoint_id))
+
+    async def deliveries(self, endpoint_id: str, *, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        """An endpoint's deliveries, newest first; ``status`` is ``pending``, ``delivered`` or ``failed``."""
+        return await self._send(self._deliveries(endpoint_id, status=status, limit=limit))
+
+    async def replay_delivery(self, endpoint_id: str, delivery_id: str) -> Delivery:
+        """Send one delivery again (a failed one, say, once the receiver is fixed)."""
+        return await self._send(self._replay_delivery(endpoint_id, delivery_id))
+
+    async def replay_webhook(self, endpoint_id: str, *, after: int) -> dict[str, Any]:
+        """Send again to this endpoint every event after the cursor ``after``."""
+        return await self._send(self._replay_webhook(endpoint_id, after=after))
 
     async def iter_events(self, *, after: int = 0, limit: int = 500) -> AsyncIterator[Event]:
         """Every event after the cursor ``after``, page after page, until the feed is read to its end."""

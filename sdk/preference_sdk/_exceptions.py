@@ -1,21 +1,37 @@
 """The errors the SDK raises, one class per thing a caller may want to handle::
 
-    PreferenceSDKError
-     ├── TransportError            network failure or timeout (after retries); wraps the httpx error
-     └── APIError                  status, code, title, detail, problem (the full RFC 9457 dict)
-          ├── AuthenticationError  401
-          ├── PermissionDenied     403
-          ├── NotFound             404
-          ├── Conflict             409  (subscriber_id when a duplicate external id)
-          │    └── StaleVersion    412  (current_version)
-          ├── ValidationError      422  (errors: list of {path, message})
-          ├── VersionRequired      428
-          ├── RateLimited          429  (retry_after: float seconds, from Retry-After header or problem)
-          └── ServerError          5xx  (error_id)
+    PreferenceSDKError                  the root: ``except PreferenceSDKError`` catches every error below
+     │                                  (raised as itself for an answer that is not the API's: wrong base_url?)
+     ├── TransportError                 network failure or timeout (after retries); wraps the httpx error
+     ├── APIError                       status, code, title, detail, problem (the full RFC 9457 dict)
+     │    ├── AuthenticationError       401
+     │    ├── PermissionDenied          403
+     │    ├── NotFound                  404
+     │    ├── Conflict                  409  (subscriber_id when a duplicate external id)
+     │    │    └── StaleVersion         412  (current_version)
+     │    ├── ValidationError           422  (errors: list of {path, message})
+     │    ├── VersionRequired           428
+     │    ├── RateLimited               429  (retry_after: float seconds, from Retry-After header or problem)
+     │    └── ServerError               5xx  (error_id)
+     ├── TokenError                     a signed link that cannot be honoured (``TokenSigner.read``)
+     │    ├── TokenInvalid              tampered, malformed, unknown key, or of another scope or center
+     │    └── TokenExpired              authentic but past its scope's lifetime, or revoked (claims)
+     ├── WebhookVerificationError       a delivery not to trust (``verify_webhook``): header, signature, time, body
+     ├── SinkError                      a sink could not store events (``sync`` stops, nothing checkpointed)
+     ├── Unplaceable                    an ``HttpMapping`` template names a field the event lacks
+     └── ImportMappingError             also a ValueError: the mapping cannot read the file, or does not fit the center
 
 ``StaleVersion`` is a ``Conflict`` because both mean "someone else got there first": read
 again, then decide. Other statuses (400, an unexpected 3xx or 4xx) are a plain ``APIError``.
 Programs branch on the class or on ``code``; ``title`` and ``detail`` are for people.
+
+The token, webhook, sink and import errors are defined next to what raises them
+(``_tokens.py``, ``_webhooks.py``, ``_sync.py``, ``sinks/mappings.py``, ``_import_mapping.py``)
+and drawn here, so the whole tree is in one place; ``tests/sdk/test_exceptions.py`` checks
+that it matches the classes. A wrong argument (an empty ``api_key``, a naive datetime, an
+unknown token scope) is not in the tree on purpose: it raises the builtin ``ValueError`` or
+``TypeError`` at the call, as Python's own functions do, because it is a bug to fix rather
+than a condition to handle.
 
 Nothing here holds the API key: the messages are built from the response and the path,
 and the request headers (which carry it) are never formatted.
@@ -51,7 +67,10 @@ _EXCERPT = 300  # characters of a non-problem body kept in the message
 
 
 class PreferenceSDKError(Exception):
-    """Anything the SDK raises: catch this to catch them all."""
+    """Anything the SDK raises: catch this to catch them all (the tree is in this module's docstring).
+
+    Raised as itself when the server's answer is not the API's (``base_url`` points elsewhere).
+    """
 
 
 class TransportError(PreferenceSDKError):

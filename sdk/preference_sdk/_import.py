@@ -88,7 +88,11 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
         if path.suffix.lower() == ".toml":
             return tomllib.loads(path.read_text(encoding="utf-8"))
         if path.suffix.lower() == ".json":
-            return json.loads(path.read_text(encoding="utf-8"))
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict):
+                raise ImportMappingError(f"{path.name}: a mapping is a table of keys (a JSON object), "
+                                         f"not {type(loaded).__name__}")
+            return loaded
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ImportMappingError(f"{path.name}: {exc}") from exc
     raise ImportMappingError(f"{path.name}: a mapping is a .toml or .json file")

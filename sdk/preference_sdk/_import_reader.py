@@ -53,7 +53,7 @@ class _Entry:
             return raw
         if raw in self.values:
             return self.values[raw]
-        folded = self.folded.get(raw.casefold(), _MISSING)  # type: ignore[union-attr]
+        folded = (self.folded or {}).get(raw.casefold(), _MISSING)
         if folded is _MISSING:
             known = ", ".join(sorted(repr(k) for k in self.values))
             raise _Rejected(f"row {row}: column {self.column}: {raw!r} is not in values.{self.target} ({known})")
@@ -303,18 +303,26 @@ class _Reader:
                 moment = parse(raw)
             except ValueError:
                 continue
-            if not with_time or (isinstance(moment, date) and not isinstance(moment, datetime)):
+            if not with_time or not isinstance(moment, datetime):  # a date alone
                 return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=self.zone)
             return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
         return None
 
-    def _parsers(self) -> list[tuple[Callable[[str], Any], bool]]:
+    def _parsers(self) -> list[tuple[Callable[[str], date], bool]]:
+        """``(parse, whether it reads a time too)`` for each date format; a ``datetime`` is a ``date``."""
         if not self.date_formats:
-            return [(lambda s: date.fromisoformat(s) if len(s) == 10 else datetime.fromisoformat(s), True)]
-        return [((lambda s, f=f: datetime.strptime(s, f)), any(d in f for d in _TIME_DIRECTIVES))
-                for f in self.date_formats]
+            return [(_iso_date_or_time, True)]
+        return [(_strptime(f), any(d in f for d in _TIME_DIRECTIVES)) for f in self.date_formats]
+
+
+def _iso_date_or_time(text: str) -> date:
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+
+
+def _strptime(date_format: str) -> Callable[[str], date]:
+    return lambda text: datetime.strptime(text, date_format)
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> int:

@@ -173,7 +173,7 @@ class _FastSigner:
         """
         probe_time = 1_767_225_600
         reference = TokenSigner(secrets, clock=lambda: probe_time)
-        probes = [
+        probes: list[tuple[str, str, dict[str, Any]]] = [
             ("maison-lumiere", "sub_probe", {"l": "fr", "tp": "é\"\n"}),
             ("c" * 40, "s" * 60, {"tp": "t" * 30}),
             ("maison-lumiere", "sub_probe", {"j": 7, "x": [True, None]}),

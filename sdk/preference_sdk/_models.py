@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, overload
 
 OPTED_IN = "opted_in"
 OPTED_OUT = "opted_out"
 PENDING = "pending"
 UNKNOWN = "unknown"
 STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN)
+
+
+@overload
+def parse_time(value: str) -> datetime: ...
+@overload
+def parse_time(value: None) -> None: ...
+@overload
+def parse_time(value: str | None) -> datetime | None: ...
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -106,7 +114,7 @@ class Event:
             subscriber_id=data["subscriber_id"],
             center=data["center"],
             version=int(data["version"]),
-            occurred_at=parse_time(data["occurred_at"]),  # type: ignore[arg-type]
+            occurred_at=parse_time(data["occurred_at"]),
             source=data["source"],
             actor=data["actor"],
             changes=tuple(Change.from_json(c) for c in data.get("changes") or ()),

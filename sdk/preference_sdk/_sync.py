@@ -344,8 +344,9 @@ def _check_batch(batch: int) -> None:
 
 
 def _async_writer(sink: Any) -> Callable[[Sequence[Event]], Awaitable[None]]:
-    if inspect.iscoroutinefunction(sink.write):
-        return sink.write
+    write: Callable[[Sequence[Event]], object] = sink.write
+    if inspect.iscoroutinefunction(write):
+        return write
 
     async def in_thread(events: Sequence[Event]) -> None:
         await anyio.to_thread.run_sync(sink.write, events)
@@ -353,7 +354,7 @@ def _async_writer(sink: Any) -> Callable[[Sequence[Event]], Awaitable[None]]:
     return in_thread
 
 
-def _stopper(stop: Stop) -> tuple[Callable[[], bool], Callable[[float], None]]:
+def _stopper(stop: Stop) -> tuple[Callable[[], bool], Callable[[float], object]]:
     """``(is it set?, wait up to N seconds or until it is set)`` for any kind of ``stop``."""
     if stop is None:
         return (lambda: False), time.sleep

@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.timed import TimestampSigner
 
+from ._exceptions import PreferenceSDKError
+
 FORMAT_VERSION = 1
 
 #: How long a token of each scope stays valid, in seconds.
@@ -38,7 +40,7 @@ DEFAULT_LIFETIMES: Mapping[str, int] = {
 SCOPES: tuple[str, ...] = tuple(DEFAULT_LIFETIMES)
 
 
-class TokenError(Exception):
+class TokenError(PreferenceSDKError):
     """A link that cannot be honoured. Subclasses say why."""
 
 
@@ -110,8 +112,9 @@ class TokenSigner:
         secrets = secret_list(secrets)
         self.lifetimes = {**DEFAULT_LIFETIMES, **(lifetimes or {})}
         signer = _clocked_signer(clock)
-        # itsdangerous signs with the *last* key: hand it the list oldest first.
-        keys = list(reversed(secrets))
+        # itsdangerous signs with the *last* key: hand it the list oldest first (as bytes, which
+        # is what it makes of a str: its UTF-8).
+        keys = [key.encode("utf-8") if isinstance(key, str) else key for key in reversed(secrets)]
         self._serializers = {
             scope: URLSafeTimedSerializer(keys, salt=f"preference-center.{scope}", signer=signer)
             for scope in self.lifetimes
@@ -149,6 +152,8 @@ class TokenSigner:
             raise ValueError(f"unknown token scope {scope!r}; known: {', '.join(self._serializers)}") from None
 
     def _claims_of_expired(self, exc: SignatureExpired, scope: str, center: str | None) -> TokenClaims | None:
+        if exc.payload is None:
+            return None
         try:
             payload = self._serializer(scope).load_payload(exc.payload)
             issued = int(exc.date_signed.timestamp()) if exc.date_signed else 0

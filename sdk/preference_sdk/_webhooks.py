@@ -23,12 +23,14 @@ import secrets as _random
 import time
 from typing import Any, Mapping, Sequence
 
+from ._exceptions import PreferenceSDKError
+
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
 DEFAULT_TOLERANCE = 300
 
 
-class WebhookVerificationError(Exception):
+class WebhookVerificationError(PreferenceSDKError):
     """A delivery that must not be trusted: the message says why."""
 
 
@@ -134,7 +136,7 @@ def _secrets(secret: str | Sequence[str]) -> list[str]:
     return found
 
 
-def _key(secret: str) -> bytes:
+def _key(secret: str | bytes) -> bytes:
     """The HMAC key: the decoded bytes of the secret (the ``whsec_`` prefix is optional)."""
     if isinstance(secret, bytes):
         secret = secret.decode("ascii")

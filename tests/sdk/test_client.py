@@ -633,3 +633,12 @@ def test_a_write_whose_first_attempt_is_still_running_is_retried() -> None:
     with RecordingClient("http://api.test", "pck_a_b", "c", transport=httpx.MockTransport(handler)) as client:
         assert client.create_subscriber().subscriber_id == "sub_1"
     assert len(keys) == 2 and keys[0] == keys[1]  # the same key: the server replays, never writes twice
+
+
+def test_a_409_whose_json_body_is_not_an_object_is_a_conflict_not_a_crash(call: Harness) -> None:
+    """A proxy's (or an older server's) 409 with a JSON list: not our "in progress", so no retry, and no
+    AttributeError from reading ``code`` off a list."""
+    server = Server(answer(409, content=b'["busy"]', headers={"content-type": "application/json"}))
+    with pytest.raises(Conflict):
+        call(server, "create_subscriber", external_id="crm-1")
+    assert len(server.requests) == 1 and call.sleeps == []

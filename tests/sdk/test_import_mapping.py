@@ -253,3 +253,5 @@ def test_mappings_load_from_toml_and_json(tmp_path) -> None:
         load_mapping(write(tmp_path, "m.yaml", "a: 1"))
     with pytest.raises(ImportMappingError, match="broken.toml"):
         load_mapping(write(tmp_path, "broken.toml", "columns = {"))
+    with pytest.raises(ImportMappingError, match=r"list.json: a mapping is a table of keys \(a JSON object\), not"):
+        load_mapping(write(tmp_path, "list.json", '[{"columns": {}}]'))

@@ -20,7 +20,7 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Self, Sequence
 
 from .._models import Event
 from .._sync import SinkError, fsync_directory
@@ -96,7 +96,7 @@ class _AppendOnlyFile:
             handle, self._handle = self._handle, None
             handle.close()
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

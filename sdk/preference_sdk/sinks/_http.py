@@ -13,7 +13,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import httpx
 
@@ -102,7 +102,7 @@ class HttpSink:
         raise SinkError(f"the CRM answered {response.status_code} to {method} for event {event.id}: "
                         f"{_excerpt(response)}; nothing after the last stored page was checkpointed")
 
-    def _with_retries(self, event: Event, send: Any) -> httpx.Response:
+    def _with_retries(self, event: Event, send: Callable[[], httpx.Response]) -> httpx.Response:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:

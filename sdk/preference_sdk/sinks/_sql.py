@@ -187,14 +187,14 @@ class SqlSink:
         """The table, created or widened so every column these events need exists."""
         if self._table is None:
             self._table = self._reflect_or_create(connection)
-        needed = {self.mapping.key: None}
+        needed: dict[str, str | None] = {self.mapping.key: None}  # column -> the path or field it holds
         for name in self._names(events):
             column = self.mapping.column(name)
             if column is not None:
                 needed.setdefault(column, name)
-        missing = [(column, name) for column, name in needed.items() if column not in self._table.c]
-        for column, name in missing:
-            self._add_column(connection, column, name)
+        missing = [(column, holds) for column, holds in needed.items() if column not in self._table.c]
+        for column, holds in missing:
+            self._add_column(connection, column, holds)
         return self._table
 
     def _names(self, events: Sequence[Event]) -> list[str]:
@@ -246,14 +246,17 @@ class SqlSink:
         return applied
 
     def _store_applied(self, connection: Any, applied: Mapping[str, _Applied]) -> None:
-        state, new, old = self._state, [], []
+        state = self._state
+        new: list[dict[str, Any]] = []
+        old: list[dict[str, Any]] = []
         for sid, a in applied.items():
             if a.changed:
                 (old if a.stored else new).append({
                     "b_table": self.table_name, "b_id": sid, "version": a.version, "row_key": a.row_key,
                     "erased": a.erased, "last_event_id": a.last_event_id,
                 })
-        columns = {name: sa.bindparam(name) for name in ("version", "row_key", "erased", "last_event_id")}
+        names = ("version", "row_key", "erased", "last_event_id")
+        columns: dict[str, Any] = {name: sa.bindparam(name) for name in names}
         if new:
             connection.execute(state.insert().values(sink_table=sa.bindparam("b_table"),
                                                      subscriber_id=sa.bindparam("b_id"), **columns), new)
@@ -294,14 +297,19 @@ class SqlSink:
             "subscriber_id": event.subscriber_id, "external_id": event.external_id, "center": event.center,
             "version": event.version, "last_event_id": event.id, "updated_at": utc(event.occurred_at),
         }
-        values = {mapping.column(name): value for name, value in fields.items()}
-        if event.external_id is None:  # the feed names the current one: keep what we learned earlier
-            values.pop(mapping.column("external_id"), None)
+        values: dict[str, Any] = {}
+        for name, value in fields.items():
+            column = mapping.column(name)
+            if column is not None:
+                values[column] = value
+        external = mapping.column("external_id")
+        # No external id in the event: the feed names the current one, so keep what we learned earlier.
+        if event.external_id is None and external is not None:
+            values.pop(external, None)
         for change in event.changes:
             column = mapping.column(change.path)
             if column is not None:
                 values[column] = mapping.value(change.path, change.after)
-        values.pop(None, None)
         values.pop(mapping.key, None)
         return values
 
@@ -312,12 +320,13 @@ class SqlSink:
         for plan in plans.values():
             if plan.values is not None and plan.erase is None and plan.stored not in (None, plan.key):
                 connection.execute(table.update().where(key == plan.stored).values({key.name: plan.key}))
-        rows = {p.key: p.values for p in plans.values() if p.values is not None}
+        # A plan has values only once it has a key (see _plan): the second test only says so to mypy.
+        rows = {p.key: p.values for p in plans.values() if p.values is not None and p.key is not None}
         existing = {found for chunk in _chunks(list(rows)) for found in connection.scalars(
             sa.select(key).where(key.in_(chunk)))}
         for columns, params in _grouped({k: v for k, v in rows.items() if k in existing}).items():
             if columns:
-                sets = {c: sa.bindparam(f"p{i}") for i, c in enumerate(columns)}
+                sets: dict[str, Any] = {c: sa.bindparam(f"p{i}") for i, c in enumerate(columns)}
                 connection.execute(table.update().where(key == sa.bindparam("b_key")).values(sets), params)
         if self.mapping.insert:
             for columns, params in _grouped({k: v for k, v in rows.items() if k not in existing}).items():

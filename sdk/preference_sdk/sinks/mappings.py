@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, Mapping
 from urllib.parse import quote
 
+from .._exceptions import PreferenceSDKError
 from .._models import Event, parse_time
 from ._files import wire_time
 
@@ -210,7 +211,7 @@ class HttpMapping:
         return {(type(key) is bool, key): value for key, value in self.values.items()}
 
 
-class Unplaceable(Exception):
+class Unplaceable(PreferenceSDKError):
     """A template names a field the event lacks (most often ``external_id``)."""
 
 
