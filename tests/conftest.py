@@ -1,18 +1,30 @@
-"""Shared fixtures: real SQLite files, a real server on 127.0.0.1, a settable clock."""
+"""Shared fixtures: each test's own database (a copy of a template migrated once per
+session, on SQLite or on PostgreSQL), the app in-process or on a real server on
+127.0.0.1, a settable clock."""
 
 from __future__ import annotations
 
+import importlib.util
+import secrets
+import shutil
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from tests.helpers import EXAMPLE_CENTERS, ROOT, Clock, serve_app
+from tests.helpers import EXAMPLE_CENTERS, ROOT, Clock, InProcessClient, serve_app
 from widget_server.app import create_app
 from widget_server.centers import load_centers
 from widget_server.settings import Settings
+from widget_server.store import migrate
 from widget_server.store.engine import make_engine
 from widget_server.store.store import Store
+
+#: The PostgreSQL server the [postgresql] cases use (CI starts it: .ci/run).
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,9 +46,119 @@ def centers():
     return load_centers(EXAMPLE_CENTERS)
 
 
+# -- the database: one migrated template per session, a copy per test --------------------------
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'widget.db'}"
+def engine() -> str:
+    """The engine of this test's database: SQLite, unless the module runs on both engines
+    by overriding this fixture::
+
+        @pytest.fixture(params=ENGINES)  # from tests.helpers: ids [sqlite] and [postgresql]
+        def engine(request) -> str:
+            return request.param
+
+    A test about one engine alone (SQLite's WAL, its file) says so where it is defined:
+    ``@pytest.mark.parametrize("engine", ["sqlite"])``."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session, left with no -wal or -shm file beside it,
+    so that copying the one file copies the whole database."""
+    path = tmp_path_factory.mktemp("template") / "widget.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()  # the last connection closes: SQLite removes the -wal and -shm files
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the template is not one file: {leftovers}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    """A connection to the PostgreSQL server's maintenance database, or a failure saying
+    it is needed (never a skip: the [postgresql] cases are part of the suite)."""
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.fail("the [postgresql] cases need psycopg (pip install -e '.[test]')", pytrace=False)
+    admin = create_engine(f"{POSTGRES.replace('postgresql:', 'postgresql+psycopg:')}/postgres",
+                          isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        pytest.fail(f"the [postgresql] cases need PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; "
+                    f".ci/run starts it with pg_ctlcluster): {type(exc).__name__}: {exc}", pytrace=False)
+    yield admin
+    admin.dispose()
+
+
+def _pg_execute(admin, statement: str) -> None:  # noqa: ANN001
+    with admin.connect() as connection:
+        connection.execute(text(statement))
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin) -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, the template of each test's own.
+    Its name is this session's: other people may run the suite on the same server."""
+    name = "widget_template_" + secrets.token_hex(4)
+    _pg_execute(pg_admin, f"CREATE DATABASE {name}")
+    try:
+        engine = make_engine(f"{POSTGRES}/{name}")
+        migrate.upgrade(engine)
+        engine.dispose()  # CREATE DATABASE ... TEMPLATE needs the template without connections
+        yield name
+    finally:
+        _pg_execute(pg_admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_admin, pg_template: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, a copy of the migrated template, dropped after."""
+    name = "widget_test_" + secrets.token_hex(4)
+    _pg_execute(pg_admin, f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        _pg_execute(pg_admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """This test's own database on its ``engine``, already migrated."""
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_url")
+    if engine != "sqlite":
+        raise ValueError(f"no such engine: {engine!r} (tests.helpers.ENGINES)")
+    path = tmp_path / "widget.db"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+def _store(url: str, clock: Clock) -> Iterator[Store]:
+    store = Store(make_engine(url), lookup_key=b"test-lookup-key", clock=clock)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def store(db_url: str, clock: Clock) -> Iterator[Store]:
+    """The Store on this test's database (migrated: the app's own migrate step is a no-op)."""
+    yield from _store(db_url, clock)
+
+
+@pytest.fixture
+def pg_store(pg_url: str, clock: Clock) -> Iterator[Store]:
+    """A Store on PostgreSQL, in a database of its own, whatever this test's ``engine``."""
+    yield from _store(pg_url, clock)
+
+
+# -- the app: in-process, or on a real server -----------------------------------------------------
 
 
 @pytest.fixture
@@ -47,13 +169,6 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         secret_keys=("test-secret-new", "test-secret-old"),
         mail_dir=str(tmp_path / "mail"),
     )
-
-
-@pytest.fixture
-def store(db_url: str, clock: Clock) -> Store:
-    store = Store(make_engine(db_url), lookup_key=b"test-lookup-key", clock=clock)
-    store.migrate()
-    return store
 
 
 @pytest.fixture
@@ -69,7 +184,29 @@ def app_factory(settings: Settings, centers, store: Store, clock: Clock):
 
 
 @pytest.fixture
+def client_for(app_factory, settings: Settings):
+    """``client_for(options=..., **overrides)``: an app built as ``app_factory`` builds it,
+    in-process (an ``InProcessClient``, its lifespan running), closed after the test."""
+    with ExitStack() as stack:
+
+        def make(*, options: dict | None = None, **overrides) -> InProcessClient:
+            app = app_factory(options=options, **overrides)
+            base_url = settings.with_options(**(options or {})).base_url  # the app's own links say it
+            return stack.enter_context(InProcessClient(app, base_url=base_url))
+
+        yield make
+
+
+@pytest.fixture
+def client(client_for) -> InProcessClient:
+    """The app in-process: for what HTTP alone shows (no port, no server thread)."""
+    return client_for()
+
+
+@pytest.fixture
 def live_server(app_factory):
+    """The app on a real uvicorn on 127.0.0.1: for what needs a real server (a browser,
+    SMTP, a real webhook receiver, processes, the server's own compression and lifespan)."""
     server = serve_app(lambda port: app_factory(port=port))
     yield server
     server.stop()
@@ -85,28 +222,3 @@ def make_key(store: Store):
             return api_keys.create(connection, center, name, list(scopes), datetime.now(timezone.utc))[1]
 
     return make
-
-
-@pytest.fixture
-def pg_store(clock: Clock):
-    """A Store on the PostgreSQL server of 127.0.0.1:5432, in a database of its own, dropped after."""
-    pytest.importorskip("psycopg")
-    import secrets
-
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-    name = "widget_test_" + secrets.token_hex(4)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is needed for this test: {type(exc).__name__}")
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    store = Store(engine, lookup_key=b"test-lookup-key", clock=clock)
-    store.migrate()
-    yield store
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()

@@ -1,6 +1,6 @@
-"""What tests share besides fixtures: clocks, real servers on 127.0.0.1, a webhook
-receiver, polling, and the fields a browser would post. Tests import these as
-``from tests.helpers import ...``; fixtures stay in the conftest files."""
+"""What tests share besides fixtures: clocks, the app in-process, real servers on
+127.0.0.1, a webhook receiver, polling, and the fields a browser would post. Tests
+import these as ``from tests.helpers import ...``; fixtures stay in the conftest files."""
 
 from __future__ import annotations
 
@@ -16,10 +16,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+import httpx
 import uvicorn
+from litestar.testing import TestClient
+from litestar.testing.client.base import BaseTestClient
+from litestar.testing.transport import TestClientTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CENTERS = ROOT / "examples" / "centers"
+
+#: The database engines a suite can run on: a module opts in to both by overriding the
+#: ``engine`` fixture with ``@pytest.fixture(params=ENGINES)`` (see tests/conftest.py).
+ENGINES = ("sqlite", "postgresql")
 
 
 class Clock:
@@ -64,6 +72,45 @@ def bound_socket(port: int = 0) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class _LoopbackTransport(TestClientTransport):
+    """Litestar's in-process transport, with the peer a client on 127.0.0.1 would be: the
+    app keeps the truncated address in events, and Litestar's own is the name "testclient"."""
+
+    def parse_request(self, request: httpx.Request) -> dict:
+        scope = super().parse_request(request)
+        scope["client"] = ("127.0.0.1", 50000)
+        return scope
+
+
+class InProcessClient(TestClient):
+    """The app in this process, through Litestar's test client (httpx over ASGI): no port,
+    no server thread. Use it as a context manager, which runs the app's lifespan (the
+    webhook worker, when the app delivers).
+
+    It behaves as ``httpx.Client(base_url=...)`` against a real server would: httpx's own
+    headers, redirects not followed, the peer on 127.0.0.1. ``url`` and ``app`` are those a
+    ``LiveServer`` has, so helpers such as ``same_origin`` take either.
+    """
+
+    def __init__(self, app, base_url: str) -> None:  # noqa: ANN001
+        BaseTestClient.__init__(self, app=app, base_url=base_url)
+        self._in_process = _LoopbackTransport(client=self)
+        httpx.Client.__init__(self, base_url=base_url, transport=self._in_process)
+
+    @property
+    def url(self) -> str:
+        return str(self.base_url).rstrip("/")
+
+    @property
+    def transport(self) -> httpx.BaseTransport:
+        """The in-process transport, for another client of the same app (the SDK's, say)."""
+        return self._in_process
+
+    def another(self, **options) -> httpx.Client:  # noqa: ANN003
+        """Another client of the same app, with its own ``headers`` (a second browser)."""
+        return httpx.Client(base_url=self.url, transport=self.transport, **options)
 
 
 @dataclass

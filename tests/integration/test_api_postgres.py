@@ -7,28 +7,23 @@ a server error there: every way in (path, query, body, import row, key) is check
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
-import httpx
 import pytest
-
-from tests.helpers import serve_app
-from widget_server.store import api_keys
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
 
 
+@pytest.fixture(params=["postgresql"])  # what this module is about: SQLite's text can hold a NUL
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def pg_api(app_factory, pg_store):
-    server = serve_app(lambda port: app_factory(port=port, store=pg_store))
-    with pg_store.engine.begin() as connection:
-        key = api_keys.create(connection, CENTER, "test", ["admin"], datetime.now(timezone.utc))[1]
-    try:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
+def pg_api(client, make_key):
+    """The app in-process on PostgreSQL, with an admin key."""
+    client.headers["Authorization"] = f"Bearer {make_key(CENTER, 'admin')}"
+    return client
 
 
 @pytest.mark.parametrize("method, path, body, status", [

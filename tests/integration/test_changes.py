@@ -8,6 +8,7 @@ import anyio
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers import ENGINES
 from widget_server.changes import Changes
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
@@ -18,22 +19,22 @@ CENTER = "maison-lumiere"
 WEB = EventContext(source="web", actor="subject")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_store(request):
-    return request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture
-def written(engine_store):
+def written(store):
     """The store, a Changes that counts its wake-ups, and a subscriber with offers by e-mail,
     created after a webhook endpoint so that every change queues a delivery."""
-    with engine_store.writing() as connection:
+    with store.writing() as connection:
         connection.execute(webhook_endpoints.insert().values(
             id="whe_test", center=CENTER, url="https://crm.example.com/hooks", secret="whsec_x",
-            description="", created_at=engine_store.clock()))
-    who = engine_store.create_subscriber(CENTER, preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}))
+            description="", created_at=store.clock()))
+    who = store.create_subscriber(CENTER, preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}))
     woken: list[bool] = []
-    return engine_store, Changes(engine_store, wake=lambda: woken.append(True)), who, woken
+    return store, Changes(store, wake=lambda: woken.append(True)), who, woken
 
 
 def outbox_size(store) -> int:  # noqa: ANN001

@@ -1,21 +1,29 @@
-"""The store on a real SQLite file: state and proof together, chains, conflicts, repeats."""
+"""The store on both engines (a real SQLite file, and this machine's PostgreSQL): state and
+proof together, chains, conflicts, repeats. A test about SQLite alone says so."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
 from sqlalchemy import inspect, text
 
+from tests.helpers import ENGINES
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
 from widget_server.store import migrate
 from widget_server.store.store import Store, UnknownSubscriber, VersionConflict
 from widget_server.store.tables import metadata
 
+SQLITE_ONLY = pytest.mark.parametrize("engine", ["sqlite"])
+
 WEB = EventContext(source="web", actor="subject", locale="fr", notice_version="2026-11-01",
                    evidence={"method": "signed_link"})
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 def prefs(**subs: str) -> Preferences:
@@ -27,8 +35,10 @@ def subscriber(store: Store) -> str:
     return store.create_subscriber("acme", preferences=prefs(offers__email=OPTED_IN), email="Ann@Example.org")
 
 
-def database_file(store: Store) -> str:
-    return store.engine.url.database
+def behind_our_back(store: Store, statement: str) -> None:
+    """Someone edits the database directly, outside the store."""
+    with store.engine.begin() as connection:
+        connection.execute(text(statement))
 
 
 def test_migrations_build_exactly_the_declared_schema(store: Store) -> None:
@@ -42,6 +52,25 @@ def test_migrations_build_exactly_the_declared_schema(store: Store) -> None:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
 
+def test_a_copy_of_the_migrated_template_needs_no_migration_and_the_apps_migrate_step_is_a_no_op(
+        store: Store, app_factory) -> None:  # noqa: ANN001
+    """Each test's database is a copy of one migrated once per session: ``create_app`` (which
+    migrates at start) finds nothing to do, changes nothing, and the app is ready."""
+
+    def schema() -> tuple:
+        with store.engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return versions, sorted(inspect(store.engine).get_table_names())
+
+    before = schema()
+    assert before[0] == [migrate.head()] and not migrate.pending(store.engine)
+    app_factory(migrate=True)
+    assert schema() == before and store.ready() == (True, "ok")
+    who = store.create_subscriber("acme", preferences=prefs(offers__email=OPTED_IN))
+    assert store.verify_chain(who).intact
+
+
+@SQLITE_ONLY
 def test_sqlite_runs_in_wal_with_durable_commits(store: Store) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -67,8 +96,7 @@ def test_the_hash_chain_verifies_and_detects_an_edit(store: Store, subscriber: s
         store.save("acme", subscriber, prefs(offers__email=state), base_version=version, context=WEB)
     report = store.verify_chain(subscriber)
     assert report.intact and report.events == 4
-    with sqlite3.connect(database_file(store)) as raw:  # someone edits history behind our back
-        raw.execute("UPDATE events SET actor = 'agent:mallory' WHERE version = 2")
+    behind_our_back(store, "UPDATE events SET actor = 'agent:mallory' WHERE version = 2")
     assert store.verify_chain(subscriber).broken_at == [2]
 
 
@@ -76,8 +104,7 @@ def test_the_chain_detects_a_removed_event(store: Store, subscriber: str) -> Non
     for version in (1, 2):
         store.save("acme", subscriber, prefs(offers__email=OPTED_OUT if version == 1 else OPTED_IN),
                    base_version=version, context=WEB)
-    with sqlite3.connect(database_file(store)) as raw:
-        raw.execute("DELETE FROM events WHERE version = 2")
+    behind_our_back(store, "DELETE FROM events WHERE version = 2")
     assert not store.verify_chain(subscriber).intact
 
 
@@ -188,6 +215,7 @@ def test_a_database_error_does_not_carry_personal_data_into_messages(store: Stor
     assert "ann@example.org" not in str(caught.value)
 
 
+@SQLITE_ONLY  # a networked engine reads off the event loop whatever the size
 def test_a_small_read_runs_inline_on_sqlite_and_a_large_one_off_the_event_loop(store: Store) -> None:
     import anyio
 
