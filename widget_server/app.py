@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import AsyncIterator, Callable, Mapping
 
 import anyio
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import CacheControlHeader, State
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -33,6 +33,7 @@ from .store.engine import make_engine
 from .store.store import Store, utcnow
 from .tokens import lookup_key, make_signer
 from .web.access_log import access_log_middleware
+from .web.dependencies import APP_DEPENDENCIES, CENTER_DEPENDENCIES, AppState
 from .web.error_handler import exception_handlers
 from .web.rendering import make_environment
 from .web.routes.api import SECURITY_COMPONENTS, api_router
@@ -98,28 +99,24 @@ def create_app(
                                 max_attempts=settings.webhook_max_attempts, transport=webhook_transport,
                                 poll_interval=settings.webhook_poll_ms / 1000,
                                 allow_private=settings.webhook_allow_private)
-    state = State(
-        {
-            "settings": settings,
-            "centers": centers,
-            "store": store,
-            "signer": signer,
-            "clock": clock,
-            "mailer": mailer or make_mailer(settings),
-            "translator": Translator.load(),
-            "jinja": jinja,
-            "form_views": {},  # (center id, locale) -> FormView, see web.routes.widget.form_view
-            "own_origins": own_origins_for(settings),
-            # The one write path: every surface writes through it, and it wakes the worker.
-            "changes": Changes(store, worker.due.set if worker else _no_worker),
-        }
+    state = AppState.build(
+        settings=settings,
+        centers=centers,
+        store=store,
+        signer=signer,
+        clock=clock,
+        mailer=mailer or make_mailer(settings),
+        translator=Translator.load(),
+        jinja=jinja,
+        own_origins=own_origins_for(settings),
+        # The one write path: every surface writes through it, and it wakes the worker.
+        changes=Changes(store, worker.due.set if worker else _no_worker),
     )
     return Litestar(
         route_handlers=[
-            WidgetController,
-            FreshLinkController,
-            UnsubscribeController,
-            center_theme,
+            # The visitor's pages of one center: `center` is the one the path names, or a 404.
+            Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES,
+                   route_handlers=[WidgetController, FreshLinkController, UnsubscribeController, center_theme]),
             embed_script,
             healthz,
             readyz,
@@ -131,6 +128,7 @@ def create_app(
             ),
         ],
         state=state,
+        dependencies=APP_DEPENDENCIES,
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers=exception_handlers,

@@ -8,7 +8,9 @@ built once, so a request pays only for execution. Reading a subscriber's choices
 from __future__ import annotations
 
 from sqlalchemy import (
+    Insert,
     Integer,
+    Select,
     String,
     bindparam,
     cast,
@@ -86,12 +88,25 @@ insert_interests = insert(subscriber_interests)
 events_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version)
 last_event_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version.desc()).limit(1)
 
-# The outbox: one delivery per active endpoint of the center, in the event's transaction.
-enqueue_deliveries = insert(webhook_deliveries).from_select(
-    ["endpoint_id", "event_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"],
-    select(
-        webhook_endpoints.c.id, cast(bindparam("event_id"), Integer), cast(bindparam("sid"), String),
-        literal("pending"), literal(0), bindparam("now", type_=webhook_deliveries.c.created_at.type),
-        bindparam("now", type_=webhook_deliveries.c.created_at.type),
-    ).where(webhook_endpoints.c.center == bindparam("center"), webhook_endpoints.c.disabled_at.is_(None)),
-)
+
+
+def enqueue_deliveries_of(appended: Select) -> Insert:
+    """The outbox rule, written once: for each of the ``appended`` events (a select of
+    their ``id``, ``subscriber_id`` and ``center``), one pending delivery per active
+    endpoint of the event's center, inserted in the event's own transaction."""
+    event = appended.subquery("appended")
+    now = bindparam("now", type_=webhook_deliveries.c.created_at.type)
+    return insert(webhook_deliveries).from_select(
+        ["endpoint_id", "event_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"],
+        select(webhook_endpoints.c.id, event.c.id, event.c.subscriber_id, literal("pending"), literal(0), now, now)
+        .select_from(event.join(webhook_endpoints, webhook_endpoints.c.center == event.c.center))
+        .where(webhook_endpoints.c.disabled_at.is_(None))
+        .order_by(event.c.id, webhook_endpoints.c.id),
+    )
+
+
+# One event, just appended (store.writes.append_event); imports enqueue a batch's at once.
+enqueue_deliveries = enqueue_deliveries_of(select(
+    cast(bindparam("event_id"), Integer).label("id"), cast(bindparam("sid"), String).label("subscriber_id"),
+    cast(bindparam("center"), String).label("center"),
+))

@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
+from litestar.plugins.htmx import HTMXDetails
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from ..errors import (
@@ -32,6 +33,7 @@ from ..errors import (
     WidgetError,
 )
 from ..i18n import negotiate, shipped_locales
+from .dependencies import AppState
 from .rendering import page_context
 
 log = logging.getLogger("widget_server.errors")
@@ -69,7 +71,7 @@ def _center_of(request: Request, error: WidgetError) -> Any:
     if error.center is not None:
         return error.center
     center_id = request.path_params.get("center_id") if request.scope.get("path_params") else None
-    return request.app.state.centers.get(center_id) if center_id else None
+    return AppState.of(request.app).centers.get(center_id) if center_id else None
 
 
 def error_locale(request: Request, error: WidgetError) -> str:
@@ -92,7 +94,8 @@ def handle_error(request: Request, exc: Exception) -> Response:
         return api_problem(request, error)
     error.center = _center_of(request, error)
     locale = error_locale(request, error)
-    translate = request.app.state.translator.get(locale).gettext
+    state = AppState.of(request.app)
+    translate = state.translator.get(locale).gettext
     title, detail = translate(error.title), translate(error.detail)
     headers = {"Vary": "HX-Request, Accept-Language"}
     allow = {k.lower(): v for k, v in (error.extra.get("headers") or {}).items()}.get("allow")
@@ -105,13 +108,13 @@ def handle_error(request: Request, exc: Exception) -> Response:
         fresh_link_url=f"/c/{error.center.id}/link?lang={locale}" if error.center else None,
     )
     template = "errors/error.html"
-    if request.headers.get("hx-request") == "true":
+    if HTMXDetails(request):  # litestar-htmx's reading of HX-Request
         headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML",
                         "HX-Trigger": json.dumps({"preferences:error": {"status": error.status}})})
         template = "partials/_error_message.html"
     # Rendered here, not lazily, so that a failure to render still ends in a page.
     try:
-        body = request.app.state.jinja.get_template(template).render(context)
+        body = state.jinja.get_template(template).render(context)
     except Exception as exc:  # noqa: BLE001
         log.error("error page could not be rendered: %s", type(exc).__name__, exc_info=exc)
         body = FALLBACK_PAGE % {"status": error.status, "title": escape(title)}
@@ -123,7 +126,7 @@ def api_problem(request: Request, error: WidgetError) -> Response:
     if not isinstance(error, ApiError) and error.status in _API_ERRORS:
         error = _API_ERRORS[error.status](**error.extra)  # what Litestar answers itself, in API words
     locale = negotiate(sorted(shipped_locales()), "en", accept_language=request.headers.get("accept-language"))
-    translate = request.app.state.translator.get(locale).gettext
+    translate = AppState.of(request.app).translator.get(locale).gettext
     headers = {"Vary": "Accept-Language", "Content-Language": locale}
     return problem(error, translate(error.title), translate(error.detail), headers)
 

@@ -12,13 +12,13 @@ refusal, and reports must keep the difference.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
 from ..centers.model import Center, Topic
-from ..errors import BadForm
-from ..preferences import OPTED_IN, OPTED_OUT, UNKNOWN, Preferences, suppress_all
+from ..choosing import KEEP, Choices, _Keep, apply
+from ..errors import BadForm, InvalidValues
+from ..preferences import OPTED_IN, OPTED_OUT, UNKNOWN, Preferences
 
 PAUSE_DAYS = (7, 30, 90)
 ACTIONS = ("save", "unsubscribe_all")
@@ -51,62 +51,56 @@ def read_action(form: Form) -> str:
 def desired_preferences(
     center: Center, current: Preferences, form: Form, now: datetime, shown: Sequence[str] | None = None
 ) -> Preferences:
-    """What the submitted form asks for, given what is stored now.
+    """What the submitted form asks for, given what is stored now (the shared rules of
+    :mod:`widget_server.choosing` decide what the center offers).
 
     ``shown`` are the ids of the topics the form showed (an embed may show only some):
     the others are left as they are, whatever the form lacks. "Unsubscribe from
     everything" still means everything.
     """
+    try:
+        return apply(center, current, choices_of(center, current, form, now, shown))
+    except InvalidValues:
+        raise BadForm() from None
+
+
+def choices_of(center: Center, current: Preferences, form: Form, now: datetime,
+               shown: Sequence[str] | None = None) -> Choices:
+    """The form's fields as :class:`Choices`: a form shows every choice, so it names each one."""
     if read_action(form) == "unsubscribe_all":
-        return suppress_all(center, current)
+        return Choices(suppress=True)
     topics = [t for t in center.switchable_topics if shown is None or t.id in shown]
-    subscriptions = dict(current.subscriptions)
+    subscriptions: dict[str, dict[str, str]] = {}
     for topic in topics:
         for channel in topic.channels:
-            key = (topic.id, channel)
             if f"s.{topic.id}.{channel}" in form:
-                subscriptions[key] = OPTED_IN
-            elif current.state(*key) != UNKNOWN:
-                subscriptions[key] = OPTED_OUT
-    opted_in_any = any(state == OPTED_IN for state in subscriptions.values())
-    return replace(
-        current,
+                subscriptions.setdefault(topic.id, {})[channel] = OPTED_IN
+            elif current.state(topic.id, channel) != UNKNOWN:
+                subscriptions.setdefault(topic.id, {})[channel] = OPTED_OUT
+    return Choices(
         subscriptions=subscriptions,
         frequencies=_frequencies(center, current, form, topics),
-        interests=_interests(center, form),
-        paused_until=_pause(current, form, now),
-        # Ticking anything after "unsubscribe from everything" is an explicit comeback.
-        suppressed=current.suppressed and not opted_in_any,
+        interests=frozenset(form.get("i") or []),
+        paused_until=_pause(form, now),
     )
 
 
 def _frequencies(center: Center, current: Preferences, form: Form, topics: Sequence[Topic]) -> dict[str, str]:
-    chosen = dict(current.frequencies)
+    """The frequencies the form changes: a select always sends a value, so only another one is a choice."""
+    chosen = {}
     for topic in topics:
         value = _one(form, f"f.{topic.id}")
-        if value is None or not topic.frequencies:
-            continue
-        if value not in topic.frequencies:
-            raise BadForm()
-        if value != current.frequency(center, topic.id):
+        if value is not None and topic.frequencies and value != current.frequency(center, topic.id):
             chosen[topic.id] = value
     return chosen
 
 
-def _interests(center: Center, form: Form) -> frozenset[str]:
-    offered = {interest.id for interest in center.interests}
-    chosen = frozenset(form.get("i") or [])
-    if not chosen <= offered:
-        raise BadForm()
-    return chosen
-
-
-def _pause(current: Preferences, form: Form, now: datetime) -> datetime | None:
+def _pause(form: Form, now: datetime) -> datetime | None | _Keep:
     value = _one(form, "pause", "keep")
     if value == "keep":
-        return current.paused_until
+        return KEEP
     if value == "0":
         return None
-    if value.isdigit() and int(value) in PAUSE_DAYS:
+    if value.isascii() and value.isdigit() and int(value) in PAUSE_DAYS:  # not '²': int() refuses it
         return now + timedelta(days=int(value))
     raise BadForm()

@@ -18,6 +18,7 @@ from litestar import Request
 from ..centers.model import Center
 from ..i18n import locale_display_name, text_direction
 from ..paths import STATIC, TEMPLATES
+from .dependencies import AppState
 from .theming import theme_version
 
 
@@ -77,7 +78,7 @@ def page_context(
 
     ``query`` is what the language switcher's links keep (default: this page's query).
     """
-    translator = request.app.state.translator
+    translator = AppState.of(request.app).translator
     if query is None:
         query = {k: v for k, v in request.query_params.items() if k not in ("lang", "saved")}
     return {

@@ -98,8 +98,17 @@ def via_proxy(url: httpx.URL) -> bool:
 
 
 def retry_delay(first_retry: timedelta, attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt: doubling, capped at an hour."""
-    return min(first_retry * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+    """The wait after the ``attempts``-th failed attempt: doubling, capped at an hour.
+
+    The doublings are counted only up to the cap: ``first_retry * 2**n`` overflows a
+    ``timedelta`` after some forty attempts, and ``webhook_max_attempts`` has no bound.
+    """
+    delay = first_retry
+    for _ in range(max(attempts - 1, 0)):
+        if delay >= MAX_DELAY:
+            break
+        delay *= 2
+    return min(delay, MAX_DELAY)
 
 
 class DeliveryWorker:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Connection, Integer, String, bindparam, cast, func, literal, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.engine import Dialect
 
-from ..tables import events, subscribers, webhook_deliveries, webhook_endpoints
+from ..queries import enqueue_deliveries_of
+from ..tables import events, subscribers
 
 #: Ids per ``IN (...)`` list: far below SQLite's and PostgreSQL's limits on parameters.
 CHUNK = 5000
@@ -18,16 +19,10 @@ last_event_id = select(func.coalesce(func.max(events.c.id), 0))
 appended_since = select(events.c.id, events.c.subscriber_id).where(events.c.id > bindparam("after"))
 appended_range = select(func.min(events.c.id), func.max(events.c.id)).where(events.c.id > bindparam("after"))
 
-# queries.enqueue_deliveries, for every event appended after a cursor at once.
-NOW = bindparam("now", type_=webhook_deliveries.c.created_at.type)
-enqueue_since = webhook_deliveries.insert().from_select(
-    ["endpoint_id", "event_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"],
-    select(webhook_endpoints.c.id, cast(events.c.id, Integer), cast(events.c.subscriber_id, String),
-           literal("pending"), literal(0), NOW, NOW)
-    .select_from(events.join(webhook_endpoints, webhook_endpoints.c.center == events.c.center))
-    .where(events.c.id > bindparam("after"), events.c.center == bindparam("center"),
-           webhook_endpoints.c.disabled_at.is_(None))
-    .order_by(events.c.id, webhook_endpoints.c.id),
+# The outbox rows of every event of the center appended after a cursor, at once.
+enqueue_since = enqueue_deliveries_of(
+    select(events.c.id, events.c.subscriber_id, events.c.center)
+    .where(events.c.id > bindparam("after"), events.c.center == bindparam("center"))
 )
 
 

@@ -1,15 +1,13 @@
-"""What every visitor-facing route shares: the center a path names, the visitor's
-language, and the status message a page shows."""
+"""What every visitor-facing route shares: the visitor's language and the status message
+a page shows. (The center a path names is a dependency: ``web/dependencies.py``.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from litestar import Request
-from litestar.datastructures import State
 
 from ...centers.model import Center
-from ...errors import NotFound
 from ...i18n import negotiate
 
 
@@ -18,13 +16,6 @@ class Message:
     kind: str  # success, error, warning
     text: str
     title: str = ""
-
-
-def center_or_404(state: State, center_id: str) -> Center:
-    center = state.centers.get(center_id)
-    if center is None:
-        raise NotFound()
-    return center
 
 
 def visitor_locale(request: Request, center: Center, token_locale: str | None, explicit: str | None) -> str:

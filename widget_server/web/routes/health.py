@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import anyio
-from litestar import Response, get
-from litestar.datastructures import State
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+
+from ...store.store import Store
+from ..dependencies import AppState
 
 
 @get("/healthz", media_type="application/json", cache=False)
@@ -14,8 +17,9 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", media_type="application/json", cache=False)
-async def readyz(state: State) -> Response[dict[str, str]]:
+async def readyz(request: Request, store: NamedDependency[Store]) -> Response[dict[str, str]]:
     """Ready to serve: the database answers and every migration is applied."""
-    ready, why = await anyio.to_thread.run_sync(state.store.ready)
-    body = {"status": "ready" if ready else "not ready", "database": why, "centers": str(len(state.centers))}
+    ready, why = await anyio.to_thread.run_sync(store.ready)
+    centers = AppState.of(request.app).centers
+    body = {"status": "ready" if ready else "not ready", "database": why, "centers": str(len(centers))}
     return Response(body, status_code=200 if ready else 503)

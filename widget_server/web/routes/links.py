@@ -13,26 +13,29 @@ from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Template
+from preference_sdk import TokenSigner
 
 from ...centers.model import Center
 from ...errors import LinkExpired, LinkInvalid
 from ...mailer import build_message
+from ...store.store import Store
 from ...tokens import WIDGET_SCOPES, read_link
+from ..dependencies import AppState, Origins
 from ..rendering import page_context
 from ..security import check_same_origin
-from .common import center_or_404, visitor_locale
+from .common import visitor_locale
 
 log = logging.getLogger("widget_server.links")
 
 
-def subscriber_of_link(state: State, center: Center, token: str) -> str | None:
+def subscriber_of_link(signer: TokenSigner, center: Center, token: str) -> str | None:
     """Whose link this is, if authentic, expired or not (an old unsubscribe link counts too)."""
     try:
-        return read_link(state.signer, token, center, scopes=(*WIDGET_SCOPES, "unsubscribe")).subscriber
+        return read_link(signer, token, center, scopes=(*WIDGET_SCOPES, "unsubscribe")).subscriber
     except LinkExpired as expired:
         claims = expired.extra.get("claims")
         return claims.subscriber if claims else None
@@ -40,8 +43,11 @@ def subscriber_of_link(state: State, center: Center, token: str) -> str | None:
         return None
 
 
-async def send_fresh_link(state: State, center: Center, subscriber_id: str, locale: str) -> None:
-    """Mint a short-lived ``login`` link and mail it to the subscriber's address."""
+async def send_fresh_link(state: AppState, center: Center, subscriber_id: str, locale: str) -> None:
+    """Mint a short-lived ``login`` link and mail it to the subscriber's address.
+
+    It runs after the response (a background task), so it takes the app's state whole.
+    """
     address = await state.store.run_sync(state.store.contact, subscriber_id, "email")
     if not address:
         return
@@ -60,29 +66,38 @@ async def send_fresh_link(state: State, center: Center, subscriber_id: str, loca
 
 
 class FreshLinkController(Controller):
-    path = "/c/{center_id:str}/link"
+    path = "/link"  # under /c/{center_id}
 
     @get(media_type=MediaType.HTML)
     async def ask(
-        self, request: Request, state: State, center_id: FromPath[str], lang: FromQuery[str | None] = None
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        lang: FromQuery[str | None] = None,
     ) -> Template:
-        center = center_or_404(state, center_id)
         locale = visitor_locale(request, center, None, lang)
         context = page_context(request, locale, center)
         return Template("pages/fresh_link.html", context=context)
 
     # Only this route is rate limited: it sends mail.
     @post(media_type=MediaType.HTML, status_code=200, middleware=[RateLimitConfig(("minute", 10)).middleware])
-    async def send(self, request: Request, state: State, center_id: FromPath[str]) -> Template:
-        center = center_or_404(state, center_id)
-        check_same_origin(request.headers, state.own_origins(request))
+    async def send(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        own_origins: NamedDependency[Origins],
+    ) -> Template:
+        check_same_origin(request.headers, own_origins)
         form = await request.form()
         locale = request.state.locale = visitor_locale(request, center, None, form.get("lang"))
         subscriber_id = None
         if form.get("t"):
-            subscriber_id = subscriber_of_link(state, center, form["t"])
+            subscriber_id = subscriber_of_link(signer, center, form["t"])
         elif form.get("email"):
-            subscriber_id = await state.store.run_sync(state.store.find_by_contact, center.id, "email", form["email"])
+            subscriber_id = await store.run_sync(store.find_by_contact, center.id, "email", form["email"])
+        state = AppState.of(request.app)
         task = BackgroundTask(send_fresh_link, state, center, subscriber_id, locale) if subscriber_id else None
         context = page_context(request, locale, center)
         return Template("pages/fresh_link_sent.html", context=context, background=task)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get
-from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
+from ...centers.model import Center
 from ..theming import MODES, theme_css, with_overrides
-from .common import center_or_404
 
 
-@get("/c/{center_id:str}/theme.css")
-async def center_theme(request: Request, state: State, center_id: FromPath[str],
-                       mode: FromQuery[str | None] = None) -> Response[str]:
-    center = center_or_404(state, center_id)
+@get("/theme.css")  # under /c/{center_id}
+async def center_theme(
+    request: Request,
+    center: NamedDependency[Center],
+    mode: FromQuery[str | None] = None,
+) -> Response[str]:
     theme = with_overrides(center.theme, request.query_params)
     return Response(
         theme_css(theme, mode if mode in MODES else "auto"),

@@ -25,23 +25,26 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from preference_sdk import TokenClaims
+from preference_sdk import TokenClaims, TokenSigner
 
 from ...centers.model import Center
+from ...changes import Changes
 from ...errors import BadForm, LinkInvalid
+from ...i18n import Translator
 from ...ledger import EventContext
-from ...store.store import Subscriber, VersionConflict
+from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import read_link, revoked
 from ...unsubscribing import SCOPE, CannotUnsubscribe, Target, target_of, undoable_event, undone
+from ..dependencies import Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options
 from ..labels import CHANNEL_LABELS
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, center_or_404, visitor_locale
+from .common import Message, visitor_locale
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
 
@@ -81,35 +84,35 @@ class Link:
         )
 
 
-async def open_link(request: Request, state: State, center: Center, token: str | None, lang: str | None,
-                    options_from: Callable[[str], str | None]) -> Link:
+async def open_link(request: Request, store: Store, signer: TokenSigner, center: Center, token: str | None,
+                    lang: str | None, options_from: Callable[[str], str | None]) -> Link:
     """The link's subscriber and claims, or the right error: expired ``401``, bad ``403``.
 
     Revocation is deliberately not checked here (see the module's docstring).
     """
-    claims = read_link(state.signer, token, center, scopes=(SCOPE,))
-    subscriber = await state.store.run_sync(state.store.get, center.id, claims.subscriber)
+    claims = read_link(signer, token, center, scopes=(SCOPE,))
+    subscriber = await store.run_sync(store.get, center.id, claims.subscriber)
     if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
         raise LinkInvalid(center=center)
     locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
     return Link(center, token or "", claims, subscriber, locale, read_options(center, options_from))
 
 
-def manage_url(state: State, link: Link) -> str | None:
+def manage_url(signer: TokenSigner, link: Link) -> str | None:
     """A fresh, short-lived ``login`` link to the widget: never the unsubscribe token itself."""
     if not link.trusted:
         return None
-    login = state.signer.mint("login", link.center.id, link.subscriber.id, l=link.locale)
+    login = signer.mint("login", link.center.id, link.subscriber.id, l=link.locale)
     return f"/c/{link.center.id}/preferences?{urlencode({'t': login, **link.options})}"
 
 
-def page(request: Request, state: State, link: Link, template: str, target: Target | None,
-         status: int = 200, **extra: Any) -> Template:
+def page(request: Request, translator: Translator, signer: TokenSigner, link: Link, template: str,
+         target: Target | None, status: int = 200, **extra: Any) -> Template:
     """One of the unsubscribe pages, in the link's language and the embed's theme."""
     center, locale = link.center, link.locale
     theme_query = {k: v for k, v in link.options.items() if k in THEME_OPTIONS}
     context = page_context(request, locale, center, theme_query=theme_query)
-    _ = state.translator.get(locale).gettext
+    _ = translator.get(locale).gettext
     topic = target.topic if target else None
     context.update(
         token=link.token,
@@ -119,7 +122,7 @@ def page(request: Request, state: State, link: Link, template: str, target: Targ
         topic_label=center.text(topic.label, locale) if topic else None,
         channel_label=_(CHANNEL_LABELS[target.channel]) if topic else None,
         has_required=any(not t.switchable for t in center.topics),
-        manage_url=manage_url(state, link),
+        manage_url=manage_url(signer, link),
         fresh_link_url=f"/c/{center.id}/link?{urlencode({'lang': locale})}",
         **extra,
     )
@@ -127,91 +130,112 @@ def page(request: Request, state: State, link: Link, template: str, target: Targ
 
 
 class UnsubscribeController(Controller):
-    path = "/c/{center_id:str}/unsubscribe"
+    path = "/unsubscribe"  # under /c/{center_id}
 
     @get(media_type=MediaType.HTML)
-    async def show(self, request: Request, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
-                   lang: FromQuery[str | None] = None, done: FromQuery[bool] = False,
-                   undone: FromQuery[bool] = False) -> Template:
+    async def show(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        translator: NamedDependency[Translator],
+        clock: NamedDependency[Clock],
+        t: FromQuery[str | None] = None,
+        lang: FromQuery[str | None] = None,
+        done: FromQuery[bool] = False,
+        undone: FromQuery[bool] = False,
+    ) -> Template:
         """What the link will switch off, and a button to confirm; or, once it is off,
         that it is done (with an undo for a while). Reading this page changes nothing."""
-        center = center_or_404(state, center_id)
-        link = await open_link(request, state, center, t, lang, request.query_params.get)
+        link = await open_link(request, store, signer, center, t, lang, request.query_params.get)
+        _ = translator.get(link.locale).gettext
         try:
             target = target_of(center, link.claims)
         except CannotUnsubscribe as problem:
-            _ = state.translator.get(link.locale).gettext
-            return page(request, state, link, "pages/unsubscribe_unavailable.html", None, problem.status,
-                        title=_(problem.title), detail=_(problem.detail))
+            return page(request, translator, signer, link, "pages/unsubscribe_unavailable.html", None,
+                        problem.status, title=_(problem.title), detail=_(problem.detail))
         prefs = link.subscriber.preferences
         if target.pending(center, prefs):
-            message = Message("success", state.translator.get(link.locale).gettext(
-                "You are subscribed again.")) if undone else None
-            return page(request, state, link, "pages/unsubscribe.html", target, message=message)
+            message = Message("success", _("You are subscribed again.")) if undone else None
+            return page(request, translator, signer, link, "pages/unsubscribe.html", target, message=message)
         event = None
         if link.trusted:
-            event = await state.store.run_sync(undoable_event, state.store, link.subscriber.id, state.clock(),
-                                           link.claims.issued_at)
-        return page(request, state, link, "pages/unsubscribe_done.html", target, just_done=done, undo_event=event)
+            event = await store.run_sync(undoable_event, store, link.subscriber.id, clock(), link.claims.issued_at)
+        return page(request, translator, signer, link, "pages/unsubscribe_done.html", target, just_done=done,
+                    undo_event=event)
 
     @post(media_type=MediaType.HTML, status_code=200)
-    async def unsubscribe(self, request: Request, state: State, center_id: FromPath[str]) -> Response | Redirect:
+    async def unsubscribe(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        translator: NamedDependency[Translator],
+        clock: NamedDependency[Clock],
+        changes: NamedDependency[Changes],
+        own_origins: NamedDependency[Origins],
+    ) -> Response | Redirect | Template:
         """RFC 8058's one-click (told apart by its body), or one of the page's two buttons."""
-        center = center_or_404(state, center_id)
         form = await request.form()
         if form.get("List-Unsubscribe") == ONE_CLICK:
-            return await self._one_click(request, state, center)
+            link = await open_link(request, store, signer, center, request.query_params.get("t"), None,
+                                   lambda _: None)
+            return await one_click(request, translator, changes, link)
         request.state.lang = form.get("lang")  # for errors before the language is settled
         action = form.get("action")
         if action not in ("confirm", "undo"):
             raise NotOneClick(center=center)
-        check_same_origin(request.headers, state.own_origins(request))
-        link = await open_link(request, state, center, form.get("t"), form.get("lang"), form.get)
+        check_same_origin(request.headers, own_origins)
+        link = await open_link(request, store, signer, center, form.get("t"), form.get("lang"), form.get)
         if action == "undo":
-            return await self._undo(request, state, link, form.get("event"))
+            return await undo(request, store, signer, translator, clock, changes, link, form.get("event"))
         target = target_of(center, link.claims)
         context = link.context("confirmed_on_page", request)
-        await state.changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
+        await changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
         return Redirect(link.page_url(done="1"), status_code=303)
 
-    async def _one_click(self, request: Request, state: State, center: Center) -> Response:
-        """RFC 8058: the token in the query, applied at once; a repeat records nothing."""
-        link = await open_link(request, state, center, request.query_params.get("t"), None, lambda _: None)
-        target = target_of(center, link.claims)
-        context = link.context("one_click", request)
-        await state.changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
-        text = state.translator.get(link.locale).gettext("You are unsubscribed")
-        return Response(text + "\n", status_code=200, media_type=MediaType.TEXT,
-                        headers={"Content-Language": link.locale})
 
-    async def _undo(self, request: Request, state: State, link: Link, version: str | None) -> Template | Redirect:
-        """Put back what the unsubscribe just switched off, as its own event.
+async def one_click(request: Request, translator: Translator, changes: Changes, link: Link) -> Response:
+    """RFC 8058: the token in the query, applied at once; a repeat records nothing."""
+    center = link.center
+    target = target_of(center, link.claims)
+    context = link.context("one_click", request)
+    await changes.apply(center.id, link.subscriber, lambda p: target.apply(center, p), context)
+    text = translator.get(link.locale).gettext("You are unsubscribed")
+    return Response(text + "\n", status_code=200, media_type=MediaType.TEXT,
+                    headers={"Content-Language": link.locale})
 
-        Only the latest event, only if it is an unsubscribe, only for a while after it,
-        and only with a link that is not revoked: anything else is answered ``409`` with
-        the page as it stands.
-        """
-        center = link.center
-        target = target_of(center, link.claims)
-        event = None
-        if link.trusted:
-            event = await state.store.run_sync(undoable_event, state.store, link.subscriber.id, state.clock(),
-                                           link.claims.issued_at)
-        if event is not None and str(event["version"]) == version:
-            context = link.context("undo_on_page", request, undoes_version=event["version"])
-            current = link.subscriber.preferences
-            try:
-                await state.changes.save(center.id, link.subscriber, undone(event, current),
-                                         base_version=current.version, context=context)
-            except VersionConflict:
-                pass  # something else was saved meanwhile: that is newer than the undo
-            else:
-                return Redirect(link.page_url(undone="1"), status_code=303)
-        _ = state.translator.get(link.locale).gettext
-        message = Message("warning", _("This can no longer be undone here. You can still change everything "
-                                       "in your preferences."), _("Nothing was saved"))
-        fresh = await state.store.run_sync(state.store.get, center.id, link.subscriber.id)
-        link = replace(link, subscriber=fresh or link.subscriber)
-        template = "pages/unsubscribe.html" if target.pending(center, link.subscriber.preferences) else \
-            "pages/unsubscribe_done.html"
-        return page(request, state, link, template, target, 409, message=message, undo_event=None)
+
+async def undo(request: Request, store: Store, signer: TokenSigner, translator: Translator, clock: Clock,
+               changes: Changes, link: Link, version: str | None) -> Template | Redirect:
+    """Put back what the unsubscribe just switched off, as its own event.
+
+    Only the latest event, only if it is an unsubscribe, only for a while after it,
+    and only with a link that is not revoked: anything else is answered ``409`` with
+    the page as it stands.
+    """
+    center = link.center
+    target = target_of(center, link.claims)
+    event = None
+    if link.trusted:
+        event = await store.run_sync(undoable_event, store, link.subscriber.id, clock(), link.claims.issued_at)
+    if event is not None and str(event["version"]) == version:
+        context = link.context("undo_on_page", request, undoes_version=event["version"])
+        current = link.subscriber.preferences
+        try:
+            await changes.save(center.id, link.subscriber, undone(event, current),
+                               base_version=current.version, context=context)
+        except VersionConflict:
+            pass  # something else was saved meanwhile: that is newer than the undo
+        else:
+            return Redirect(link.page_url(undone="1"), status_code=303)
+    _ = translator.get(link.locale).gettext
+    message = Message("warning", _("This can no longer be undone here. You can still change everything "
+                                   "in your preferences."), _("Nothing was saved"))
+    fresh = await store.run_sync(store.get, center.id, link.subscriber.id)
+    link = replace(link, subscriber=fresh or link.subscriber)
+    template = "pages/unsubscribe.html" if target.pending(center, link.subscriber.preferences) else \
+        "pages/unsubscribe_done.html"
+    return page(request, translator, signer, link, template, target, 409, message=message, undo_event=None)

@@ -16,26 +16,28 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
-from preference_sdk import TokenClaims
+from preference_sdk import TokenClaims, TokenSigner
 
 from ...centers.model import Center
+from ...changes import Changes
 from ...errors import BadForm, LinkInvalid
-from ...i18n import format_day
+from ...i18n import Translator, format_day
 from ...ledger import EventContext
 from ...preferences import OPTED_IN, Preferences
-from ...store.store import Subscriber, VersionConflict
+from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import check_not_revoked, read_link
+from ..dependencies import AppState, Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options, shown_topics
 from ..form_wording import FormView, build_form_view
 from ..forms import desired_preferences, read_version
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, center_or_404, visitor_locale
+from .common import Message, visitor_locale
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,18 @@ class Visit:
         return shown_topics(self.center, self.options)
 
 
-async def load_subscriber(state: State, center: Center, token: str | None) -> tuple[Subscriber, TokenClaims]:
+async def load_subscriber(store: Store, signer: TokenSigner, center: Center,
+                          token: str | None) -> tuple[Subscriber, TokenClaims]:
     """The subscriber a visitor's link opens, or the right error for the link."""
-    claims = read_link(state.signer, token, center)
-    subscriber = await state.store.run_sync(state.store.get, center.id, claims.subscriber)
+    claims = read_link(signer, token, center)
+    subscriber = await store.run_sync(store.get, center.id, claims.subscriber)
     if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
         raise LinkInvalid(center=center)
     check_not_revoked(claims, subscriber.valid_after, center)
     return subscriber, claims
 
 
-def form_view(state: State, center: Center, locale: str) -> FormView:
+def form_view(state: AppState, center: Center, locale: str) -> FormView:
     """The form's wording for this center and locale, built on first use."""
     key = (center.id, locale)
     view = state.form_views.get(key)
@@ -74,11 +77,12 @@ def form_view(state: State, center: Center, locale: str) -> FormView:
 def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
     """Everything the preference form renders from; a new submission id each time."""
     center, locale, token = visit.center, visit.locale, visit.token
-    now = request.app.state.clock()
+    state = AppState.of(request.app)
+    now = state.clock()
     paused = prefs.paused_until if prefs.paused(now) else None
     theme_query = {k: v for k, v in visit.options.items() if k in THEME_OPTIONS}
     context = page_context(request, locale, center, query={"t": token, **visit.options}, theme_query=theme_query)
-    view = form_view(request.app.state, center, locale)
+    view = form_view(state, center, locale)
     shown = visit.shown_topics
     context.update(
         token=token,
@@ -90,8 +94,8 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
         embed_origin=visit.options.get("embed_origin"),
         view=view,
         topics=[topic for topic in view.topics if topic.id in shown],
-        checked={f"s.{topic}.{channel}" for (topic, channel), state in prefs.subscriptions.items()
-                 if state == OPTED_IN},
+        checked={f"s.{topic}.{channel}" for (topic, channel), choice in prefs.subscriptions.items()
+                 if choice == OPTED_IN},
         frequencies={t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
         message=message,
     )
@@ -116,45 +120,63 @@ def unsaved_choices(visit: Visit, stored: Preferences, request: Request, now: da
 
 
 class WidgetController(Controller):
-    path = "/c/{center_id:str}/preferences"
+    path = "/preferences"  # under /c/{center_id}
 
     @get(media_type=MediaType.HTML)
-    async def show(self, request: HTMXRequest, state: State, center_id: FromPath[str], t: FromQuery[str | None] = None,
-                   lang: FromQuery[str | None] = None, saved: FromQuery[bool] = False,
-                   switch_to: FromQuery[str | None] = None) -> Template | Response:
+    async def show(
+        self,
+        request: HTMXRequest,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        translator: NamedDependency[Translator],
+        clock: NamedDependency[Clock],
+        t: FromQuery[str | None] = None,
+        lang: FromQuery[str | None] = None,
+        saved: FromQuery[bool] = False,
+        switch_to: FromQuery[str | None] = None,
+    ) -> Template | Response:
         """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
         so the page comes back in another language with the unsaved choices still ticked."""
         if switch_to and request.htmx:
             # The whole page changes language, not just the form: let htmx load it fully.
             return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
-        center = center_or_404(state, center_id)
-        subscriber, claims = await load_subscriber(state, center, t)
+        subscriber, claims = await load_subscriber(store, signer, center, t)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
-        _ = state.translator.get(locale).gettext
+        _ = translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
         visit = Visit(center, t, locale, read_options(center, request.query_params.get))
         prefs, pause_choice = subscriber.preferences, "keep"
         if switch_to:
-            prefs, pause_choice = unsaved_choices(visit, prefs, request, state.clock())
+            prefs, pause_choice = unsaved_choices(visit, prefs, request, clock())
         context = form_context(request, visit, prefs, message)
         context["pause_choice"] = pause_choice
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
     @post(media_type=MediaType.HTML, status_code=200)
-    async def save(self, request: HTMXRequest, state: State, center_id: FromPath[str]) -> Template | Redirect:
-        center = center_or_404(state, center_id)
-        check_same_origin(request.headers, state.own_origins(request))
+    async def save(
+        self,
+        request: HTMXRequest,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        translator: NamedDependency[Translator],
+        clock: NamedDependency[Clock],
+        changes: NamedDependency[Changes],
+        own_origins: NamedDependency[Origins],
+    ) -> Template | Redirect:
+        check_same_origin(request.headers, own_origins)
         form = await request.form()
         fields = {key: form.getall(key) for key in form.keys()}
         token = form.get("t")
         request.state.lang = form.get("lang")  # for errors before the language is settled
-        subscriber, claims = await load_subscriber(state, center, token)
+        subscriber, claims = await load_subscriber(store, signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
         visit = Visit(center, token, locale, read_options(center, form.get))
-        _ = state.translator.get(locale).gettext
+        _ = translator.get(locale).gettext
         is_htmx = bool(request.htmx)
         current = subscriber.preferences
-        now = state.clock()
+        now = clock()
         base_version = read_version(fields)
         desired = desired_preferences(center, current, fields, now, visit.shown_topics)
         if form.get("notice") != center.notice_version:
@@ -168,8 +190,8 @@ class WidgetController(Controller):
             context=client_context(request),
         )
         try:
-            result = await state.changes.save(center.id, subscriber, desired, base_version=base_version,
-                                              context=context, submission_id=form.get("submission") or None)
+            result = await changes.save(center.id, subscriber, desired, base_version=base_version,
+                                        context=context, submission_id=form.get("submission") or None)
         except VersionConflict as conflict:
             return self._respond(request, visit, conflict.current, is_htmx, status=409, message=Message(
                 "warning", _("Your preferences were changed on another device or tab while you were editing. "

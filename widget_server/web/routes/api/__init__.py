@@ -2,15 +2,19 @@
 
 Every route lives under ``/api/v1/centers/{center_id}``; the guard in :mod:`.auth`
 authenticates the key and checks its center and scope; writes go through
-:func:`.writes.run_write` (one transaction with their idempotency record).
+``write: ApiWrite`` (:mod:`.writes`: one transaction with their idempotency record,
+through the one write path). ``center``, ``store``, ``clock``... are dependencies
+(``web/dependencies.py``).
 """
 
 from __future__ import annotations
 
 from litestar import Router
+from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from ...dependencies import CENTER_DEPENDENCIES
 from .auth import rate_limit_identity, require_scope
 from .feed import center_definition, events
 from .imports import import_records
@@ -19,6 +23,7 @@ from .rights import RightsController
 from .sending import SendingController
 from .subscribers import SubscribersController
 from .webhooks import WebhooksController
+from .writes import provide_write
 
 #: An import batch: 10,000 lines of a few hundred bytes.
 MAX_IMPORT_BODY = 8 * 1024 * 1024
@@ -37,6 +42,7 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
                         WebhooksController,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
+        dependencies={**CENTER_DEPENDENCIES, "write": Provide(provide_write, sync_to_thread=False)},
         guards=[require_scope, check_request],  # in this order: who first, then what
         middleware=[RateLimitConfig(("minute", rate_limit), identifier_for_request=rate_limit_identity).middleware],
         security=[{"apiKey": []}],

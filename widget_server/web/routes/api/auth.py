@@ -17,6 +17,7 @@ from litestar.handlers import BaseRouteHandler
 from ....errors import Forbidden, NotFound, Unauthenticated
 from ....store import api_keys
 from ....store.api_keys import ApiKey
+from ...dependencies import AppState
 
 
 def presented_key(connection: ASGIConnection) -> str | None:
@@ -29,7 +30,8 @@ def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None
     presented = presented_key(connection)
     if presented is None or not presented.isprintable():
         raise Unauthenticated()
-    store = connection.app.state.store
+    state = AppState.of(connection.app)
+    store = state.store
     with store.engine.connect() as db:
         key = api_keys.authenticate(db, presented)
     if key is None:
@@ -37,7 +39,7 @@ def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None
     center_id = connection.path_params.get("center_id")
     if key.center != center_id:
         raise Forbidden()
-    if center_id not in connection.app.state.centers:
+    if center_id not in state.centers:
         raise NotFound()
     needed = handler.opt.get("scope", "admin")
     if not key.allows(needed):

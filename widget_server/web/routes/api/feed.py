@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, get
-from litestar.params import FromPath, QueryParameter
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from .... import json_shapes
+from ....centers.model import Center
 from ....store import feed
+from ....store.store import Store
 from .bodies import MAX_ID, CenterOut, FeedPage, problems
 
 
 @get("/", opt={"scope": "read"}, tags=["center"], summary="The center's topics, channels, frequencies, interests",
      responses=problems())
-async def center_definition(request: Request, center_id: FromPath[str]) -> CenterOut:
-    return json_shapes.center_definition(request.app.state.centers[center_id])  # type: ignore[return-value]
+async def center_definition(center: NamedDependency[Center]) -> CenterOut:
+    return json_shapes.center_definition(center)  # type: ignore[return-value]
 
 
 @get("/events", opt={"scope": "read"}, tags=["feed"], summary="The change feed, from a cursor", responses=problems())
 async def events(
-    request: Request, center_id: FromPath[str],
+    center: NamedDependency[Center], store: NamedDependency[Store],
     after: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="The last event id you processed")] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> FeedPage:
-    store = request.app.state.store
-
     def read() -> dict[str, Any]:
         with store.engine.connect() as connection:
-            rows, more = feed.page(connection, center_id, after, limit)
+            rows, more = feed.page(connection, center.id, after, limit)
         return {"events": [json_shapes.event(r) for r in rows], "next_cursor": rows[-1]["id"] if rows else after,
                 "has_more": more}
 

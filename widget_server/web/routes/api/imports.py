@@ -13,15 +13,19 @@ from typing import Annotated, Any
 
 import anyio
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter, RawBody
+from litestar.params import QueryParameter, RawBody
 from sqlalchemy import Connection
 
+from ....centers.model import Center
 from ....errors import BadRequest, UnsupportedMediaType
 from ....store.imports import Outcome, import_rows
+from ....store.store import Store
+from ...dependencies import Clock
 from .bodies import ImportReport, Problem, problems
 from .import_rows import Batch, read_batch
-from .writes import Answer, json_response, run_write
+from .writes import Answer, ApiWrite, json_response
 
 TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_type="application/problem+json",
                          generate_examples=False)
@@ -41,18 +45,20 @@ NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Cont
       description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "
                   "See docs/API.md, Bulk import.")
 async def import_records(
-    request: Request, center_id: FromPath[str],
+    request: Request,
+    center: NamedDependency[Center],
+    store: NamedDependency[Store],
+    clock: NamedDependency[Clock],
+    write: NamedDependency[ApiWrite],
     dry_run: Annotated[bool, QueryParameter(description="true: report what would change and write nothing")],
     body: RawBody,
 ) -> Response[ImportReport]:
-    state = request.app.state
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in NDJSON_TYPES:
         raise UnsupportedMediaType(errors=[{"path": "Content-Type", "message": "application/x-ndjson"}])
     if len(request.query_params.getall("dry_run", [])) > 1:  # the last one would win: say which, once
         raise BadRequest(errors=[{"path": "dry_run", "message": "give dry_run once: true or false"}])
-    center, store = state.centers[center_id], state.store
-    batch = await anyio.to_thread.run_sync(read_batch, body, center, state.clock())
+    batch = await anyio.to_thread.run_sync(read_batch, body, center, clock())
     actor = request.state.api_key.actor
 
     def work(connection: Connection) -> Answer:
@@ -61,7 +67,7 @@ async def import_records(
         return Answer(report(batch, outcome, dry_run=dry_run))
 
     if not dry_run:
-        return await run_write(request, work)
+        return await write(work)
 
     def read() -> Answer:
         with store.engine.connect() as connection, connection.begin():

@@ -6,17 +6,21 @@ from dataclasses import replace
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy import Connection
 
 from .... import json_shapes
+from ....centers.model import Center
 from ....errors import NotFound
 from ....ledger import EventContext
 from ....preferences import Preferences, suppress_all
 from ....store import gdpr
+from ....store.store import Store
+from ...dependencies import Clock
 from .bodies import Erasure, Export, problems
-from .subscribers import center_of, load
-from .writes import Answer, run_write
+from .subscribers import load
+from .writes import Answer, ApiWrite
 
 
 class RightsController(Controller):
@@ -25,8 +29,13 @@ class RightsController(Controller):
 
     @get("/{subscriber_id:str}/export", opt={"scope": "admin"}, summary="Everything held (GDPR access)",
          responses=problems())
-    async def export(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str]) -> Export:
-        center, store = center_of(request, center_id), request.app.state.store
+    async def export(
+        self,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        subscriber_id: FromPath[str],
+    ) -> Export:
 
         def read() -> dict[str, Any] | None:
             with store.engine.connect() as connection:
@@ -39,15 +48,19 @@ class RightsController(Controller):
             "subscriber": json_shapes.document(center, held["subscriber"]),
             "contact_points": held["contact_points"],
             "events": [json_shapes.recorded_event(e) for e in held["events"]],
-            "exported_at": json_shapes.instant(request.app.state.clock()),
+            "exported_at": json_shapes.instant(clock()),
         }
 
     @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)",
             responses=problems())
     async def erase(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        write: NamedDependency[ApiWrite],
+        subscriber_id: FromPath[str],
     ) -> Response[Erasure]:
-        center, store = center_of(request, center_id), request.app.state.store
         context = EventContext(source="api", actor=request.state.api_key.actor,
                                evidence={"method": "erasure_request"})
 
@@ -60,5 +73,5 @@ class RightsController(Controller):
                            "already_erased": done["already_erased"], "deleted": list(done["deleted"]),
                            "kept": list(done["kept"])})
 
-        return await run_write(request, work)
+        return await write(work)
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from preference_sdk import _decision
+from preference_sdk import TokenSigner, _decision
 from preference_sdk._models import CenterInfo
 from preference_sdk._models import Preferences as SdkPreferences
 
 from .... import json_shapes
 from ....centers.model import Center
 from ....errors import BadRequest, Conflict, InvalidValues, NotFound
+from ....settings import Settings
+from ....store.store import Store
+from ...dependencies import Clock
 from .bodies import DecisionOut, LinkOut, LinkRequest, problems
-from .subscribers import center_of
 
 _center_infos: dict[int, tuple[Center, CenterInfo]] = {}
 
@@ -36,12 +39,16 @@ class SendingController(Controller):
     @get("/{subscriber_id:str}/decision", opt={"scope": "read"}, summary="May we send this now? (can_contact)",
          responses=problems())
     async def decision(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
+        self,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        subscriber_id: FromPath[str],
         topic: Annotated[str, QueryParameter(min_length=1, max_length=64)],
         channel: Annotated[str, QueryParameter(min_length=1, max_length=32)],
-        at: FromQuery[datetime | None] = None, digest: FromQuery[bool] = False,
+        at: FromQuery[datetime | None] = None,
+        digest: FromQuery[bool] = False,
     ) -> DecisionOut:
-        center, store = center_of(request, center_id), request.app.state.store
         subscriber = await store.run_sync(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
@@ -51,16 +58,22 @@ class SendingController(Controller):
             return DecisionOut(False, _decision.ERASED, None)
         prefs = SdkPreferences.from_json(json_shapes.document(center, subscriber))
         answer = _decision.can_contact(prefs, center_info(center), topic, channel,
-                                       at=at or request.app.state.clock(), digest=digest)
+                                       at=at or clock(), digest=digest)
         return DecisionOut(answer.allowed, answer.reason, answer.frequency)
 
     @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
           responses=problems(409, 422))
     async def link(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str], data: JSONBody[LinkRequest],
+        self,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        signer: NamedDependency[TokenSigner],
+        settings: NamedDependency[Settings],
+        subscriber_id: FromPath[str],
+        data: JSONBody[LinkRequest],
     ) -> LinkOut:
-        center, state = center_of(request, center_id), request.app.state
-        subscriber = await state.store.run_sync(state.store.get, center.id, subscriber_id)
+        subscriber = await store.run_sync(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
         if subscriber.erased_at is not None:
@@ -71,10 +84,10 @@ class SendingController(Controller):
         extra = {"l": data.locale}
         if data.scope == "unsubscribe":
             extra.update(tp=data.topic, ch=data.channel)
-        token = state.signer.mint(data.scope, center.id, subscriber_id, **extra)
+        token = signer.mint(data.scope, center.id, subscriber_id, **extra)
         page = "preferences" if data.scope == "manage" else "unsubscribe"
-        url = f"{state.settings.base_url}/c/{center.id}/{page}?t={token}"
-        expires = state.clock() + timedelta(seconds=state.signer.lifetimes[data.scope])
+        url = f"{settings.base_url}/c/{center.id}/{page}?t={token}"
+        expires = clock() + timedelta(seconds=signer.lifetimes[data.scope])
         return LinkOut(token, url, expires)
 
 

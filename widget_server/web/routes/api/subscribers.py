@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import Connection
 
@@ -24,13 +25,9 @@ from .bodies import (
     SubscriberList,
     problems,
 )
-from .writes import Answer, run_write
+from .writes import Answer, ApiWrite
 
 ETAG = [ResponseHeader(name="ETag", description="The version, to send back in If-Match", documentation_only=True)]
-
-
-def center_of(request: Request, center_id: str) -> Center:
-    return request.app.state.centers[center_id]
 
 
 def _etag(version: int) -> dict[str, str]:
@@ -97,9 +94,13 @@ class SubscribersController(Controller):
     @post("/", opt={"scope": "write"}, status_code=201, summary="Create a subscriber", response_headers=ETAG,
           responses=problems(409, 422))
     async def create(
-        self, request: Request, center_id: FromPath[str], data: JSONBody[SubscriberCreate],
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        write: NamedDependency[ApiWrite],
+        data: JSONBody[SubscriberCreate],
     ) -> Response[PreferencesDocument]:
-        center, store = center_of(request, center_id), request.app.state.store
         if data.locale is not None and data.locale not in center.locales:
             raise InvalidValues(center=center, errors=[{"path": "locale", "message": "not a locale of this center"}])
 
@@ -126,14 +127,13 @@ class SubscribersController(Controller):
             answer.headers["Location"] = f"/api/v1/centers/{center.id}/subscribers/{subscriber_id}"
             return answer
 
-        return await run_write(request, work)
+        return await write(work)
 
     @get("/", opt={"scope": "read"}, summary="Find subscribers by external (CRM) id", responses=problems())
     async def find(
-        self, request: Request, center_id: FromPath[str],
+        self, center: NamedDependency[Center], store: NamedDependency[Store],
         external_id: Annotated[str, QueryParameter(min_length=1, max_length=128)],
     ) -> SubscriberList:
-        center, store = center_of(request, center_id), request.app.state.store
 
         def read() -> dict[str, Any]:
             with store.engine.connect() as connection:
@@ -146,9 +146,8 @@ class SubscribersController(Controller):
     @get("/{subscriber_id:str}", opt={"scope": "read"}, summary="Read a subscriber's preferences",
          response_headers=ETAG, responses=problems())
     async def read(
-        self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
+        self, center: NamedDependency[Center], store: NamedDependency[Store], subscriber_id: FromPath[str],
     ) -> Response[PreferencesDocument]:
-        center, store = center_of(request, center_id), request.app.state.store
         subscriber = await store.run_sync(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
@@ -156,19 +155,32 @@ class SubscribersController(Controller):
 
     @put("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
          summary="Replace a subscriber's choices (If-Match required)", responses=problems(409, 412, 422, 428))
-    async def replace(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
-                      data: JSONBody[PreferencesWrite]) -> Response[PreferencesDocument]:
-        return await self._write(request, center_id, subscriber_id, data, replacing=True)
+    async def replace(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        write: NamedDependency[ApiWrite],
+        subscriber_id: FromPath[str],
+        data: JSONBody[PreferencesWrite],
+    ) -> Response[PreferencesDocument]:
+        return await self._write(request, center, store, write, subscriber_id, data, replacing=True)
 
     @patch("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
            summary="Change some of a subscriber's choices", responses=problems(409, 412, 422))
-    async def change(self, request: Request, center_id: FromPath[str], subscriber_id: FromPath[str],
-                     data: JSONBody[PreferencesWrite]) -> Response[PreferencesDocument]:
-        return await self._write(request, center_id, subscriber_id, data, replacing=False)
+    async def change(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        write: NamedDependency[ApiWrite],
+        subscriber_id: FromPath[str],
+        data: JSONBody[PreferencesWrite],
+    ) -> Response[PreferencesDocument]:
+        return await self._write(request, center, store, write, subscriber_id, data, replacing=False)
 
-    async def _write(self, request: Request, center_id: str, subscriber_id: str, data: PreferencesWrite,
-                     *, replacing: bool) -> Response:
-        center, store = center_of(request, center_id), request.app.state.store
+    async def _write(self, request: Request, center: Center, store: Store, write: ApiWrite, subscriber_id: str,
+                     data: PreferencesWrite, *, replacing: bool) -> Response:
         expected = _if_match(request, required=replacing)
         context = _context(request, center, data)
 
@@ -187,4 +199,4 @@ class SubscribersController(Controller):
                 raise StaleVersion(center=center, current_version=stale.current.version) from None
             return _document_answer(store, connection, center, subscriber_id)
 
-        return await run_write(request, work)
+        return await write(work)

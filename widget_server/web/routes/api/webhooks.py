@@ -8,14 +8,18 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from preference_sdk._webhooks import new_webhook_secret
 from sqlalchemy import Connection
 
 from .... import json_shapes
 from ....errors import InvalidValues, NotFound
+from ....settings import Settings
 from ....store import webhooks as store_webhooks
+from ....store.store import Store
+from ...dependencies import Clock
 from .bodies import (
     KEEP_PREVIOUS_SECRET_MAX,
     MAX_ID,
@@ -30,7 +34,7 @@ from .bodies import (
     WebhookOut,
     problems,
 )
-from .writes import Answer, run_write
+from .writes import Answer, ApiWrite
 
 
 def url_problem(url: str, *, allow_private: bool) -> str | None:
@@ -75,23 +79,26 @@ class WebhooksController(Controller):
 
     @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)", responses=problems(422))
     async def create(
-        self, request: Request, center_id: FromPath[str], data: JSONBody[WebhookCreate],
+        self,
+        center_id: FromPath[str],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
+        write: NamedDependency[ApiWrite],
+        data: JSONBody[WebhookCreate],
     ) -> Response[WebhookOut]:
-        problem = url_problem(data.url, allow_private=request.app.state.settings.webhook_allow_private)
+        problem = url_problem(data.url, allow_private=settings.webhook_allow_private)
         if problem:
             raise InvalidValues(errors=[{"path": "url", "message": problem}])
-        clock = request.app.state.clock
 
         def work(connection: Connection) -> Answer:
             made = store_webhooks.create_endpoint(connection, center_id, data.url, data.description,
                                                   new_webhook_secret(), clock())
             return Answer(json_shapes.endpoint({**made, "counts": {}}, with_secret=True), 201)
 
-        return await run_write(request, work)
+        return await write(work)
 
     @get("/", summary="Endpoints, with delivery counts", responses=problems())
-    async def listing(self, request: Request, center_id: FromPath[str]) -> WebhookList:
-        store = request.app.state.store
+    async def listing(self, center_id: FromPath[str], store: NamedDependency[Store]) -> WebhookList:
 
         def read() -> dict[str, Any]:
             with store.engine.connect() as connection:
@@ -100,26 +107,31 @@ class WebhooksController(Controller):
         return await store.run_sync(read)  # type: ignore[return-value]
 
     @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint", responses=problems())
-    async def remove(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str]) -> None:
-        state = request.app.state
+    async def remove(self, center_id: FromPath[str], endpoint_id: FromPath[str], clock: NamedDependency[Clock],
+                     write: NamedDependency[ApiWrite]) -> None:
 
         def work(connection: Connection) -> Answer:
             if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
                 raise NotFound()
-            store_webhooks.disable(connection, endpoint_id, state.clock())
+            store_webhooks.disable(connection, endpoint_id, clock())
             return Answer(None, 204)
 
-        await run_write(request, work)
+        await write(work)
 
     @post("/{endpoint_id:str}/rotate-secret", status_code=200,
           summary="Replace the secret (shown once); the previous one still signs for a while", responses=problems(422))
-    async def rotate_secret(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
-                            data: JSONBody[SecretRotation | None] = None) -> Response[SecretRotated]:
+    async def rotate_secret(
+        self,
+        center_id: FromPath[str],
+        endpoint_id: FromPath[str],
+        clock: NamedDependency[Clock],
+        write: NamedDependency[ApiWrite],
+        data: JSONBody[SecretRotation | None] = None,
+    ) -> Response[SecretRotated]:
         keep = (data or SecretRotation()).expire_previous_in
         if not 0 <= keep <= KEEP_PREVIOUS_SECRET_MAX:
             raise InvalidValues(errors=[{"path": "expire_previous_in",
                                          "message": f"a number of seconds from 0 to {KEEP_PREVIOUS_SECRET_MAX}"}])
-        clock = request.app.state.clock
 
         def work(connection: Connection) -> Answer:
             endpoint = store_webhooks.endpoint(connection, center_id, endpoint_id)
@@ -131,15 +143,14 @@ class WebhooksController(Controller):
             del shown["counts"]
             return Answer({**shown, "previous_secret_expires_at": json_shapes.instant(until)}, 200)
 
-        return await run_write(request, work)
+        return await write(work)
 
     @get("/{endpoint_id:str}/deliveries", summary="Deliveries, newest first", responses=problems())
     async def deliveries(
-        self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
+        self, center_id: FromPath[str], endpoint_id: FromPath[str], store: NamedDependency[Store],
         status: Annotated[str | None, QueryParameter(pattern="^(pending|delivered|failed)$")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> DeliveryList:
-        store = request.app.state.store
 
         def read() -> dict[str, Any]:
             with store.engine.connect() as connection:
@@ -152,9 +163,9 @@ class WebhooksController(Controller):
 
     @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/replay", status_code=202,
           summary="Send one delivery again", responses=problems())
-    async def replay_one(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
-                         delivery_id: FromPath[str]) -> Response[DeliveryOut]:
-        number, clock = _delivery_id(delivery_id), request.app.state.clock
+    async def replay_one(self, center_id: FromPath[str], endpoint_id: FromPath[str], delivery_id: FromPath[str],
+                         clock: NamedDependency[Clock], write: NamedDependency[ApiWrite]) -> Response[DeliveryOut]:
+        number = _delivery_id(delivery_id)
 
         def work(connection: Connection) -> Answer:
             if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
@@ -164,13 +175,12 @@ class WebhooksController(Controller):
                 raise NotFound()
             return Answer(json_shapes.delivery(again), 202)
 
-        return await run_write(request, work)
+        return await write(work)
 
     @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again",
           responses=problems())
-    async def replay_after(self, request: Request, center_id: FromPath[str], endpoint_id: FromPath[str],
-                           data: JSONBody[ReplayRequest]) -> Response[Replayed]:
-        clock = request.app.state.clock
+    async def replay_after(self, center_id: FromPath[str], endpoint_id: FromPath[str], clock: NamedDependency[Clock],
+                           write: NamedDependency[ApiWrite], data: JSONBody[ReplayRequest]) -> Response[Replayed]:
 
         def work(connection: Connection) -> Answer:
             if store_webhooks.endpoint(connection, center_id, endpoint_id) is None:
@@ -178,4 +188,4 @@ class WebhooksController(Controller):
             return Answer({"queued": store_webhooks.replay_after(connection, center_id, endpoint_id, data.after,
                                                                  clock())}, 202)
 
-        return await run_write(request, work)
+        return await write(work)

@@ -1,6 +1,7 @@
 """Every API write runs here: one transaction, with its idempotency record inside it.
 
-``run_write(request, work)`` validates an ``Idempotency-Key``, replays the stored answer
+A handler asks for ``write: ApiWrite`` (provided per request by :func:`provide_write`)
+and returns ``await write(work)``: it validates an ``Idempotency-Key``, replays the stored answer
 of a repeat (``Idempotent-Replayed: true``), refuses the same key with another request
 (``422``), and otherwise runs ``work(connection)`` in a write transaction, storing its
 answer in that same transaction. A failed write stores nothing, so it can be retried.
@@ -15,12 +16,15 @@ from typing import Any, Callable
 
 import msgspec
 from litestar import Request, Response
+from litestar.di import NamedDependency
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ....changes import Changes
 from ....errors import BadRequest, Conflict, IdempotencyKeyInUse, IdempotencyKeyReused
 from ....store import idempotency
 from ....store.idempotency import StoredAnswer
+from ...dependencies import Clock
 
 KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -53,17 +57,32 @@ def _purge_now_and_then(connection: Connection, now: datetime) -> None:
     idempotency.purge(connection, now)
 
 
-async def run_write(request: Request, work: Callable[[Connection], Answer]) -> Response:
+@dataclass(frozen=True)
+class ApiWrite:
+    """This request's write: its idempotency key, through the one write path (``Changes``)."""
+
+    request: Request
+    changes: Changes
+    clock: Clock
+
+    async def __call__(self, work: Callable[[Connection], Answer]) -> Response:
+        return await run_write(self.request, self.changes, self.clock, work)
+
+
+def provide_write(request: Request, changes: NamedDependency[Changes], clock: NamedDependency[Clock]) -> ApiWrite:
+    return ApiWrite(request, changes, clock)
+
+
+async def run_write(request: Request, changes: Changes, clock: Clock, work: Callable[[Connection], Answer]) -> Response:
     key = request.headers.get("idempotency-key")
     if key is not None and not KEY_FORMAT.match(key):
         raise BadRequest(errors=[{"path": "Idempotency-Key", "message": "1 to 200 visible ASCII characters"}])
-    state = request.app.state
     api_key = request.state.api_key
     fingerprint = idempotency.fingerprint(request.method, request.url.path, request.url.query or "",
                                           await request.body())
 
     def transaction(connection: Connection) -> tuple[Answer, bool]:
-        now = state.clock()
+        now = clock()
         if key is not None:
             stored = idempotency.find(connection, api_key.id, key, now)
             if stored is not None:
@@ -80,7 +99,7 @@ async def run_write(request: Request, work: Callable[[Connection], Answer]) -> R
 
     try:
         # The one write path: commits, then wakes the webhook worker (changes.Changes.write).
-        answer, replayed = await state.changes.write(transaction)
+        answer, replayed = await changes.write(transaction)
     except IntegrityError:
         # A concurrent request committed first: the same idempotency key, or the same
         # external id or address (a unique index). Nothing of this one was written.
