@@ -74,9 +74,10 @@ def bound_socket(port: int = 0) -> socket.socket:
     return sock
 
 
-class _LoopbackTransport(TestClientTransport):
+class _LoopbackTransport(TestClientTransport, httpx.BaseTransport):
     """Litestar's in-process transport, with the peer a client on 127.0.0.1 would be: the
-    app keeps the truncated address in events, and Litestar's own is the name "testclient"."""
+    app keeps the truncated address in events, and Litestar's own is the name "testclient".
+    An httpx transport too, so that other clients (``another``, the SDK's) can share it."""
 
     def parse_request(self, request: httpx.Request) -> dict:
         scope = super().parse_request(request)

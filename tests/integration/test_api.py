@@ -1,4 +1,4 @@
-"""The JSON API against a real server on 127.0.0.1: every route, the good and the bad cases."""
+"""The JSON API, in-process, on SQLite and on PostgreSQL: every route, the good and the bad cases."""
 
 from __future__ import annotations
 
@@ -7,18 +7,25 @@ import json
 import httpx
 import pytest
 
+from tests.helpers import ENGINES
 from widget_server.store import api_keys
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def api(live_server, make_key):
+def api(client, make_key):
+    """A client of the app in-process with an admin key (``client`` itself sends no key)."""
     key = make_key(CENTER, "admin")
-    with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"}) as client:
-        client.key = key
-        yield client
+    with client.another(headers={"Authorization": f"Bearer {key}"}) as api:
+        api.key = key
+        yield api
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict:
@@ -43,41 +50,41 @@ def event_count(store, subscriber_id: str) -> int:
 # -- authentication and scopes --------------------------------------------------------
 
 
-def test_no_key_malformed_unknown_or_revoked_key_is_401(live_server, make_key, store) -> None:
-    url = f"{live_server.url}{BASE}"
-    body = problem(httpx.get(url), 401, "unauthenticated")
-    assert httpx.get(url).headers["www-authenticate"].startswith("Bearer")
+def test_no_key_malformed_unknown_or_revoked_key_is_401(client, make_key, store) -> None:
+    url = f"{client.url}{BASE}"
+    body = problem(client.get(url), 401, "unauthenticated")
+    assert client.get(url).headers["www-authenticate"].startswith("Bearer")
     assert body["type"] == "about:blank"
     for bad in ("Bearer nonsense", "Bearer pck_", "Bearer pck_abc_def", "Basic dXNlcjpwYXNz", "Bearer"):
-        problem(httpx.get(url, headers={"Authorization": bad}), 401, "unauthenticated")
+        problem(client.get(url, headers={"Authorization": bad}), 401, "unauthenticated")
     key = make_key(CENTER, "read")
     good = {"Authorization": f"Bearer {key}"}
-    assert httpx.get(url, headers=good).status_code == 200
+    assert client.get(url, headers=good).status_code == 200
     tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
-    problem(httpx.get(url, headers={"Authorization": f"Bearer {tampered}"}), 401, "unauthenticated")
+    problem(client.get(url, headers={"Authorization": f"Bearer {tampered}"}), 401, "unauthenticated")
     with store.engine.begin() as connection:
         assert api_keys.revoke(connection, key.split("_")[1], store.clock())
-    problem(httpx.get(url, headers=good), 401, "unauthenticated")
+    problem(client.get(url, headers=good), 401, "unauthenticated")
 
 
-def test_scopes_and_centers_are_enforced(live_server, make_key) -> None:
+def test_scopes_and_centers_are_enforced(client, make_key) -> None:
     read = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
     write = {"Authorization": f"Bearer {make_key(CENTER, 'write')}"}
     other = {"Authorization": f"Bearer {make_key('voyago', 'admin')}"}
-    url = live_server.url
-    lacking = problem(httpx.post(f"{url}{BASE}/subscribers", json={}, headers=read), 403, "forbidden")
+    url = client.url
+    lacking = problem(client.post(f"{url}{BASE}/subscribers", json={}, headers=read), 403, "forbidden")
     assert lacking["required_scope"] == "write"  # says which key to make
-    created = httpx.post(f"{url}{BASE}/subscribers", json={}, headers=write)
+    created = client.post(f"{url}{BASE}/subscribers", json={}, headers=write)
     assert created.status_code == 201
     sid = created.json()["subscriber_id"]
-    assert problem(httpx.get(f"{url}{BASE}/subscribers/{sid}/export", headers=write), 403,
+    assert problem(client.get(f"{url}{BASE}/subscribers/{sid}/export", headers=write), 403,
                    "forbidden")["required_scope"] == "admin"
-    problem(httpx.delete(f"{url}{BASE}/subscribers/{sid}", headers=write), 403, "forbidden")
-    problem(httpx.get(f"{url}{BASE}/webhooks", headers=write), 403, "forbidden")
-    assert "required_scope" not in problem(httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=other), 403,
+    problem(client.delete(f"{url}{BASE}/subscribers/{sid}", headers=write), 403, "forbidden")
+    problem(client.get(f"{url}{BASE}/webhooks", headers=write), 403, "forbidden")
+    assert "required_scope" not in problem(client.get(f"{url}{BASE}/subscribers/{sid}", headers=other), 403,
                                            "forbidden")  # another center's key: nothing to say about scopes
-    problem(httpx.get(f"{url}/api/v1/centers/nowhere", headers=other), 403, "forbidden")
-    assert httpx.get(f"{url}{BASE}/subscribers/{sid}", headers=read).status_code == 200
+    problem(client.get(f"{url}/api/v1/centers/nowhere", headers=other), 403, "forbidden")
+    assert client.get(f"{url}{BASE}/subscribers/{sid}", headers=read).status_code == 200
 
 
 def test_the_center_definition(api) -> None:
@@ -204,15 +211,15 @@ def test_decision(api) -> None:
             400, "bad_request")
 
 
-def test_links_open_the_widget_and_the_unsubscribe_page(api, live_server) -> None:
+def test_links_open_the_widget_and_the_unsubscribe_page(api, client) -> None:
     sid = create(api, locale="en")["subscriber_id"]
     link = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "manage", "locale": "en"})
     assert link.status_code == 201
-    assert link.json()["url"].startswith(f"{live_server.url}/c/{CENTER}/preferences?t=")
-    page = httpx.get(link.json()["url"])
+    assert link.json()["url"].startswith(f"{client.url}/c/{CENTER}/preferences?t=")
+    page = client.get(link.json()["url"])
     assert page.status_code == 200 and "<form" in page.text
     unsub = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "unsubscribe", "topic": "offers"}).json()
-    assert httpx.get(unsub["url"]).status_code == 200
+    assert client.get(unsub["url"]).status_code == 200
     problem(api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "unsubscribe", "topic": "orders"}),
             422, "invalid")
     problem(api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "login"}), 400, "bad_request")
@@ -310,21 +317,16 @@ def test_problems_speak_the_callers_language(api) -> None:
     assert body["title"] != english["title"]
 
 
-def test_rate_limit_answers_429_with_retry_after(app_factory, make_key) -> None:
-    from tests.helpers import serve_app
-
-    server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
-    try:
-        headers = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
-        answers = [httpx.get(f"{server.url}{BASE}", headers=headers) for _ in range(4)]
-        limited = problem(answers[-1], 429, "rate_limited")
-        assert int(answers[-1].headers["retry-after"]) >= 0 and limited["retry_after"] >= 0
-    finally:
-        server.stop()
+def test_rate_limit_answers_429_with_retry_after(client_for, make_key) -> None:
+    server = client_for(options={"api_rate_limit": 3})
+    headers = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
+    answers = [server.get(f"{server.url}{BASE}", headers=headers) for _ in range(4)]
+    limited = problem(answers[-1], 429, "rate_limited")
+    assert int(answers[-1].headers["retry-after"]) >= 0 and limited["retry_after"] >= 0
 
 
-def test_openapi_documents_every_api_route(live_server) -> None:
-    schema = httpx.get(f"{live_server.url}/schema/openapi.json").json()
+def test_openapi_documents_every_api_route(client) -> None:
+    schema = client.get(f"{client.url}/schema/openapi.json").json()
     paths = {p for p in schema["paths"] if p.startswith("/api/v1")}
     expected = {"", "/events", "/subscribers", "/subscribers/{subscriber_id}",
                 "/subscribers/{subscriber_id}/preferences", "/subscribers/{subscriber_id}/decision",
@@ -372,23 +374,18 @@ def test_bad_values_found_by_review_get_clear_answers(api) -> None:
                     headers={"Content-Type": "application/json"}).status_code in (400, 413)
 
 
-def test_an_erased_subscriber_cannot_be_reopened_by_a_link(api, live_server, settings) -> None:
+def test_an_erased_subscriber_cannot_be_reopened_by_a_link(api, client, settings) -> None:
     sid = create(api)["subscriber_id"]
     link = api.post(f"{BASE}/subscribers/{sid}/links", json={}).json()["url"]
     api.delete(f"{BASE}/subscribers/{sid}")
     problem(api.post(f"{BASE}/subscribers/{sid}/links", json={}), 409, "conflict")
-    assert httpx.get(link).status_code in (401, 403)
+    assert client.get(link).status_code in (401, 403)
 
 
-def test_a_stranger_cannot_use_up_a_keys_rate_limit(app_factory, make_key) -> None:
-    from tests.helpers import serve_app
-
-    server = serve_app(lambda port: app_factory(port=port, options={"api_rate_limit": 3}))
-    try:
-        key = make_key(CENTER, "read")
-        forged = f"pck_{key.split('_', 2)[1]}_{'x' * 43}"  # the victim's public id, a wrong secret
-        for _ in range(5):
-            httpx.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {forged}"})
-        assert httpx.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    finally:
-        server.stop()
+def test_a_stranger_cannot_use_up_a_keys_rate_limit(client_for, make_key) -> None:
+    server = client_for(options={"api_rate_limit": 3})
+    key = make_key(CENTER, "read")
+    forged = f"pck_{key.split('_', 2)[1]}_{'x' * 43}"  # the victim's public id, a wrong secret
+    for _ in range(5):
+        server.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {forged}"})
+    assert server.get(f"{server.url}{BASE}", headers={"Authorization": f"Bearer {key}"}).status_code == 200
