@@ -1,11 +1,10 @@
-"""The widget over real HTTP on 127.0.0.1: pages, saves, and every bad case."""
+"""The widget over HTTP, the app in-process: pages, saves, and every bad case."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-import httpx
 import pytest
 
 from tests.helpers import form_of, same_origin
@@ -14,24 +13,25 @@ CENTER = "maison-lumiere"
 
 
 @pytest.fixture
-def visitor(live_server, store):
-    """A subscriber of maison-lumiere with offers by e-mail, and their manage link."""
+def visitor(client, store):
+    """A subscriber of maison-lumiere with offers by e-mail, their manage link, and their
+    (French) browser."""
     from widget_server.preferences import OPTED_IN, Preferences
 
-    app = live_server.app
+    app = client.app
     subscriber = store.create_subscriber(
         CENTER, email="camille@example.org",
         preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}),
     )
     token = app.state.signer.mint("manage", CENTER, subscriber)
-    client = httpx.Client(base_url=live_server.url, headers={"Accept-Language": "fr-FR,fr;q=0.9"})
-    yield subscriber, token, client
-    client.close()
+    browser = client.another(headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    yield subscriber, token, browser
+    browser.close()
 
 
-def test_the_widget_page_is_served_with_its_security_headers(live_server, visitor) -> None:
-    _, token, client = visitor
-    response = client.get(f"/c/{CENTER}/preferences", params={"t": token})
+def test_the_widget_page_is_served_with_its_security_headers(client, visitor) -> None:
+    _, token, browser = visitor
+    response = browser.get(f"/c/{CENTER}/preferences", params={"t": token})
     assert response.status_code == 200
     html = response.text
     assert '<html lang="fr" dir="ltr"' in html
@@ -43,22 +43,22 @@ def test_the_widget_page_is_served_with_its_security_headers(live_server, visito
     assert "set-cookie" not in response.headers
     assert response.headers["cache-control"] == "no-store"
     stylesheet = re.search(r'href="(/static/widget.css\?v=\w+)"', html).group(1)
-    assert "max-age=31536000" in client.get(stylesheet).headers["cache-control"]
+    assert "max-age=31536000" in browser.get(stylesheet).headers["cache-control"]
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), "no inline script"
     assert 'name="s.offers.email" value="on" checked' in html
     assert "Offres et promotions" in html and "Enregistrer mes choix" in html
 
 
-def test_a_plain_post_saves_and_redirects_with_303(live_server, visitor, store) -> None:
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_a_plain_post_saves_and_redirects_with_303(client, visitor, store) -> None:
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.sms"] = ["on"]
     fields["i"] = ["garden", "lighting"]
     fields["f.offers"] = ["monthly"]
-    response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(live_server))
+    response = browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client))
     assert response.status_code == 303
     assert response.headers["location"].startswith(f"/c/{CENTER}/preferences?t=")
-    page = client.get(response.headers["location"])
+    page = browser.get(response.headers["location"])
     assert "Vos choix ont été enregistrés" in page.text
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.opted_in("offers", "sms") and prefs.interests == {"garden", "lighting"}
@@ -70,12 +70,12 @@ def test_a_plain_post_saves_and_redirects_with_303(live_server, visitor, store) 
     assert store.verify_chain(subscriber).intact
 
 
-def test_an_htmx_save_answers_the_form_fragment_and_a_status(live_server, visitor, store) -> None:
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_an_htmx_save_answers_the_form_fragment_and_a_status(client, visitor, store) -> None:
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.loyalty.push"] = ["on"]
-    response = client.post(f"/c/{CENTER}/preferences", data=fields,
-                           headers={**same_origin(live_server), "HX-Request": "true"})
+    response = browser.post(f"/c/{CENTER}/preferences", data=fields,
+                            headers={**same_origin(client), "HX-Request": "true"})
     assert response.status_code == 200
     assert "HX-Request" in response.headers["vary"]
     assert response.text.lstrip().startswith("<form")
@@ -84,24 +84,24 @@ def test_an_htmx_save_answers_the_form_fragment_and_a_status(live_server, visito
     assert store.get(CENTER, subscriber).preferences.opted_in("loyalty", "push")
 
 
-def test_the_same_form_posted_twice_records_one_change(live_server, visitor, store) -> None:
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_the_same_form_posted_twice_records_one_change(client, visitor, store) -> None:
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.push"] = ["on"]
     for _ in range(3):
-        client.post(f"/c/{CENTER}/preferences", data=fields, headers={**same_origin(live_server), "HX-Request": "true"})
+        browser.post(f"/c/{CENTER}/preferences", data=fields, headers={**same_origin(client), "HX-Request": "true"})
     assert len(store.events(subscriber)) == 2
 
 
-def test_a_stale_form_is_refused_with_the_fresh_state(live_server, visitor, store) -> None:
-    subscriber, token, client = visitor
-    first = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_a_stale_form_is_refused_with_the_fresh_state(client, visitor, store) -> None:
+    subscriber, token, browser = visitor
+    first = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     second = {**first, "submission": ["another-tab"]}
     first["s.offers.sms"] = ["on"]
-    assert client.post(f"/c/{CENTER}/preferences", data=first, headers=same_origin(live_server)).status_code == 303
+    assert browser.post(f"/c/{CENTER}/preferences", data=first, headers=same_origin(client)).status_code == 303
     second.pop("s.offers.email")
-    response = client.post(f"/c/{CENTER}/preferences", data=second,
-                           headers={**same_origin(live_server), "HX-Request": "true"})
+    response = browser.post(f"/c/{CENTER}/preferences", data=second,
+                            headers={**same_origin(client), "HX-Request": "true"})
     assert response.status_code == 409
     assert 'role="alert"' in response.text and "Rien n" in response.text
     assert 'name="s.offers.sms" value="on" checked' in response.text  # the fresh state
@@ -110,11 +110,11 @@ def test_a_stale_form_is_refused_with_the_fresh_state(live_server, visitor, stor
     assert len(store.events(subscriber)) == 2
 
 
-def test_unsubscribe_from_everything_is_one_post(live_server, visitor, store, centers) -> None:
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_unsubscribe_from_everything_is_one_post(client, visitor, store, centers) -> None:
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["action"] = ["unsubscribe_all"]
-    client.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(live_server))
+    browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client))
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.suppressed
     for topic in centers[CENTER].switchable_topics:
@@ -133,14 +133,14 @@ def test_unsubscribe_from_everything_is_one_post(live_server, visitor, store, ce
         {"action": ["delete_everything"]},
     ],
 )
-def test_a_bad_form_is_a_clear_422_and_changes_nothing(live_server, visitor, store, change) -> None:  # noqa: ANN001
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_a_bad_form_is_a_clear_422_and_changes_nothing(client, visitor, store, change) -> None:  # noqa: ANN001
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.sms"] = ["on"]
     fields.update(change)
     before = store.get(CENTER, subscriber)
-    for headers in (same_origin(live_server), {**same_origin(live_server), "HX-Request": "true"}):
-        response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+    for headers in (same_origin(client), {**same_origin(client), "HX-Request": "true"}):
+        response = browser.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
         assert response.status_code == 422
         assert "Nous n&#39;avons pas pu enregistrer vos choix" in response.text
         assert "Traceback" not in response.text
@@ -153,19 +153,19 @@ def test_a_bad_form_is_a_clear_422_and_changes_nothing(live_server, visitor, sto
     {"Sec-Fetch-Site": "same-site"},
     {"Origin": "https://evil.example"},
 ])
-def test_a_post_from_another_site_is_refused(live_server, visitor, store, headers) -> None:  # noqa: ANN001
-    subscriber, token, client = visitor
-    fields = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+def test_a_post_from_another_site_is_refused(client, visitor, store, headers) -> None:  # noqa: ANN001
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.sms"] = ["on"]
-    response = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+    response = browser.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
     assert response.status_code == 403 and "Demande refusée" in response.text
     assert len(store.events(subscriber)) == 1
 
 
-def test_an_expired_link_gets_a_friendly_page_offering_a_fresh_one(live_server, visitor, clock) -> None:
-    _, token, client = visitor
+def test_an_expired_link_gets_a_friendly_page_offering_a_fresh_one(client, visitor, clock) -> None:
+    _, token, browser = visitor
     clock.advance(days=181)
-    response = client.get(f"/c/{CENTER}/preferences", params={"t": token})
+    response = browser.get(f"/c/{CENTER}/preferences", params={"t": token})
     assert response.status_code == 401
     assert "Ce lien a expiré" in response.text
     assert f'action="/c/{CENTER}/link"' in response.text and f'name="t" value="{token}"' in response.text
@@ -173,67 +173,67 @@ def test_an_expired_link_gets_a_friendly_page_offering_a_fresh_one(live_server, 
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "", lambda t: "garbage"])
-def test_a_tampered_or_missing_link_is_403(live_server, visitor, mangle) -> None:  # noqa: ANN001
-    _, token, client = visitor
-    response = client.get(f"/c/{CENTER}/preferences", params={"t": mangle(token)})
+def test_a_tampered_or_missing_link_is_403(client, visitor, mangle) -> None:  # noqa: ANN001
+    _, token, browser = visitor
+    response = browser.get(f"/c/{CENTER}/preferences", params={"t": mangle(token)})
     assert response.status_code == 403 and "Ce lien ne fonctionne pas" in response.text
     assert 'name="email"' in response.text  # asks where to send a fresh link
 
 
-def test_a_link_of_another_scope_or_center_does_not_open_the_widget(live_server, visitor) -> None:
-    subscriber, _, client = visitor
-    signer = live_server.app.state.signer
+def test_a_link_of_another_scope_or_center_does_not_open_the_widget(client, visitor) -> None:
+    subscriber, _, browser = visitor
+    signer = client.app.state.signer
     for token, center in ((signer.mint("unsubscribe", CENTER, subscriber), CENTER),
                           (signer.mint("manage", CENTER, subscriber), "voyago")):
-        assert client.get(f"/c/{center}/preferences", params={"t": token}).status_code == 403
+        assert browser.get(f"/c/{center}/preferences", params={"t": token}).status_code == 403
 
 
-def test_revoked_links_stop_working(live_server, visitor, store, clock) -> None:
-    subscriber, token, client = visitor
+def test_revoked_links_stop_working(client, visitor, store, clock) -> None:
+    subscriber, token, browser = visitor
     clock.advance(seconds=5)
     store.revoke_links(subscriber)
-    assert client.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 401
-    fresh = live_server.app.state.signer.mint("manage", CENTER, subscriber)
+    assert browser.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 401
+    fresh = client.app.state.signer.mint("manage", CENTER, subscriber)
     clock.advance(seconds=2)
-    assert client.get(f"/c/{CENTER}/preferences", params={"t": fresh}).status_code == 200
+    assert browser.get(f"/c/{CENTER}/preferences", params={"t": fresh}).status_code == 200
 
 
-def test_an_unknown_center_is_a_404_page_in_the_visitors_language(live_server) -> None:
-    response = httpx.get(f"{live_server.url}/c/nope/preferences?t=x", headers={"Accept-Language": "de"})
+def test_an_unknown_center_is_a_404_page_in_the_visitors_language(client) -> None:
+    response = client.get(f"{client.url}/c/nope/preferences?t=x", headers={"Accept-Language": "de"})
     assert response.status_code == 404 and '<html lang="de"' in response.text
     assert "Seite nicht gefunden" in response.text
 
 
-def test_an_oversized_body_is_refused_without_a_trace(live_server, visitor, store) -> None:
-    subscriber, token, client = visitor
-    response = client.post(f"/c/{CENTER}/preferences", content=b"t=" + b"x" * 200_000,
-                           headers={**same_origin(live_server), "Content-Type": "application/x-www-form-urlencoded"})
+def test_an_oversized_body_is_refused_without_a_trace(client, visitor, store) -> None:
+    subscriber, token, browser = visitor
+    response = browser.post(f"/c/{CENTER}/preferences", content=b"t=" + b"x" * 200_000,
+                            headers={**same_origin(client), "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 413 and "Traceback" not in response.text
     assert len(store.events(subscriber)) == 1
 
 
-def test_health_and_readiness(live_server) -> None:
-    assert httpx.get(f"{live_server.url}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{live_server.url}/readyz")
+def test_health_and_readiness(client) -> None:
+    assert client.get(f"{client.url}/healthz").json() == {"status": "ok"}
+    ready = client.get(f"{client.url}/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 
 
-def test_tokens_and_personal_data_never_reach_the_logs(live_server, visitor, caplog) -> None:
-    _, token, client = visitor
+def test_tokens_and_personal_data_never_reach_the_logs(client, visitor, caplog) -> None:
+    _, token, browser = visitor
     caplog.set_level(logging.DEBUG)
-    client.get(f"/c/{CENTER}/preferences", params={"t": token})
-    client.get(f"/c/{CENTER}/preferences", params={"t": token + "x"})
-    client.post(f"/c/{CENTER}/link", data={"email": "camille@example.org"}, headers=same_origin(live_server))
+    browser.get(f"/c/{CENTER}/preferences", params={"t": token})
+    browser.get(f"/c/{CENTER}/preferences", params={"t": token + "x"})
+    browser.post(f"/c/{CENTER}/link", data={"email": "camille@example.org"}, headers=same_origin(client))
     server_side = ("widget_server", "uvicorn", "litestar")  # the test's own client logs URLs
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith(server_side))
     assert f"/c/{CENTER}/preferences" in logged  # the access log is on...
     assert token[:20] not in logged and "camille" not in logged  # ...and says nothing personal
 
 
-def test_a_newline_in_a_path_cannot_forge_an_access_log_line(live_server, make_key, caplog) -> None:
+def test_a_newline_in_a_path_cannot_forge_an_access_log_line(client, make_key, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     key = make_key(CENTER, "read")
-    forged = httpx.get(f"{live_server.url}/api/v1/centers/{CENTER}/subscribers/x%0AGET%20forged%20200",
+    forged = client.get(f"{client.url}/api/v1/centers/{CENTER}/subscribers/x%0AGET%20forged%20200",
                        headers={"Authorization": f"Bearer {key}"})
     assert forged.status_code == 404
     lines = [r.getMessage() for r in caplog.records if r.name == "widget_server.access"]
@@ -254,30 +254,26 @@ def test_the_command_line_keeps_http_client_urls_out_of_the_log() -> None:
     assert printed.split() == ["False", "False", "True"]
 
 
-def test_readiness_is_503_until_the_migrations_are_applied(app_factory, tmp_path) -> None:
-    from tests.helpers import serve_app
+def test_readiness_is_503_until_the_migrations_are_applied(client_for, tmp_path) -> None:
     from widget_server.store.engine import make_engine
     from widget_server.store.store import Store
 
     fresh = Store(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"), lookup_key=b"k")
-    server = serve_app(lambda port: app_factory(port=port, store=fresh, migrate=False))
-    try:
-        answer = httpx.get(f"{server.url}/readyz")
-        assert answer.status_code == 503 and answer.json()["database"] == "migrations pending"
-        assert httpx.get(f"{server.url}/healthz").status_code == 200  # alive, just not ready
-        fresh.migrate()
-        assert httpx.get(f"{server.url}/readyz").status_code == 200
-    finally:
-        server.stop()
+    server = client_for(store=fresh, migrate=False)
+    answer = server.get(f"{server.url}/readyz")
+    assert answer.status_code == 503 and answer.json()["database"] == "migrations pending"
+    assert server.get(f"{server.url}/healthz").status_code == 200  # alive, just not ready
+    fresh.migrate()
+    assert server.get(f"{server.url}/readyz").status_code == 200
 
 
-def test_random_junk_forms_never_reach_a_server_error(live_server, visitor, store) -> None:
+def test_random_junk_forms_never_reach_a_server_error(client, visitor, store) -> None:
     """200 malformed posts: each gets a clear 4xx (or a harmless save), never a 500."""
     import random
 
-    subscriber, token, client = visitor
+    subscriber, token, browser = visitor
     rng = random.Random(2026)
-    base = form_of(client.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    base = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     junk = ["", "0", "-1", "999999999999999999999", "on", "\x00", "é" * 300, "<script>", "%(x)s", "../", "nan",
             "Europe/Paris", "#fff", "weekly", "garden", "unsubscribe_all", "save", "keep", "30", token]
     names = [*base, "s.offers.fax", "s..", "f.nope", "i", "pause", "action", "version", "t", "lang", "tz", "topics",
@@ -289,17 +285,17 @@ def test_random_junk_forms_never_reach_a_server_error(live_server, visitor, stor
         headers = {"Sec-Fetch-Site": "same-origin"}
         if rng.random() < 0.5:
             headers["HX-Request"] = "true"
-        answer = client.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
+        answer = browser.post(f"/c/{CENTER}/preferences", data=fields, headers=headers)
         assert answer.status_code in (200, 303, 401, 403, 409, 422), (answer.status_code, fields)
         assert "Traceback" not in answer.text
     for _ in range(100):  # and the page itself, with junk options and a junk draft
         query = {"t": token, **{rng.choice(names): rng.choice(junk) for _ in range(rng.randint(1, 5))}}
-        answer = client.get(f"/c/{CENTER}/preferences", params=query)
+        answer = browser.get(f"/c/{CENTER}/preferences", params=query)
         assert answer.status_code in (200, 401, 403), (answer.status_code, query)
     assert store.verify_chain(subscriber).intact
 
 
-def test_the_openapi_document_is_served_where_the_contract_says(live_server) -> None:
-    document = httpx.get(f"{live_server.url}/schema/openapi.json").json()
+def test_the_openapi_document_is_served_where_the_contract_says(client) -> None:
+    document = client.get(f"{client.url}/schema/openapi.json").json()
     assert document["info"]["title"] == "widget-server"
     assert "/c/{center_id}/preferences" in document["paths"] and "/readyz" in document["paths"]
