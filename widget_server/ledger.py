@@ -71,12 +71,18 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot hash a {type(value).__name__}")
 
 
+def canonical_json(value: Any, *, sort_keys: bool = True) -> str:
+    """The one JSON encoding of the hashed form: compact, keys sorted, UTF-8 as it is.
+
+    Bulk imports build the same text piece by piece (``store/imports/proof.py``) from
+    this function's output, so the two cannot drift apart.
+    """
+    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes an event's hash is computed over."""
-    subset = {name: record.get(name) for name in HASHED_FIELDS}
-    return json.dumps(
-        subset, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
-    ).encode()
+    return canonical_json({name: record.get(name) for name in HASHED_FIELDS}).encode()
 
 
 def event_hash(record: Mapping[str, Any]) -> str:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from ...ledger import HASHED_FIELDS, Change, canonical
+from ...ledger import HASHED_FIELDS, Change, canonical, canonical_json
 from .model import Row
 
 
 def json_text(value: Any, *, sort_keys: bool = True) -> str:
-    """JSON as :func:`ledger.canonical` writes it (for the hashed form) or compactly (for storage)."""
-    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False)
+    """JSON as :func:`ledger.canonical` writes it (for the hashed form) or unsorted (for storage)."""
+    return canonical_json(value, sort_keys=sort_keys)
 
 
 class Hasher:
