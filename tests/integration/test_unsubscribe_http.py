@@ -1,4 +1,4 @@
-"""Unsubscribe links over real HTTP on 127.0.0.1: RFC 8058 one-click, and the page behind the link."""
+"""Unsubscribe links over HTTP, the app in-process: RFC 8058 one-click, and the page behind the link."""
 
 from __future__ import annotations
 
@@ -26,17 +26,18 @@ def subscriber(store) -> str:
 
 
 @pytest.fixture
-def client(live_server):
-    with httpx.Client(base_url=live_server.url, headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as client:
-        yield client
+def visitor(client):
+    """A French visitor's browser; ``client`` itself sends no Accept-Language, as a mail provider's server."""
+    with client.another(headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as visitor:
+        yield visitor
 
 
 @pytest.fixture
-def mint(live_server, subscriber):
+def mint(client, subscriber):
     """``mint(tp="offers", ch="sms", l="en")``: an unsubscribe token for the subscriber."""
 
     def make(scope: str = "unsubscribe", center: str = CENTER, who: str | None = None, **extra: str) -> str:
-        return live_server.app.state.signer.mint(scope, center, who or subscriber, **extra)
+        return client.app.state.signer.mint(scope, center, who or subscriber, **extra)
 
     return make
 
@@ -51,11 +52,11 @@ def hidden_fields(html: str, form_id: str) -> dict[str, str]:
     return {name: unescape(value) for name, value in fields.items()}
 
 
-def confirm(client, server, token: str, **extra: str) -> httpx.Response:  # noqa: ANN001
-    page = client.get(URL, params={"t": token, **extra})
+def confirm(visitor, server, token: str, **extra: str) -> httpx.Response:  # noqa: ANN001
+    page = visitor.get(URL, params={"t": token, **extra})
     assert page.status_code == 200 and 'value="confirm"' in page.text
-    return client.post(URL, data={**hidden_fields(page.text, "unsubscribe"), "action": "confirm"},
-                       headers=same_origin(server))
+    return visitor.post(URL, data={**hidden_fields(page.text, "unsubscribe"), "action": "confirm"},
+                        headers=same_origin(server))
 
 
 def manage_link(html: str) -> str:
@@ -65,11 +66,11 @@ def manage_link(html: str) -> str:
 # -- RFC 8058 one-click ----------------------------------------------------------------------
 
 
-def test_one_click_opts_out_that_topic_on_that_channel_and_records_one_event(live_server, store, subscriber,
+def test_one_click_opts_out_that_topic_on_that_channel_and_records_one_event(client, store, subscriber,
                                                                               mint) -> None:
     token = mint(tp="offers", ch="sms")
     # A mail provider's server: no cookie, no Origin of ours, a browser-like cross-site label at worst.
-    answer = httpx.post(f"{live_server.url}{URL}?t={token}", data=ONE_CLICK,
+    answer = client.post(f"{client.url}{URL}?t={token}", data=ONE_CLICK,
                         headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://mail.example"})
     assert answer.status_code == 200 and "location" not in answer.headers
     assert answer.headers["content-type"].startswith("text/plain") and answer.text.strip()
@@ -87,60 +88,60 @@ def test_one_click_opts_out_that_topic_on_that_channel_and_records_one_event(liv
     assert store.verify_chain(subscriber).intact
 
 
-def test_one_click_defaults_to_email_and_speaks_the_links_language(live_server, store, subscriber, mint) -> None:
-    answer = httpx.post(f"{live_server.url}{URL}", params={"t": mint(tp="offers", l="en")}, data=ONE_CLICK)
+def test_one_click_defaults_to_email_and_speaks_the_links_language(client, store, subscriber, mint) -> None:
+    answer = client.post(f"{client.url}{URL}", params={"t": mint(tp="offers", l="en")}, data=ONE_CLICK)
     assert answer.status_code == 200 and answer.headers["content-language"] == "en"
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.state("offers", "email") == OPTED_OUT and prefs.opted_in("offers", "sms")
     assert store.events(subscriber)[-1]["locale"] == "en"
 
 
-def test_one_click_as_multipart_form_data_works_too(live_server, store, subscriber, mint) -> None:
+def test_one_click_as_multipart_form_data_works_too(client, store, subscriber, mint) -> None:
     """RFC 8058 allows either encoding of the POST body."""
-    answer = httpx.post(f"{live_server.url}{URL}", params={"t": mint(tp="offers")},
+    answer = client.post(f"{client.url}{URL}", params={"t": mint(tp="offers")},
                         files={"List-Unsubscribe": (None, "One-Click")})
     assert answer.status_code == 200
     assert store.get(CENTER, subscriber).preferences.state("offers", "email") == OPTED_OUT
 
 
-def test_the_sdks_list_unsubscribe_headers_work_as_a_mail_provider_uses_them(live_server, settings, store,
+def test_the_sdks_list_unsubscribe_headers_work_as_a_mail_provider_uses_them(client, settings, store,
                                                                               subscriber, clock) -> None:
     """The contract end to end: the SDK mints the headers offline; a provider posts what they say."""
     from preference_sdk import LinkMinter
 
     # The server's clock is the test's: a link signed by the wall clock would be from its future.
-    minter = LinkMinter(live_server.url, list(settings.secret_keys), clock=lambda: clock().timestamp())
+    minter = LinkMinter(client.url, list(settings.secret_keys), clock=lambda: clock().timestamp())
     headers = minter.list_unsubscribe_headers(CENTER, subscriber, topic="offers", channel="sms",
                                               mailto="unsubscribe@example.com")
     url = re.match(r"<([^>]+)>", headers["List-Unsubscribe"]).group(1)
-    answer = httpx.post(url, content=headers["List-Unsubscribe-Post"].encode(),
+    answer = client.post(url, content=headers["List-Unsubscribe-Post"].encode(),
                         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 200
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.state("offers", "sms") == OPTED_OUT and prefs.opted_in("offers", "email")
-    assert httpx.get(url).status_code == 200  # and a mail client that opens it gets the page
+    assert client.get(url).status_code == 200  # and a mail client that opens it gets the page
 
 
-def test_a_repeated_one_click_is_harmless(live_server, store, subscriber, mint) -> None:
+def test_a_repeated_one_click_is_harmless(client, store, subscriber, mint) -> None:
     token = mint(tp="offers")
     for _ in range(3):
-        answer = httpx.post(f"{live_server.url}{URL}", params={"t": token}, data=ONE_CLICK)
+        answer = client.post(f"{client.url}{URL}", params={"t": token}, data=ONE_CLICK)
         assert answer.status_code == 200
     assert len(store.events(subscriber)) == 2
 
 
 @pytest.mark.parametrize("body", [{}, {"List-Unsubscribe": "one-click"}, {"List-Unsubscribe": "Yes"},
                                   {"unsubscribe": "1"}, {"action": "delete"}])
-def test_a_post_without_the_one_click_body_is_refused_and_changes_nothing(live_server, store, subscriber, mint,
+def test_a_post_without_the_one_click_body_is_refused_and_changes_nothing(client, store, subscriber, mint,
                                                                           body) -> None:  # noqa: ANN001
     before = store.get(CENTER, subscriber)
-    answer = httpx.post(f"{live_server.url}{URL}", params={"t": mint(tp="offers")}, data=body)
+    answer = client.post(f"{client.url}{URL}", params={"t": mint(tp="offers")}, data=body)
     assert answer.status_code == 400 and "Traceback" not in answer.text
     assert store.get(CENTER, subscriber) == before and len(store.events(subscriber)) == 1
 
 
-def test_no_topic_in_the_token_unsubscribes_from_everything(live_server, store, subscriber, mint, centers) -> None:
-    answer = httpx.post(f"{live_server.url}{URL}", params={"t": mint()}, data=ONE_CLICK)
+def test_no_topic_in_the_token_unsubscribes_from_everything(client, store, subscriber, mint, centers) -> None:
+    answer = client.post(f"{client.url}{URL}", params={"t": mint()}, data=ONE_CLICK)
     assert answer.status_code == 200
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.suppressed
@@ -153,12 +154,12 @@ def test_no_topic_in_the_token_unsubscribes_from_everything(live_server, store, 
 # -- the page behind the link ----------------------------------------------------------------
 
 
-def test_opening_the_link_changes_nothing_and_says_what_will_stop(live_server, client, store, subscriber,
+def test_opening_the_link_changes_nothing_and_says_what_will_stop(client, visitor, store, subscriber,
                                                                   mint) -> None:
     token = mint(tp="offers", ch="sms")
     before = store.get(CENTER, subscriber)
     for _ in range(3):  # a link scanner, then the person, then a reload
-        page = client.get(URL, params={"t": token})
+        page = visitor.get(URL, params={"t": token})
         assert page.status_code == 200
     assert store.get(CENTER, subscriber) == before and len(store.events(subscriber)) == 1
     html = page.text
@@ -170,23 +171,23 @@ def test_opening_the_link_changes_nothing_and_says_what_will_stop(live_server, c
     assert "set-cookie" not in page.headers and page.headers["cache-control"] == "no-store"
 
 
-def test_the_manage_link_is_a_fresh_login_link_never_the_unsubscribe_token(live_server, client, subscriber,
+def test_the_manage_link_is_a_fresh_login_link_never_the_unsubscribe_token(client, visitor, subscriber,
                                                                            mint) -> None:
     token = mint(tp="offers", l="en")
-    link = manage_link(client.get(URL, params={"t": token}).text)
+    link = manage_link(visitor.get(URL, params={"t": token}).text)
     login = parse_qs(urlsplit(link).query)["t"][0]
     assert login != token
-    signer = live_server.app.state.signer
+    signer = client.app.state.signer
     claims = signer.read(login, "login", center=CENTER)
     assert claims.subscriber == subscriber and claims.locale == "en"
-    widget = client.get(link)
+    widget = visitor.get(link)
     assert widget.status_code == 200 and 'name="s.offers.email"' in widget.text
 
 
-def test_confirming_on_the_page_unsubscribes_with_a_303_and_says_it_is_done(live_server, client, store,
+def test_confirming_on_the_page_unsubscribes_with_a_303_and_says_it_is_done(client, visitor, store,
                                                                              subscriber, mint) -> None:
     token = mint(tp="offers")
-    answer = confirm(client, live_server, token)
+    answer = confirm(visitor, client, token)
     assert answer.status_code == 303
     location = answer.headers["location"]
     assert location.startswith(f"{URL}?") and "done=1" in location
@@ -194,23 +195,23 @@ def test_confirming_on_the_page_unsubscribes_with_a_303_and_says_it_is_done(live
     event = store.events(subscriber)[-1]
     assert (event["source"], event["actor"]) == ("email_link", "subject")
     assert event["evidence"]["method"] == "confirmed_on_page" and event["locale"] == "fr"
-    done = client.get(location)
+    done = visitor.get(location)
     assert done.status_code == 200
     assert "Offres et promotions" in done.text and 'value="undo"' in done.text
     assert manage_link(done.text)
     # The button again (a second tab, a double click): nothing more happens.
-    again = client.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(live_server))
+    again = visitor.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(client))
     assert again.status_code == 303 and len(store.events(subscriber)) == 2
 
 
-def test_undo_puts_back_exactly_what_was_switched_off_as_its_own_event(live_server, client, store, subscriber,
+def test_undo_puts_back_exactly_what_was_switched_off_as_its_own_event(client, visitor, store, subscriber,
                                                                        mint) -> None:
     token = mint()  # everything
     before = store.get(CENTER, subscriber).preferences
-    done = client.get(confirm(client, live_server, token).headers["location"])
+    done = visitor.get(confirm(visitor, client, token).headers["location"])
     assert store.get(CENTER, subscriber).preferences.suppressed
-    answer = client.post(URL, data={**hidden_fields(done.text, "undo"), "action": "undo"},
-                         headers=same_origin(live_server))
+    answer = visitor.post(URL, data={**hidden_fields(done.text, "undo"), "action": "undo"},
+                          headers=same_origin(client))
     assert answer.status_code == 303 and "undone=1" in answer.headers["location"]
     after = store.get(CENTER, subscriber).preferences
     assert after.same_choices(before)  # opted in, pending and unknown alike, and no suppression
@@ -218,144 +219,144 @@ def test_undo_puts_back_exactly_what_was_switched_off_as_its_own_event(live_serv
     assert len(events) == 3
     assert events[-1]["source"] == "email_link" and events[-1]["evidence"]["method"] == "undo_on_page"
     assert events[-1]["evidence"]["undoes_version"] == events[-2]["version"]
-    page = client.get(answer.headers["location"])
+    page = visitor.get(answer.headers["location"])
     assert 'role="status"' in page.text and 'value="confirm"' in page.text  # can unsubscribe again
     # The undo posted twice changes nothing more.
-    client.post(URL, data={**hidden_fields(done.text, "undo"), "action": "undo"}, headers=same_origin(live_server))
+    visitor.post(URL, data={**hidden_fields(done.text, "undo"), "action": "undo"}, headers=same_origin(client))
     assert len(store.events(subscriber)) == 3
     assert store.verify_chain(subscriber).intact
 
 
-def test_undo_is_only_offered_right_after(live_server, client, store, subscriber, mint, clock) -> None:
+def test_undo_is_only_offered_right_after(client, visitor, store, subscriber, mint, clock) -> None:
     token = mint(tp="offers")
-    done = client.get(confirm(client, live_server, token).headers["location"])
+    done = visitor.get(confirm(visitor, client, token).headers["location"])
     fields = hidden_fields(done.text, "undo")
     clock.advance(hours=2)
-    later = client.get(URL, params={"t": token})
+    later = visitor.get(URL, params={"t": token})
     assert later.status_code == 200 and 'value="undo"' not in later.text and manage_link(later.text)
-    answer = client.post(URL, data={**fields, "action": "undo"}, headers=same_origin(live_server))
+    answer = visitor.post(URL, data={**fields, "action": "undo"}, headers=same_origin(client))
     assert answer.status_code == 409 and 'role="alert"' in answer.text
     assert store.get(CENTER, subscriber).preferences.state("offers", "email") == OPTED_OUT
     assert len(store.events(subscriber)) == 2
 
 
-def test_undo_cannot_undo_anything_but_the_latest_unsubscribe(live_server, client, store, subscriber, mint) -> None:
+def test_undo_cannot_undo_anything_but_the_latest_unsubscribe(client, visitor, store, subscriber, mint) -> None:
     """A save on the widget after the unsubscribe, or a made-up version: nothing to undo."""
     token = mint(tp="offers")
-    done = client.get(confirm(client, live_server, token).headers["location"])
+    done = visitor.get(confirm(visitor, client, token).headers["location"])
     fields = hidden_fields(done.text, "undo")
-    forged = client.post(URL, data={**fields, "event": "1", "action": "undo"}, headers=same_origin(live_server))
+    forged = visitor.post(URL, data={**fields, "event": "1", "action": "undo"}, headers=same_origin(client))
     assert forged.status_code == 409
     current = store.get(CENTER, subscriber).preferences
     from widget_server.ledger import EventContext
     store.save(CENTER, subscriber, Preferences(subscriptions={**current.subscriptions, ("loyalty", "push"): OPTED_IN}),
                base_version=current.version, context=EventContext(source="web", actor="subject"))
-    answer = client.post(URL, data={**fields, "action": "undo"}, headers=same_origin(live_server))
+    answer = visitor.post(URL, data={**fields, "action": "undo"}, headers=same_origin(client))
     assert answer.status_code == 409
     assert store.get(CENTER, subscriber).preferences.state("offers", "email") == OPTED_OUT
     assert len(store.events(subscriber)) == 3
 
 
 @pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}])
-def test_the_pages_buttons_refuse_a_post_from_another_site(live_server, client, store, subscriber, mint,
+def test_the_pages_buttons_refuse_a_post_from_another_site(client, visitor, store, subscriber, mint,
                                                             headers) -> None:  # noqa: ANN001
     token = mint(tp="offers")
     for action in ("confirm", "undo"):
-        answer = client.post(URL, data={"t": token, "lang": "fr", "action": action, "event": "1"}, headers=headers)
+        answer = visitor.post(URL, data={"t": token, "lang": "fr", "action": action, "event": "1"}, headers=headers)
         assert answer.status_code == 403 and "Demande refusée" in answer.text
     assert len(store.events(subscriber)) == 1
 
 
-def test_the_page_works_inside_an_embed_and_keeps_its_options(live_server, client, store, subscriber, mint) -> None:
+def test_the_page_works_inside_an_embed_and_keeps_its_options(client, visitor, store, subscriber, mint) -> None:
     token = mint(tp="offers")
     query = {"embed_origin": "http://127.0.0.1:8001", "mode": "dark", "primary": "#7a1f1f"}
-    page = client.get(URL, params={"t": token, **query})
+    page = visitor.get(URL, params={"t": token, **query})
     assert 'data-embed-origin="http://127.0.0.1:8001"' in page.text
     assert "mode=dark" in page.text and "primary=%237a1f1f" in page.text  # the theme's stylesheet
     assert "embed_origin=" in manage_link(page.text)
-    answer = confirm(client, live_server, token, **query)
+    answer = confirm(visitor, client, token, **query)
     assert answer.status_code == 303
     assert all(f"{name}=" in answer.headers["location"] for name in query)
-    assert 'data-embed-origin="http://127.0.0.1:8001"' in client.get(answer.headers["location"]).text
+    assert 'data-embed-origin="http://127.0.0.1:8001"' in visitor.get(answer.headers["location"]).text
 
 
 # -- bad links -----------------------------------------------------------------------------
 
 
-def test_an_expired_link_is_a_401_page_and_changes_nothing(live_server, client, store, subscriber, mint,
+def test_an_expired_link_is_a_401_page_and_changes_nothing(client, visitor, store, subscriber, mint,
                                                            clock) -> None:
     token = mint(tp="offers")
     clock.advance(days=366)
-    page = client.get(URL, params={"t": token})
+    page = visitor.get(URL, params={"t": token})
     assert page.status_code == 401 and "Ce lien a expiré" in page.text
     assert f'action="/c/{CENTER}/link"' in page.text  # offers a fresh link
-    assert httpx.post(f"{live_server.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 401
-    answer = client.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(live_server))
+    assert client.post(f"{client.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 401
+    answer = visitor.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(client))
     assert answer.status_code == 401
     assert len(store.events(subscriber)) == 1
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "", lambda t: "garbage"])
-def test_a_tampered_or_missing_link_is_a_403_and_changes_nothing(live_server, client, store, subscriber, mint,
+def test_a_tampered_or_missing_link_is_a_403_and_changes_nothing(client, visitor, store, subscriber, mint,
                                                                  mangle) -> None:  # noqa: ANN001
     token = mangle(mint(tp="offers"))
-    page = client.get(URL, params={"t": token})
+    page = visitor.get(URL, params={"t": token})
     assert page.status_code == 403 and "Ce lien ne fonctionne pas" in page.text and "Traceback" not in page.text
-    assert httpx.post(f"{live_server.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 403
-    answer = client.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(live_server))
+    assert client.post(f"{client.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 403
+    answer = visitor.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(client))
     assert answer.status_code == 403
     assert len(store.events(subscriber)) == 1
 
 
-def test_a_token_of_another_scope_or_center_does_not_unsubscribe(live_server, client, store, subscriber,
+def test_a_token_of_another_scope_or_center_does_not_unsubscribe(client, visitor, store, subscriber,
                                                                  mint) -> None:
     for token, center in ((mint("manage"), CENTER), (mint("login"), CENTER), (mint(tp="offers"), "voyago")):
-        assert client.get(f"/c/{center}/unsubscribe", params={"t": token}).status_code == 403
-        answer = httpx.post(f"{live_server.url}/c/{center}/unsubscribe", params={"t": token}, data=ONE_CLICK)
+        assert visitor.get(f"/c/{center}/unsubscribe", params={"t": token}).status_code == 403
+        answer = client.post(f"{client.url}/c/{center}/unsubscribe", params={"t": token}, data=ONE_CLICK)
         assert answer.status_code == 403
     assert len(store.events(subscriber)) == 1
 
 
-def test_an_unsubscribe_token_does_not_open_the_widget(live_server, client, subscriber, mint) -> None:
+def test_an_unsubscribe_token_does_not_open_the_widget(client, visitor, subscriber, mint) -> None:
     token = mint(tp="offers")
-    assert client.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 403
+    assert visitor.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 403
 
 
-def test_an_unknown_center_is_a_404(live_server, mint) -> None:
-    answer = httpx.get(f"{live_server.url}/c/nope/unsubscribe", params={"t": mint()}, headers={"Accept-Language": "de"})
+def test_an_unknown_center_is_a_404(client, mint) -> None:
+    answer = client.get(f"{client.url}/c/nope/unsubscribe", params={"t": mint()}, headers={"Accept-Language": "de"})
     assert answer.status_code == 404 and "Seite nicht gefunden" in answer.text
 
 
 @pytest.mark.parametrize("extra", [{"tp": "orders"}, {"tp": "no-such-topic"}, {"tp": "offers", "ch": "post"},
                                    {"tp": "loyalty", "ch": "fax"}])
-def test_a_topic_or_channel_that_cannot_be_switched_off_is_a_clear_422(live_server, client, store, subscriber, mint,
+def test_a_topic_or_channel_that_cannot_be_switched_off_is_a_clear_422(client, visitor, store, subscriber, mint,
                                                                        extra) -> None:  # noqa: ANN001
     token = mint(**extra)
-    page = client.get(URL, params={"t": token})
+    page = visitor.get(URL, params={"t": token})
     assert page.status_code == 422 and "Traceback" not in page.text
     assert 'value="confirm"' not in page.text and manage_link(page.text)
-    assert httpx.post(f"{live_server.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 422
-    answer = client.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(live_server))
+    assert client.post(f"{client.url}{URL}", params={"t": token}, data=ONE_CLICK).status_code == 422
+    answer = visitor.post(URL, data={"t": token, "lang": "fr", "action": "confirm"}, headers=same_origin(client))
     assert answer.status_code == 422
     assert len(store.events(subscriber)) == 1
 
 
-def test_revoked_links_still_unsubscribe_but_lead_nowhere_else(live_server, client, store, subscriber, mint,
+def test_revoked_links_still_unsubscribe_but_lead_nowhere_else(client, visitor, store, subscriber, mint,
                                                                clock) -> None:
     email_token, sms_token = mint(tp="offers"), mint(tp="offers", ch="sms")
     clock.advance(seconds=5)
     store.revoke_links(subscriber)
-    assert httpx.post(f"{live_server.url}{URL}", params={"t": email_token}, data=ONE_CLICK).status_code == 200
-    assert confirm(client, live_server, sms_token).status_code == 303
+    assert client.post(f"{client.url}{URL}", params={"t": email_token}, data=ONE_CLICK).status_code == 200
+    assert confirm(visitor, client, sms_token).status_code == 303
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.state("offers", "email") == OPTED_OUT and prefs.state("offers", "sms") == OPTED_OUT
     # A revoked link must not mint a working link to the widget, nor opt back in.
-    done = client.get(URL, params={"t": sms_token})
+    done = visitor.get(URL, params={"t": sms_token})
     assert done.status_code == 200 and 'value="undo"' not in done.text
     assert "/preferences?" not in done.text and f"/c/{CENTER}/link?" in done.text
     last = store.events(subscriber)[-1]["version"]
-    answer = client.post(URL, data={"t": sms_token, "lang": "fr", "action": "undo", "event": str(last)},
-                         headers=same_origin(live_server))
+    answer = visitor.post(URL, data={"t": sms_token, "lang": "fr", "action": "undo", "event": str(last)},
+                          headers=same_origin(client))
     assert answer.status_code == 409 and len(store.events(subscriber)) == 3
 
 
@@ -389,10 +390,10 @@ def test_an_unsubscribe_is_applied_to_the_fresh_state_when_someone_saved_meanwhi
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
-def test_every_unsubscribe_screen_speaks_the_language(live_server, store, locale: str) -> None:
+def test_every_unsubscribe_screen_speaks_the_language(client, store, locale: str) -> None:
     """The confirm page, the done page, the page after an undo, the 422 page, the one-click answer
     and its 400: native text, ``lang`` and ``dir``, no English left."""
-    app = live_server.app
+    app = client.app
     center = "voyago"  # offers every shipped language
     signer = app.state.signer
     who = store.create_subscriber(center, preferences=Preferences(subscriptions={("deals", "email"): OPTED_IN}))
@@ -400,20 +401,20 @@ def test_every_unsubscribe_screen_speaks_the_language(live_server, store, locale
         signer.mint("unsubscribe", center, who, l=locale)
     url = f"/c/{center}/unsubscribe"
     own = {"Sec-Fetch-Site": "same-origin"}
-    with httpx.Client(base_url=live_server.url) as client:
-        screens = {"confirm topic": client.get(url, params={"t": topic}),
-                   "confirm everything": client.get(url, params={"t": everything})}
-        done = client.post(url, data={"t": everything, "lang": locale, "action": "confirm"}, headers=own)
-        screens["done"] = client.get(done.headers["location"])
-        screens["already"] = client.get(url, params={"t": topic})
-        undo = client.post(url, data={**hidden_fields(screens["done"].text, "undo"), "action": "undo"}, headers=own)
-        screens["undone"] = client.get(undo.headers["location"])
-        screens["cannot undo"] = client.post(url, data={"t": topic, "lang": locale, "action": "undo", "event": "9"},
-                                             headers=own)
-        screens["unavailable"] = client.get(url, params={"t": signer.mint("unsubscribe", center, who, tp="bookings",
+    with client.another() as visitor:
+        screens = {"confirm topic": visitor.get(url, params={"t": topic}),
+                   "confirm everything": visitor.get(url, params={"t": everything})}
+        done = visitor.post(url, data={"t": everything, "lang": locale, "action": "confirm"}, headers=own)
+        screens["done"] = visitor.get(done.headers["location"])
+        screens["already"] = visitor.get(url, params={"t": topic})
+        undo = visitor.post(url, data={**hidden_fields(screens["done"].text, "undo"), "action": "undo"}, headers=own)
+        screens["undone"] = visitor.get(undo.headers["location"])
+        screens["cannot undo"] = visitor.post(url, data={"t": topic, "lang": locale, "action": "undo", "event": "9"},
+                                              headers=own)
+        screens["unavailable"] = visitor.get(url, params={"t": signer.mint("unsubscribe", center, who, tp="bookings",
                                                                            l=locale)})
-        screens["not one-click"] = client.post(url, params={"t": topic}, data={"lang": locale})
-        screens["one-click"] = client.post(url, params={"t": topic}, data=ONE_CLICK)
+        screens["not one-click"] = visitor.post(url, params={"t": topic}, data={"lang": locale})
+        screens["one-click"] = visitor.post(url, params={"t": topic}, data=ONE_CLICK)
     expected = {"confirm topic": 200, "confirm everything": 200, "done": 200, "already": 200, "undone": 200,
                 "cannot undo": 409, "unavailable": 422, "not one-click": 400, "one-click": 200}
     sources = english_sources(app.state.translator, locale) if locale != "en" else []
@@ -431,25 +432,25 @@ def test_every_unsubscribe_screen_speaks_the_language(live_server, store, locale
             assert app.state.translator.gettext(locale, message) != message, (locale, message)
 
 
-def test_undo_belongs_to_the_link_that_confirmed(live_server, client, store, subscriber, mint, clock) -> None:
+def test_undo_belongs_to_the_link_that_confirmed(client, visitor, store, subscriber, mint, clock) -> None:
     """A one-click (a mail provider's, maybe for a forwarded copy) offers no undo; nor does another link."""
     token = mint(tp="offers", ch="email")
-    assert httpx.post(f"{live_server.url}{URL}?t={token}", data=ONE_CLICK).status_code == 200
-    after_one_click = client.get(URL, params={"t": token})
+    assert client.post(f"{client.url}{URL}?t={token}", data=ONE_CLICK).status_code == 200
+    after_one_click = visitor.get(URL, params={"t": token})
     assert 'value="undo"' not in after_one_click.text
     clock.advance(seconds=5)
     mine = mint(tp="offers", ch="sms")
-    assert confirm(client, live_server, mine).status_code == 303
-    assert 'value="undo"' in client.get(URL, params={"t": mine}).text
+    assert confirm(visitor, client, mine).status_code == 303
+    assert 'value="undo"' in visitor.get(URL, params={"t": mine}).text
     clock.advance(seconds=5)
     forwarded = mint(tp="offers", ch="sms")  # another copy of the mail, another link
-    assert 'value="undo"' not in client.get(URL, params={"t": forwarded}).text
+    assert 'value="undo"' not in visitor.get(URL, params={"t": forwarded}).text
 
 
-def test_an_erased_subscriber_cannot_use_an_unsubscribe_link(live_server, client, store, subscriber, mint,
+def test_an_erased_subscriber_cannot_use_an_unsubscribe_link(client, visitor, store, subscriber, mint,
                                                            make_key) -> None:
     token = mint(tp="offers")
     key = make_key(CENTER, "admin")
-    assert httpx.delete(f"{live_server.url}/api/v1/centers/{CENTER}/subscribers/{subscriber}",
+    assert client.delete(f"{client.url}/api/v1/centers/{CENTER}/subscribers/{subscriber}",
                         headers={"Authorization": f"Bearer {key}"}).status_code == 200
-    assert client.get(URL, params={"t": token}).status_code == 403
+    assert visitor.get(URL, params={"t": token}).status_code == 403
