@@ -1,4 +1,4 @@
-"""Embed options over HTTP: what an embed may ask for, what it may not, what survives a save."""
+"""Embed options over HTTP, the app in-process: what an embed may ask for, what it may not, what survives a save."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import re
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 
 from widget_server.preferences import OPTED_IN, Preferences
@@ -16,12 +15,12 @@ ALLOWED = "http://127.0.0.1:8001"
 
 
 @pytest.fixture
-def visit(live_server, store):
+def visit(client, store):
     subscriber = store.create_subscriber(CENTER, preferences=Preferences(
         subscriptions={("offers", "email"): OPTED_IN, ("inspirations", "email"): OPTED_IN}))
-    token = live_server.app.state.signer.mint("manage", CENTER, subscriber)
-    with httpx.Client(base_url=live_server.url, headers={"Accept-Language": "en"}) as client:
-        yield subscriber, token, client
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    with client.another(headers={"Accept-Language": "en"}) as visitor:
+        yield subscriber, token, visitor
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -83,9 +82,9 @@ def test_htmx_saves_and_errors_raise_events_for_the_host_page(visit) -> None:
     assert json.loads(bad.headers["hx-trigger"]) == {"preferences:error": {"status": 422}}
 
 
-def test_the_theme_stylesheet_has_light_dark_and_only_readable_overrides(live_server) -> None:
+def test_the_theme_stylesheet_has_light_dark_and_only_readable_overrides(client) -> None:
     def css(**params: str) -> str:
-        return httpx.get(f"{live_server.url}/c/{CENTER}/theme.css", params=params).text
+        return client.get(f"{client.url}/c/{CENTER}/theme.css", params=params).text
 
     auto = css()
     assert "prefers-color-scheme: dark" in auto and "color-scheme: light" in auto

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 from html import unescape
 
-import httpx
 import pytest
 from babel import Locale
 from babel.messages.pofile import read_po
@@ -46,11 +45,11 @@ def visible_text(html: str) -> str:
 
 
 @pytest.fixture
-def screens(live_server, store, clock):
+def screens(client, store, clock):
     """Every screen of the widget for one language: name -> (status, html)."""
     from widget_server.preferences import OPTED_IN, Preferences
 
-    app = live_server.app
+    app = client.app
     same_origin = {"Sec-Fetch-Site": "same-origin"}
 
     def render(locale: str) -> dict[str, tuple[int, str]]:
@@ -58,29 +57,29 @@ def screens(live_server, store, clock):
             CENTER, email="ana@example.org", preferences=Preferences(subscriptions={("deals", "email"): OPTED_IN})
         )
         token = app.state.signer.mint("manage", CENTER, subscriber, l=locale)
-        with httpx.Client(base_url=live_server.url) as client:
+        with client.another() as visitor:
             url = f"/c/{CENTER}/preferences"
-            page = client.get(url, params={"t": token})
+            page = visitor.get(url, params={"t": token})
             form = {"t": token, "version": "1", "submission": "s1", "notice": app.state.centers[CENTER].notice_version,
                     "lang": locale, "s.deals.sms": "on", "pause": "30"}
             htmx = {**same_origin, "HX-Request": "true"}
             out = {
                 "widget": page,
-                "saved fragment": client.post(url, data=form, headers=htmx),
-                "paused widget": client.get(url, params={"t": token}),
-                "conflict": client.post(url, data={**form, "submission": "s2", "s.deals.push": "on"}, headers=htmx),
-                "bad form": client.post(url, data={**form, "pause": "5"}, headers=htmx),
-                "bad form page": client.post(url, data={**form, "pause": "5"}, headers=same_origin),
-                "invalid link": client.get(url, params={"t": token + "x", "lang": locale}),
-                "cross-site": client.post(url, data=form,
-                                          headers={"Sec-Fetch-Site": "cross-site", "Accept-Language": locale}),
-                "unknown page": client.get(f"/c/{CENTER}/nothing-here", params={"lang": locale}),
-                "fresh link": client.get(f"/c/{CENTER}/link", params={"lang": locale}),
-                "fresh link sent": client.post(f"/c/{CENTER}/link", data={"lang": locale, "email": "x@example.org"},
-                                               headers=same_origin),
+                "saved fragment": visitor.post(url, data=form, headers=htmx),
+                "paused widget": visitor.get(url, params={"t": token}),
+                "conflict": visitor.post(url, data={**form, "submission": "s2", "s.deals.push": "on"}, headers=htmx),
+                "bad form": visitor.post(url, data={**form, "pause": "5"}, headers=htmx),
+                "bad form page": visitor.post(url, data={**form, "pause": "5"}, headers=same_origin),
+                "invalid link": visitor.get(url, params={"t": token + "x", "lang": locale}),
+                "cross-site": visitor.post(url, data=form,
+                                           headers={"Sec-Fetch-Site": "cross-site", "Accept-Language": locale}),
+                "unknown page": visitor.get(f"/c/{CENTER}/nothing-here", params={"lang": locale}),
+                "fresh link": visitor.get(f"/c/{CENTER}/link", params={"lang": locale}),
+                "fresh link sent": visitor.post(f"/c/{CENTER}/link", data={"lang": locale, "email": "x@example.org"},
+                                                headers=same_origin),
             }
             clock.advance(days=200)
-            out["expired link"] = client.get(url, params={"t": token})
+            out["expired link"] = visitor.get(url, params={"t": token})
             clock.advance(days=-200)
         return {name: (response.status_code, response.text) for name, response in out.items()}
 
@@ -88,8 +87,8 @@ def screens(live_server, store, clock):
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
-def test_every_screen_speaks_the_language_and_says_which(screens, live_server, locale: str) -> None:
-    translator = live_server.app.state.translator
+def test_every_screen_speaks_the_language_and_says_which(screens, client, locale: str) -> None:
+    translator = client.app.state.translator
     sources = english_sources(translator, locale) if locale != "en" else []
     assert locale == "en" or len(sources) > 40  # the check has teeth
     expected_status = {"widget": 200, "saved fragment": 200, "paused widget": 200, "conflict": 409, "bad form": 422,
@@ -106,7 +105,7 @@ def test_every_screen_speaks_the_language_and_says_which(screens, live_server, l
         assert "Traceback" not in html
 
 
-def test_the_fresh_link_mail_is_in_the_visitors_language(live_server, store) -> None:
+def test_the_fresh_link_mail_is_in_the_visitors_language(client, store) -> None:
     """Asked for in German and in Arabic, through the real route and the folder mailer."""
     import email
     import email.policy
@@ -114,10 +113,10 @@ def test_the_fresh_link_mail_is_in_the_visitors_language(live_server, store) -> 
 
     store.create_subscriber(CENTER, email="ana@example.org")
     for locale in ("de", "ar"):
-        answer = httpx.post(f"{live_server.url}/c/{CENTER}/link", data={"email": "ana@example.org", "lang": locale},
-                            headers={"Sec-Fetch-Site": "same-origin"})
+        answer = client.post(f"{client.url}/c/{CENTER}/link", data={"email": "ana@example.org", "lang": locale},
+                             headers={"Sec-Fetch-Site": "same-origin"})
         assert answer.status_code == 200
-    folder = live_server.app.state.mailer.folder
+    folder = client.app.state.mailer.folder
     deadline = time.monotonic() + 30  # the mail is written after the response: allow a busy machine
     while len(list(folder.glob("*.eml"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -158,20 +157,20 @@ def test_plural_forms_follow_the_languages_own_rules(locale: str) -> None:
         ("ja", "en"),  # not offered: the center's default
     ],
 )
-def test_accept_language_is_negotiated_against_the_centers_languages(live_server, store, header, expected) -> None:
+def test_accept_language_is_negotiated_against_the_centers_languages(client, store, header, expected) -> None:
     subscriber = store.create_subscriber(CENTER)
-    token = live_server.app.state.signer.mint("manage", CENTER, subscriber)
-    page = httpx.get(f"{live_server.url}/c/{CENTER}/preferences", params={"t": token},
-                     headers={"Accept-Language": header})
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    page = client.get(f"{client.url}/c/{CENTER}/preferences", params={"t": token},
+                      headers={"Accept-Language": header})
     assert f'<html lang="{expected}"' in page.text
 
 
-def test_an_explicit_language_beats_the_token_and_the_browser(live_server, store) -> None:
+def test_an_explicit_language_beats_the_token_and_the_browser(client, store) -> None:
     subscriber = store.create_subscriber(CENTER)
-    token = live_server.app.state.signer.mint("manage", CENTER, subscriber, l="de")
-    url = f"{live_server.url}/c/{CENTER}/preferences"
-    assert '<html lang="de"' in httpx.get(url, params={"t": token}, headers={"Accept-Language": "es"}).text
-    assert '<html lang="pl"' in httpx.get(url, params={"t": token, "lang": "pl"}).text
+    token = client.app.state.signer.mint("manage", CENTER, subscriber, l="de")
+    url = f"{client.url}/c/{CENTER}/preferences"
+    assert '<html lang="de"' in client.get(url, params={"t": token}, headers={"Accept-Language": "es"}).text
+    assert '<html lang="pl"' in client.get(url, params={"t": token, "lang": "pl"}).text
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
