@@ -1,4 +1,4 @@
-"""Bulk import (``POST /imports``) against a real server on 127.0.0.1, and through the SDK.
+"""Bulk import (``POST /imports``), the app in-process on SQLite and on PostgreSQL, and through the SDK.
 
 What an import must guarantee: a dry run writes nothing; a real run writes one ``import``
 event per changed subscriber, with its evidence and the legacy date as ``since``, chained
@@ -19,7 +19,7 @@ from preference_sdk._client import Client
 from preference_sdk._import import ImportMappingError, import_file, load_mapping
 from sqlalchemy import func, select
 
-from tests.helpers import serve_app
+from tests.helpers import ENGINES
 from widget_server.ledger import canonical, event_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
 from widget_server.store.imports import lookup_hash
@@ -30,12 +30,18 @@ CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
 
 
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-def api(live_server, make_key):
+def api(client, make_key):
+    """A client of the app in-process with a write key (``client`` itself sends no key)."""
     key = make_key(CENTER, "write")
-    with httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        client.key = key
-        yield client
+    with client.another(headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+        api.key = key
+        yield api
 
 
 def ndjson(*records: dict) -> bytes:
@@ -246,13 +252,13 @@ def test_a_body_that_is_not_json_lines_is_400(api) -> None:
     assert post(api, huge, dry_run=True).status_code == 413
 
 
-def test_keys_and_scopes(live_server, make_key) -> None:
-    url = f"{live_server.url}{BASE}/imports?dry_run=true"
+def test_keys_and_scopes(client, make_key) -> None:
+    url = f"{client.url}{BASE}/imports?dry_run=true"
     body = ndjson(LEGACY[1])
-    assert httpx.post(url, content=body).status_code == 401
+    assert client.post(url, content=body).status_code == 401
     for scope, center, status in (("read", CENTER, 403), ("admin", "voyago", 403), ("write", CENTER, 200)):
         headers = {"Authorization": f"Bearer {make_key(center, scope)}", "Content-Type": "application/x-ndjson"}
-        assert httpx.post(url, content=body, headers=headers).status_code == status
+        assert client.post(url, content=body, headers=headers).status_code == status
 
 
 def test_an_idempotency_key_replays_the_first_report(api, store) -> None:
@@ -316,7 +322,7 @@ def test_a_large_batch_chains_every_subscriber(api, store) -> None:
     assert len(by_subscriber[subscriber_id(store, "crm-00007")]) == 2
 
 
-def test_webhook_deliveries_are_queued_and_sent(app_factory, make_key, store) -> None:
+def test_webhook_deliveries_are_queued_and_sent(client_for, make_key, store) -> None:
     received: list[dict] = []
     lock = threading.Lock()
 
@@ -325,29 +331,26 @@ def test_webhook_deliveries_are_queued_and_sent(app_factory, make_key, store) ->
             received.append(json.loads(request.content))
         return httpx.Response(204)
 
-    server = serve_app(lambda port: app_factory(port=port, options={"webhook_allow_private": True},
-                                                webhook_transport=httpx.MockTransport(receiver)))
-    try:
-        admin = {"Authorization": f"Bearer {make_key(CENTER, 'admin')}"}
-        base = f"{server.url}{BASE}"
-        hook = httpx.post(f"{base}/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=admin)
-        assert hook.status_code == 201
-        response = httpx.post(f"{base}/imports?dry_run=false", content=ndjson(*LEGACY),
-                              headers={**admin, "Content-Type": "application/x-ndjson"})
-        assert response.status_code == 200 and response.json()["created"] == 4
-        with store.engine.connect() as connection:
-            queued = connection.execute(select(webhook_deliveries.c.event_id, webhook_deliveries.c.subscriber_id,
-                                               webhook_deliveries.c.endpoint_id)).all()
-            appended = connection.execute(select(events.c.id, events.c.subscriber_id)).all()
-        assert sorted((e, s) for e, s, _ in queued) == sorted(appended) and len(appended) == 3
-        assert {endpoint for _, _, endpoint in queued} == {hook.json()["id"]}
-        deadline = time.monotonic() + 20
-        while len(received) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sorted(r["event"]["id"] for r in received) == sorted(e for e, _ in appended)
-        assert {r["event"]["source"] for r in received} == {"import"}
-    finally:
-        server.stop()
+    # In-process, its lifespan running the delivery worker; the receiver is the worker's transport.
+    server = client_for(options={"webhook_allow_private": True}, webhook_transport=httpx.MockTransport(receiver))
+    admin = {"Authorization": f"Bearer {make_key(CENTER, 'admin')}"}
+    base = f"{server.url}{BASE}"
+    hook = server.post(f"{base}/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=admin)
+    assert hook.status_code == 201
+    response = server.post(f"{base}/imports?dry_run=false", content=ndjson(*LEGACY),
+                           headers={**admin, "Content-Type": "application/x-ndjson"})
+    assert response.status_code == 200 and response.json()["created"] == 4
+    with store.engine.connect() as connection:
+        queued = connection.execute(select(webhook_deliveries.c.event_id, webhook_deliveries.c.subscriber_id,
+                                           webhook_deliveries.c.endpoint_id)).all()
+        appended = connection.execute(select(events.c.id, events.c.subscriber_id)).all()
+    assert sorted((e, s) for e, s, _ in queued) == sorted(appended) and len(appended) == 3
+    assert {endpoint for _, _, endpoint in queued} == {hook.json()["id"]}
+    deadline = time.monotonic() + 20
+    while len(received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(r["event"]["id"] for r in received) == sorted(e for e, _ in appended)
+    assert {r["event"]["source"] for r in received} == {"import"}
 
 
 # -- through the SDK --------------------------------------------------------------------
@@ -385,17 +388,17 @@ interests = {Deco = "home-decor", Jardin = "garden", Lampes = "lighting"}
 """
 
 
-def test_the_sdk_imports_a_csv_file_with_a_mapping(live_server, make_key, store, tmp_path) -> None:
+def test_the_sdk_imports_a_csv_file_with_a_mapping(client, make_key, store, tmp_path) -> None:
     (tmp_path / "legacy.csv").write_text(CSV, encoding="utf-8")
     (tmp_path / "legacy.toml").write_text(MAPPING, encoding="utf-8")
     mapping = load_mapping(tmp_path / "legacy.toml")
     progress = []
-    with Client(live_server.url, make_key(CENTER, "write"), CENTER, timeout=30) as client:
-        dry = import_file(client, tmp_path / "legacy.csv", mapping, dry_run=True, batch_size=2)
+    with Client(client.url, make_key(CENTER, "write"), CENTER, timeout=30, transport=client.transport) as sdk:
+        dry = import_file(sdk, tmp_path / "legacy.csv", mapping, dry_run=True, batch_size=2)
         assert count(store, subscribers) == 0
-        report = import_file(client, tmp_path / "legacy.csv", mapping, dry_run=False, batch_size=2,
+        report = import_file(sdk, tmp_path / "legacy.csv", mapping, dry_run=False, batch_size=2,
                              on_progress=progress.append)
-        again = import_file(client, tmp_path / "legacy.csv", mapping, dry_run=False)
+        again = import_file(sdk, tmp_path / "legacy.csv", mapping, dry_run=False)
     assert dry.dry_run and not report.dry_run
     assert (report.rows, report.created, report.updated, report.unchanged) == (7, 3, 0, 0)
     assert (dry.created, dry.changes) == (report.created, report.changes)
@@ -419,20 +422,21 @@ def test_the_sdk_imports_a_csv_file_with_a_mapping(live_server, make_key, store,
     assert {c["path"] for c in c006["changes"]} == {"offers.sms", "frequency.offers", "interests"}
 
 
-def test_the_sdk_refuses_a_mapping_the_center_does_not_offer(live_server, make_key, tmp_path) -> None:
+def test_the_sdk_refuses_a_mapping_the_center_does_not_offer(client, make_key, tmp_path) -> None:
     (tmp_path / "legacy.csv").write_text(CSV, encoding="utf-8")
-    with Client(live_server.url, make_key(CENTER, "write"), CENTER) as client:
+    with Client(client.url, make_key(CENTER, "write"), CENTER, transport=client.transport) as sdk:
         with pytest.raises(ImportMappingError, match="offers.fax: this topic is offered on email, sms, push"):
-            import_file(client, tmp_path / "legacy.csv",
+            import_file(sdk, tmp_path / "legacy.csv",
                         {"columns": {"external_id": "CustomerID", "offers.fax": "NewsOptIn"}}, dry_run=True)
         with pytest.raises(ImportMappingError, match="columns not in legacy.csv: Nope"):
-            import_file(client, tmp_path / "legacy.csv", {"columns": {"external_id": "Nope"}}, dry_run=True)
+            import_file(sdk, tmp_path / "legacy.csv", {"columns": {"external_id": "Nope"}}, dry_run=True)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 
-def test_the_same_import_on_postgresql(centers, pg_store) -> None:
+@pytest.mark.parametrize("engine", ["postgresql"])  # a sequence's gap: PostgreSQL alone
+def test_the_same_import_on_postgresql(centers, store) -> None:
     """The store's PostgreSQL path: casts, row locks, and event ids from a sequence with a gap."""
     from sqlalchemy import text
 
@@ -440,7 +444,6 @@ def test_the_same_import_on_postgresql(centers, pg_store) -> None:
     from widget_server.store.imports import import_rows
     from widget_server.web.routes.api.import_rows import read_batch
 
-    store = pg_store
     center = centers[CENTER]
     with store.writing() as connection:
         webhooks.create_endpoint(connection, CENTER, "https://hooks.example.org/x", None, "whsec_x",
@@ -473,14 +476,14 @@ def test_the_same_import_on_postgresql(centers, pg_store) -> None:
         assert connection.scalar(select(func.count()).select_from(webhook_deliveries)) == 4  # 3 + 1 events
 
 
-def test_review_findings_on_imports(api, store, live_server, settings, clock) -> None:
+def test_review_findings_on_imports(api, store, client, settings, clock) -> None:
     """A re-run after a person unsubscribed here keeps the withdrawal; odd values are rejected rows."""
     first = imported(api, ndjson(LEGACY[1]))
     assert first["created"] == 1
     sid = subscriber_id(store, "crm-2")
-    token = live_server.app.state.signer.mint("unsubscribe", CENTER, sid, tp="offers", ch="email")
-    one_click = httpx.post(f"{live_server.url}/c/{CENTER}/unsubscribe", params={"t": token},
-                           data={"List-Unsubscribe": "One-Click"})
+    token = client.app.state.signer.mint("unsubscribe", CENTER, sid, tp="offers", ch="email")
+    one_click = client.post(f"{client.url}/c/{CENTER}/unsubscribe", params={"t": token},
+                            data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
     again = imported(api, ndjson(LEGACY[1]))
     assert again["unchanged"] == 1 and again["updated"] == 0
