@@ -1,4 +1,6 @@
-"""Webhooks end to end: a real local receiver, a failing phase, retries, order, signatures, replay."""
+"""Webhooks end to end: a real server and a real local receiver, a failing phase, retries, order,
+signatures, replay. The endpoint checks run in-process; the worker's own tests (the address a
+delivery connects to) run on both engines."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from preference_sdk._webhooks import new_webhook_secret, verify_webhook
 from sqlalchemy import select
 
-from tests.helpers import Receiver, serve_app, wait_for
+from tests.helpers import ENGINES, Receiver, serve_app, wait_for
 from widget_server.ledger import EventContext
 from widget_server.preferences import Preferences
 from widget_server.store import webhooks as outbox
@@ -24,12 +26,13 @@ from widget_server.workers.delivery import DeliveryWorker
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
+SERVER_OPTIONS = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 4, "webhook_allow_private": True}
+BOTH_ENGINES = pytest.mark.parametrize("engine", ENGINES)  # the worker's queries, on each engine
 
 
 @pytest.fixture
 def webhook_server(app_factory, make_key):
-    options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 4, "webhook_allow_private": True}
-    server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow))  # retries: real time
+    server = serve_app(lambda port: app_factory(port=port, options=SERVER_OPTIONS, clock=utcnow))  # retries: real time
     client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
     yield server, client
     client.close()
@@ -104,21 +107,18 @@ def test_a_delivery_that_keeps_failing_is_marked_failed_then_replayed(webhook_se
         receiver.stop()
 
 
-def test_endpoints_must_be_https_and_public_unless_allowed(app_factory, make_key) -> None:
-    server = serve_app(lambda port: app_factory(port=port))
-    try:
-        api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
-        for private in ("http://127.0.0.1:9/x", "https://10.0.0.5/hooks", "https://169.254.169.254/latest",
-                        "https://localhost:8443/", "https://[::1]/x"):
-            answer = api.post(f"{BASE}/webhooks", json={"url": private})
-            assert answer.status_code == 422 and answer.json()["errors"][0]["path"] == "url", private
-        assert api.post(f"{BASE}/webhooks", json={"url": "https://crm.example.com/hooks"}).status_code == 201
-    finally:
-        server.stop()
+def test_endpoints_must_be_https_and_public_unless_allowed(client, make_key) -> None:
+    api = client.another(headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
+    for private in ("http://127.0.0.1:9/x", "https://10.0.0.5/hooks", "https://169.254.169.254/latest",
+                    "https://localhost:8443/", "https://[::1]/x"):
+        answer = api.post(f"{BASE}/webhooks", json={"url": private})
+        assert answer.status_code == 422 and answer.json()["errors"][0]["path"] == "url", private
+    assert api.post(f"{BASE}/webhooks", json={"url": "https://crm.example.com/hooks"}).status_code == 201
 
 
-def test_endpoint_urls_are_checked_and_can_be_removed(webhook_server) -> None:
-    _, api = webhook_server
+def test_endpoint_urls_are_checked_and_can_be_removed(client_for, make_key) -> None:
+    server = client_for(options=SERVER_OPTIONS, clock=utcnow)  # as webhook_server's app, in-process
+    api = server.another(headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
     for bad in ("http://crm.example.com/hooks", "ftp://127.0.0.1/x", "https://user:pw@crm.example.com/",
                 "https://[abc/", "https://ex\tample.com/", "not a url"):
         answer = api.post(f"{BASE}/webhooks", json={"url": bad})
@@ -238,6 +238,7 @@ def worker_pass(store, clock, *between, **options) -> dict:  # noqa: ANN001, ANN
     return {r["endpoint_id"]: (r["status"], r["last_error"]) for r in rows}
 
 
+@BOTH_ENGINES
 def test_a_delivery_connects_to_the_address_checked_with_its_name_as_host(store, clock) -> None:
     """Resolved once: the answer checked is the address connected to, never a second answer."""
     checked = Receiver(host="127.0.0.1")
@@ -256,6 +257,7 @@ def test_a_delivery_connects_to_the_address_checked_with_its_name_as_host(store,
         elsewhere.stop()
 
 
+@BOTH_ENGINES
 def test_dns_rebinding_cannot_lead_a_delivery_into_the_private_network(store, clock) -> None:
     """A resolver answering a public address, then 127.0.0.1: the request goes to the public one
     (sent nowhere: MockTransport), with the name for Host and SNI; the next attempt is refused."""
@@ -278,6 +280,7 @@ def test_dns_rebinding_cannot_lead_a_delivery_into_the_private_network(store, cl
     assert len(sent) == 1 and resolver.asked == ["hooks.example.test"] * 2
 
 
+@BOTH_ENGINES
 def test_an_address_that_drops_connections_gives_way_to_the_next(store, clock) -> None:
     """A name's first address swallows the connection (a dead route); the next one gets the delivery."""
     live = Receiver(host="127.0.0.1")
@@ -297,6 +300,7 @@ def test_an_address_that_drops_connections_gives_way_to_the_next(store, clock) -
         live.stop()
 
 
+@BOTH_ENGINES
 def test_every_address_of_a_name_is_checked(store, clock) -> None:
     sent: list[httpx.Request] = []
     endpoint = add_endpoint(store, clock, "https://hooks.example.test/hooks")
@@ -307,6 +311,7 @@ def test_every_address_of_a_name_is_checked(store, clock) -> None:
     assert sent == []
 
 
+@BOTH_ENGINES
 def test_https_checks_the_certificate_against_the_name_at_the_checked_address(store, clock, tmp_path,
                                                                              monkeypatch) -> None:
     """The connection goes to the address, SNI and the certificate check use the URL's name,
@@ -347,6 +352,7 @@ def test_https_checks_the_certificate_against_the_name_at_the_checked_address(st
         receiver.stop()
 
 
+@BOTH_ENGINES
 def test_an_environment_proxy_still_carries_deliveries(store, clock, monkeypatch) -> None:
     """With HTTP(S)_PROXY set, the proxy connects (the name is checked here first)."""
     proxy = Receiver()  # a plain HTTP proxy gets the absolute URL and answers itself here
