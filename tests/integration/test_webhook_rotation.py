@@ -11,7 +11,7 @@ import httpx
 import pytest
 from preference_sdk import Client, WebhookEndpoint, WebhookVerificationError, sign_webhook, verify_webhook
 
-from tests.helpers import Receiver, serve_app, wait_for
+from tests.helpers import ENGINES, Receiver, serve_app, wait_for
 from tests.integration.test_webhooks import CENTER, change
 from widget_server.store import webhooks as outbox
 
@@ -145,10 +145,9 @@ def test_rotation_refuses_what_it_cannot_do(api, make_key, server) -> None:
     assert gone.status_code == 404 and gone.json()["code"] == "not_found"
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_the_store_swaps_secrets_in_one_statement(engine, request, clock) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_store_swaps_secrets_in_one_statement(store, clock) -> None:
     """``previous_secret`` takes the value ``secret`` had before the same UPDATE, on both engines."""
-    store = request.getfixturevalue("store" if engine == "sqlite" else "pg_store")
     with store.engine.begin() as connection:
         endpoint = outbox.create_endpoint(connection, CENTER, "https://crm.example.com/hooks", None, "whsec_QQ==",
                                           clock())["id"]
