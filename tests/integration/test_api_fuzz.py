@@ -1,4 +1,5 @@
-"""Schemathesis against the OpenAPI document of a real server: no input makes it fail (5xx).
+"""Schemathesis against the OpenAPI document of the app in-process (its ASGI mode, which runs the
+app's lifespan and ends it when the test ends): no input makes it fail (5xx).
 
 Every operation in the document (the JSON API and the widget's pages) is called with
 generated inputs, valid and invalid, by a key that may do everything, in a center that
@@ -26,15 +27,16 @@ CENTER = "maison-lumiere"
 
 
 @pytest.fixture
-def fuzzed(live_server, make_key, store):
-    """The server, a key for it, and a few real subscribers to aim at."""
+def fuzzed(app_factory, make_key, store):
+    """The app (not started: schemathesis runs its lifespan), a key for it, and a few real
+    subscribers to aim at."""
     real = [store.create_subscriber(CENTER, email=f"fuzz{i}@example.org") for i in range(3)]
-    return live_server.url, make_key(CENTER, "admin"), real
+    return app_factory(), make_key(CENTER, "admin"), real
 
 
 @pytest.fixture
 def api_schema(fuzzed):
-    return schemathesis.openapi.from_url(f"{fuzzed[0]}/schema/openapi.json")
+    return schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed[0])
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -52,7 +54,7 @@ def fingerprint(case) -> int:  # noqa: ANN001
 # max_examples (or drop derandomize) locally to search further.
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_api_fail(case, fuzzed) -> None:
-    base_url, key, real = fuzzed
+    _, key, real = fuzzed
     if case.path_parameters:
         case.path_parameters["center_id"] = CENTER
         if "subscriber_id" in case.path_parameters and fingerprint(case) % 2:
@@ -60,4 +62,4 @@ def test_no_input_makes_the_api_fail(case, fuzzed) -> None:
     checks = [not_a_server_error]
     if case.path.startswith("/api/"):  # JSON: every answer documented, and as documented
         checks += [response_schema_conformance, status_code_conformance, content_type_conformance]
-    case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, checks=checks)
+    case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=checks)
