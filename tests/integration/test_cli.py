@@ -48,7 +48,9 @@ def test_check_config_on_a_missing_path_is_a_problem_not_a_crash() -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    # Generous: `serve` with two workers imports the app three times; on a loaded 2-CPU
+    # machine that once took more than 30 s (10 s when idle).
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
