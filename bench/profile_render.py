@@ -53,7 +53,7 @@ def scope_for(path: str, query: str) -> dict:
     }
 
 
-async def call(app, path: str, query: str) -> int:  # noqa: ANN001
+async def call(app, path: str, query: str) -> int:
     status = 0
 
     async def receive() -> dict:
@@ -68,7 +68,7 @@ async def call(app, path: str, query: str) -> int:  # noqa: ANN001
     return status
 
 
-async def drive(app, path: str, tokens: list[str], n: int) -> float:  # noqa: ANN001
+async def drive(app, path: str, tokens: list[str], n: int) -> float:
     """Mean seconds per request over n sequential requests (after 50 warm-up ones)."""
     rng = random.Random(1)
     for _ in range(50):
@@ -81,7 +81,7 @@ async def drive(app, path: str, tokens: list[str], n: int) -> float:  # noqa: AN
     return (time.perf_counter() - started) / n
 
 
-async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, float]:  # noqa: ANN001
+async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, float]:
     """Mean seconds per render spent in each piece, measured with timers around them."""
     import jinja2
 
@@ -89,8 +89,8 @@ async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, flo
 
     spent = {key: 0.0 for key in ("read", "store", "hop", "context", "locale", "jinja")}
 
-    def timing(key: str, fn):  # noqa: ANN001, ANN202
-        def wrapper(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def timing(key: str, fn):
+        def wrapper(*a, **kw):
             started = time.perf_counter()
             try:
                 return fn(*a, **kw)
@@ -100,7 +100,7 @@ async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, flo
 
     real_run_sync = anyio.to_thread.run_sync
 
-    async def run_sync(fn, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    async def run_sync(fn, *a, **kw):
         started = time.perf_counter()
         try:
             return await real_run_sync(fn, *a, **kw)
@@ -149,7 +149,7 @@ async def attributed(app, path: str, tokens: list[str], n: int) -> dict[str, flo
     return out
 
 
-def timed(fn, n: int) -> float:  # noqa: ANN001
+def timed(fn, n: int) -> float:
     for _ in range(20):
         fn()
     started = time.perf_counter()
@@ -170,7 +170,7 @@ def main() -> None:
     path = f"/c/{seed['center']}/preferences"
     real_run_sync = anyio.to_thread.run_sync
 
-    async def inline(fn, *fn_args, **_kw):  # noqa: ANN001, ANN202
+    async def inline(fn, *fn_args, **_kw):
         return fn(*fn_args)
 
     async def timings() -> dict[str, float]:
@@ -199,7 +199,7 @@ def main() -> None:
     captured: dict = {}
     real_render = jinja2.Template.render
 
-    def capture(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def capture(self, *a, **kw):
         captured.setdefault("template", self)
         captured.setdefault("context", dict(*a, **kw))
         return real_render(self, *a, **kw)

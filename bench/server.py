@@ -61,7 +61,7 @@ def remove_db(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def form_states(center) -> tuple[dict, dict]:  # noqa: ANN001
+def form_states(center) -> tuple[dict, dict]:
     """Two distinct choices, A and B, as (preferences, urlencoded form fields).
 
     Saving B over A (or A over B) always changes something, so every save of the
@@ -110,7 +110,7 @@ class RawCommit:
             self.connection.commit()
 
 
-def build(db: Path, port: int, pools: dict[str, int]):  # noqa: ANN201
+def build(db: Path, port: int, pools: dict[str, int]):
     remove_db(db)
     settings = Settings(
         config=str(EXAMPLE_CENTERS),

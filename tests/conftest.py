@@ -97,7 +97,7 @@ def pg_admin():
     admin.dispose()
 
 
-def _pg_execute(admin, statement: str) -> None:  # noqa: ANN001
+def _pg_execute(admin, statement: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(statement))
 

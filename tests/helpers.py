@@ -95,7 +95,7 @@ class InProcessClient(TestClient):
     ``LiveServer`` has, so helpers such as ``same_origin`` take either.
     """
 
-    def __init__(self, app, base_url: str) -> None:  # noqa: ANN001
+    def __init__(self, app, base_url: str) -> None:
         BaseTestClient.__init__(self, app=app, base_url=base_url)
         self._in_process = _LoopbackTransport(client=self)
         httpx.Client.__init__(self, base_url=base_url, transport=self._in_process)
@@ -109,7 +109,7 @@ class InProcessClient(TestClient):
         """The in-process transport, for another client of the same app (the SDK's, say)."""
         return self._in_process
 
-    def another(self, **options) -> httpx.Client:  # noqa: ANN003
+    def another(self, **options) -> httpx.Client:
         """Another client of the same app, with its own ``headers`` (a second browser)."""
         return httpx.Client(base_url=self.url, transport=self.transport, **options)
 
@@ -132,7 +132,7 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
-def serve(app, port: int | None = None) -> LiveServer:  # noqa: ANN001
+def serve(app, port: int | None = None) -> LiveServer:
     """Serve ``app`` on ``port``, or on a port of its own. A port taken since it was
     chosen fails here, at once: prefer ``serve_app``, which cannot lose its port."""
     return _serve_on(app, bound_socket(port or 0))
@@ -154,7 +154,7 @@ def serve_app(build: Callable[[int], object]) -> LiveServer:
     return _serve_on(app, sock)
 
 
-def _serve_on(app, sock: socket.socket) -> LiveServer:  # noqa: ANN001
+def _serve_on(app, sock: socket.socket) -> LiveServer:
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
@@ -188,7 +188,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver.lock:
                     receiver.received.append((dict(self.headers), body))
@@ -199,7 +199,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
         self.server = ThreadingHTTPServer((host, port or 0), Handler)  # 0: a port of its own, no race
@@ -213,7 +213,7 @@ class Receiver:
         self.server.shutdown()
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:  # noqa: ANN001
+def wait_for(condition, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -237,5 +237,5 @@ def form_of(html: str) -> dict[str, list[str]]:
     return fields
 
 
-def same_origin(server) -> dict[str, str]:  # noqa: ANN001
+def same_origin(server) -> dict[str, str]:
     return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}

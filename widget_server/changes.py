@@ -14,6 +14,7 @@ is how the widget's saves once waited for the worker's next poll.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, TypeVar
 
 import anyio
@@ -84,10 +85,10 @@ class Changes:
 
         for _ in range(attempts - 1):
             try:
-                return await self.write(lambda connection, seen=current: once(connection, seen))
+                return await self.write(partial(once, seen=current))
             except VersionConflict as conflict:
                 current = conflict.current
-        return await self.write(lambda connection: once(connection, current))  # a conflict now is raised
+        return await self.write(partial(once, seen=current))  # a conflict now is raised
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` in one write transaction, in a worker thread; after it

@@ -60,12 +60,13 @@ def serve(**options: object) -> None:
     from .centers import CenterFileError
 
     try:
-        settings = settings_from_env(**options)
+        settings = settings_from_env(None, **options)
         _preflight(settings)
     except (SettingsError, CenterFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"the database cannot be used: {type(exc).__name__}: {exc.orig or exc}"
+        cause = getattr(exc, "orig", None) or exc  # the driver's own error, when there is one
+        raise click.ClickException(f"the database cannot be used: {type(exc).__name__}: {cause}"
                                    " (check --database / WIDGET_DATABASE)") from None
     _configure_logging(settings.log_level)
     os.environ.update(settings_to_env(settings))

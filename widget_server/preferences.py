@@ -73,9 +73,9 @@ def diff(before: Preferences, after: Preferences) -> list[Change]:
         if old != new:
             changes.append(Change(f"{key[0]}.{key[1]}", old, new))
     for topic in sorted(set(before.frequencies) | set(after.frequencies)):
-        old, new = before.frequencies.get(topic), after.frequencies.get(topic)
-        if old != new:
-            changes.append(Change(f"frequency.{topic}", old, new))
+        was, now = before.frequencies.get(topic), after.frequencies.get(topic)
+        if was != now:
+            changes.append(Change(f"frequency.{topic}", was, now))
     if before.interests != after.interests:
         changes.append(Change("interests", sorted(before.interests), sorted(after.interests)))
     if before.paused_until != after.paused_until:

@@ -43,7 +43,7 @@ class Target:
     channel: str | None = None
 
     def apply(self, center: Center, prefs: Preferences) -> Preferences:
-        if self.topic is None:
+        if self.topic is None or self.channel is None:
             return suppress_all(center, prefs)
         subscriptions = {**prefs.subscriptions, (self.topic.id, self.channel): OPTED_OUT}
         return replace(prefs, subscriptions=subscriptions)

@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - a bug of ours: say so on one line, without what it held
+    except Exception as exc:  # a bug of ours: say so on one line, without what it held
         if os.environ.get(DEBUG):
             raise
         return _fail(f"unexpected {type(exc).__name__}; set {DEBUG}=1 to see where, and please report it")

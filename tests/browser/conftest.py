@@ -73,7 +73,7 @@ class HostSite:
 def host_site() -> Iterator[HostSite]:
     site = HostSite("http://localhost", {})  # set per test: the host app reads it at each request
 
-    def build(port: int):  # noqa: ANN202
+    def build(port: int):
         site.url = f"http://localhost:{port}"
         return host_app(site.links, lambda: site.widget_origin, site.tokens)
 
@@ -144,7 +144,7 @@ def assert_accessible():
     """
     axe = Axe()
 
-    def check(target, where: str) -> None:  # noqa: ANN001
+    def check(target, where: str) -> None:
         results = axe.run(target, options=WCAG_AA)
         assert results.violations_count == 0, f"axe-core, {where}:\n{results.generate_report()}"
 

@@ -44,7 +44,7 @@ def subscriber(store) -> str:
     return store.create_subscriber(CENTER, email="camille@example.org")
 
 
-def open_page(context, url: str) -> Page:  # noqa: ANN001
+def open_page(context, url: str) -> Page:
     page = context.new_page()
     page.add_init_script(RECORDER)
     page.goto(url)
@@ -120,7 +120,7 @@ ADD_SCRIPT_TAG = """([src, attributes]) => {
 }"""
 
 
-def embed_on_host_site(page: Page, widget, subscriber: str, **data: str) -> None:  # noqa: ANN001
+def embed_on_host_site(page: Page, widget, subscriber: str, **data: str) -> None:
     """Open the host site's home page and add the loader's script tag with ``data-*``
     attributes (``data``, underscores for dashes) for ``#prefs``."""
     token = widget.app.state.signer.mint("manage", CENTER, subscriber)

@@ -15,12 +15,12 @@ from .test_widget_in_browser import FOCUS_OUTLINES, layout_problems
 pytestmark = pytest.mark.browser
 
 
-def unsubscribe_link(widget, center: str, subscriber: str, **extra: str) -> str:  # noqa: ANN001
+def unsubscribe_link(widget, center: str, subscriber: str, **extra: str) -> str:
     token = widget.app.state.signer.mint("unsubscribe", center, subscriber, **extra)
     return f"{widget.url}/c/{center}/unsubscribe?" + urlencode({"t": token})
 
 
-def tab_to(page: Page, target, limit: int = 20) -> None:  # noqa: ANN001
+def tab_to(page: Page, target, limit: int = 20) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
         if target.evaluate("element => element === document.activeElement"):

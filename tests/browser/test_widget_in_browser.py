@@ -52,7 +52,7 @@ SMALL_TARGETS = """() => {
 }"""
 
 
-def layout_problems(scope) -> list[str]:  # noqa: ANN001 - a Page or a Frame
+def layout_problems(scope) -> list[str]:
     """Sideways scrolling and targets under 24x24 CSS px, in words."""
     inner, scroll = scope.evaluate("() => [window.innerWidth, document.documentElement.scrollWidth]")
     problems = [f"scrolls sideways: {scroll}px of content in a {inner}px window"] if scroll > inner else []
@@ -63,12 +63,12 @@ def is_post(response: Response) -> bool:
     return response.request.method == "POST"
 
 
-def checked_boxes(scope) -> set[str]:  # noqa: ANN001 - a Page, Frame or FrameLocator
+def checked_boxes(scope) -> set[str]:
     """Names of the ticked boxes (``i=<id>`` for interests), as the page shows them."""
     return set(scope.locator("#preferences").evaluate(CHECKED_BOXES))
 
 
-def save(page: Page, scope=None, button: str = "#save") -> Response:  # noqa: ANN001
+def save(page: Page, scope=None, button: str = "#save") -> Response:
     """Click a submit button of the form (in ``scope``, a frame, if given); the POST's response."""
     with page.expect_response(is_post) as posted:
         (scope or page).locator(button).click()
@@ -339,7 +339,7 @@ def test_keyboard_only_tick_and_save(widget, store, subscriber, new_context) -> 
     first_box = page.locator("#preferences input[type=checkbox]").first
     save_button = page.locator("#save")
 
-    def tab_to(target, limit: int) -> None:  # noqa: ANN001
+    def tab_to(target, limit: int) -> None:
         for _ in range(limit):
             page.keyboard.press("Tab")
             if target.evaluate("element => element === document.activeElement"):

@@ -42,7 +42,7 @@ def api_schema(fuzzed):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def fingerprint(case) -> int:  # noqa: ANN001
+def fingerprint(case) -> int:
     """A number that depends only on the case's inputs. Not ``hash()``: string hashes
     change with each process, and an absent body prints as an object address."""
     body = None if isinstance(case.body, NotSet) else case.body

@@ -38,7 +38,7 @@ def pg_api(client, make_key):
     ("POST", f"{BASE}/subscribers", {"locale": "f\u0000r"}, 400),
     ("POST", f"{BASE}/webhooks", {"url": "https://example.org/hook", "description": "a\u0000b"}, 400),
 ])
-def test_a_nul_anywhere_is_a_clear_4xx(pg_api, method: str, path: str, body, status: int) -> None:  # noqa: ANN001
+def test_a_nul_anywhere_is_a_clear_4xx(pg_api, method: str, path: str, body, status: int) -> None:
     answer = pg_api.request(method, path, json=body)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")

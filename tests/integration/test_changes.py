@@ -37,7 +37,7 @@ def written(store):
     return store, Changes(store, wake=lambda: woken.append(True)), who, woken
 
 
-def outbox_size(store) -> int:  # noqa: ANN001
+def outbox_size(store) -> int:
     with store.engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(webhook_deliveries))
 

@@ -102,7 +102,7 @@ def test_serve_reads_its_options_from_the_environment(tmp_path: Path) -> None:
         ({"WIDGET_PORT": "eighty"}, "WIDGET_PORT"),
     ],
 )
-def test_serve_refuses_to_start_with_a_message_saying_what_to_fix(tmp_path: Path, env, message) -> None:  # noqa: ANN001
+def test_serve_refuses_to_start_with_a_message_saying_what_to_fix(tmp_path: Path, env, message) -> None:
     base = {"WIDGET_CONFIG": str(EXAMPLE_CENTERS), "WIDGET_DATABASE": f"sqlite:///{tmp_path / 'x.db'}",
             "WIDGET_SECRET_KEYS": "s", "WIDGET_PORT": str(free_port())}
     result = run("serve", env={**base, **env}, cwd=tmp_path)
@@ -184,7 +184,7 @@ def test_demo_on_a_busy_port_says_which_one_and_exits(tmp_path: Path, busy: int)
     assert not (tmp_path / "var").exists()  # refused before writing anything
 
 
-def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: ANN001
+def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:
     """The race the early check cannot close: the port is taken between check and bind."""
     import asyncio
 
@@ -192,7 +192,7 @@ def test_when_one_demo_server_cannot_start_both_stop(caplog) -> None:  # noqa: A
 
     from widget_server.cli import _serve_both
 
-    async def nothing(scope, receive, send) -> None:  # noqa: ANN001
+    async def nothing(scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = (await receive())["type"]

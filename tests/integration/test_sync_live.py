@@ -95,7 +95,7 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_lost(live_server, make_key, 
     assert again.returncode == 0 and (tmp_path / "feed.jsonl").read_text().splitlines() == lines
 
 
-def change_everyone(store, center: str, subscribers: list[str], topic: str) -> None:  # noqa: ANN001
+def change_everyone(store, center: str, subscribers: list[str], topic: str) -> None:
     for sid in subscribers:
         current = store.get(center, sid).preferences
         store.save(center, sid, Preferences(subscriptions={(topic, "email"): "opted_in"}, version=current.version),

@@ -42,7 +42,7 @@ def mint(client, subscriber):
     return make
 
 
-def same_origin(server) -> dict[str, str]:  # noqa: ANN001
+def same_origin(server) -> dict[str, str]:
     return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}
 
 
@@ -52,7 +52,7 @@ def hidden_fields(html: str, form_id: str) -> dict[str, str]:
     return {name: unescape(value) for name, value in fields.items()}
 
 
-def confirm(visitor, server, token: str, **extra: str) -> httpx.Response:  # noqa: ANN001
+def confirm(visitor, server, token: str, **extra: str) -> httpx.Response:
     page = visitor.get(URL, params={"t": token, **extra})
     assert page.status_code == 200 and 'value="confirm"' in page.text
     return visitor.post(URL, data={**hidden_fields(page.text, "unsubscribe"), "action": "confirm"},
@@ -133,7 +133,7 @@ def test_a_repeated_one_click_is_harmless(client, store, subscriber, mint) -> No
 @pytest.mark.parametrize("body", [{}, {"List-Unsubscribe": "one-click"}, {"List-Unsubscribe": "Yes"},
                                   {"unsubscribe": "1"}, {"action": "delete"}])
 def test_a_post_without_the_one_click_body_is_refused_and_changes_nothing(client, store, subscriber, mint,
-                                                                          body) -> None:  # noqa: ANN001
+                                                                          body) -> None:
     before = store.get(CENTER, subscriber)
     answer = client.post(f"{client.url}{URL}", params={"t": mint(tp="offers")}, data=body)
     assert answer.status_code == 400 and "Traceback" not in answer.text
@@ -259,7 +259,7 @@ def test_undo_cannot_undo_anything_but_the_latest_unsubscribe(client, visitor, s
 
 @pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}])
 def test_the_pages_buttons_refuse_a_post_from_another_site(client, visitor, store, subscriber, mint,
-                                                            headers) -> None:  # noqa: ANN001
+                                                            headers) -> None:
     token = mint(tp="offers")
     for action in ("confirm", "undo"):
         answer = visitor.post(URL, data={"t": token, "lang": "fr", "action": action, "event": "1"}, headers=headers)
@@ -298,7 +298,7 @@ def test_an_expired_link_is_a_401_page_and_changes_nothing(client, visitor, stor
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "", lambda t: "garbage"])
 def test_a_tampered_or_missing_link_is_a_403_and_changes_nothing(client, visitor, store, subscriber, mint,
-                                                                 mangle) -> None:  # noqa: ANN001
+                                                                 mangle) -> None:
     token = mangle(mint(tp="offers"))
     page = visitor.get(URL, params={"t": token})
     assert page.status_code == 403 and "Ce lien ne fonctionne pas" in page.text and "Traceback" not in page.text
@@ -330,7 +330,7 @@ def test_an_unknown_center_is_a_404(client, mint) -> None:
 @pytest.mark.parametrize("extra", [{"tp": "orders"}, {"tp": "no-such-topic"}, {"tp": "offers", "ch": "post"},
                                    {"tp": "loyalty", "ch": "fax"}])
 def test_a_topic_or_channel_that_cannot_be_switched_off_is_a_clear_422(client, visitor, store, subscriber, mint,
-                                                                       extra) -> None:  # noqa: ANN001
+                                                                       extra) -> None:
     token = mint(**extra)
     page = visitor.get(URL, params={"t": token})
     assert page.status_code == 422 and "Traceback" not in page.text

@@ -46,7 +46,7 @@ def receiver():
 class Deliveries:
     """Makes a change and returns the delivery it caused, as the receiver got it."""
 
-    def __init__(self, store, receiver: Receiver) -> None:  # noqa: ANN001
+    def __init__(self, store, receiver: Receiver) -> None:
         self.store, self.receiver = store, receiver
         self.subscriber = store.create_subscriber(CENTER)
         self.states = iter(["opted_in", "opted_out"] * 10)

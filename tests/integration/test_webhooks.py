@@ -211,12 +211,12 @@ class Resolver:
         return self.answers[min(len(self.asked), len(self.answers)) - 1]
 
 
-def add_endpoint(store, clock, url: str) -> str:  # noqa: ANN001
+def add_endpoint(store, clock, url: str) -> str:
     with store.engine.begin() as connection:
         return outbox.create_endpoint(connection, CENTER, url, None, new_webhook_secret(), clock())["id"]
 
 
-def worker_pass(store, clock, *between, **options) -> dict:  # noqa: ANN001, ANN002, ANN003
+def worker_pass(store, clock, *between, **options) -> dict:
     """Passes of one worker built with ``options``: one, then one after each of ``between``.
 
     Answers the last delivery's status and error, by endpoint.

@@ -133,7 +133,7 @@ def test_unsubscribe_from_everything_is_one_post(client, visitor, store, centers
         {"action": ["delete_everything"]},
     ],
 )
-def test_a_bad_form_is_a_clear_422_and_changes_nothing(client, visitor, store, change) -> None:  # noqa: ANN001
+def test_a_bad_form_is_a_clear_422_and_changes_nothing(client, visitor, store, change) -> None:
     subscriber, token, browser = visitor
     fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.sms"] = ["on"]
@@ -153,7 +153,7 @@ def test_a_bad_form_is_a_clear_422_and_changes_nothing(client, visitor, store, c
     {"Sec-Fetch-Site": "same-site"},
     {"Origin": "https://evil.example"},
 ])
-def test_a_post_from_another_site_is_refused(client, visitor, store, headers) -> None:  # noqa: ANN001
+def test_a_post_from_another_site_is_refused(client, visitor, store, headers) -> None:
     subscriber, token, browser = visitor
     fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
     fields["s.offers.sms"] = ["on"]
@@ -173,7 +173,7 @@ def test_an_expired_link_gets_a_friendly_page_offering_a_fresh_one(client, visit
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "", lambda t: "garbage"])
-def test_a_tampered_or_missing_link_is_403(client, visitor, mangle) -> None:  # noqa: ANN001
+def test_a_tampered_or_missing_link_is_403(client, visitor, mangle) -> None:
     _, token, browser = visitor
     response = browser.get(f"/c/{CENTER}/preferences", params={"t": mangle(token)})
     assert response.status_code == 403 and "Ce lien ne fonctionne pas" in response.text

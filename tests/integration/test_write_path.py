@@ -37,7 +37,7 @@ def lazy_worker(app_factory, make_key):
     server.stop()
 
 
-def subscriber_of(store) -> str:  # noqa: ANN001
+def subscriber_of(store) -> str:
     return store.create_subscriber(CENTER, preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}))
 
 
@@ -47,7 +47,7 @@ def delivered_versions(receiver: Receiver, who: str) -> set[int]:
     return {p["event"]["version"] for p in receiver.accepted if p["event"]["subscriber_id"] == who}
 
 
-def untick_offers_by_email(server, who: str, *, version: str | None = None, htmx: bool = False) -> httpx.Response:  # noqa: ANN001
+def untick_offers_by_email(server, who: str, *, version: str | None = None, htmx: bool = False) -> httpx.Response:
     """Open the widget as ``who`` and save it with offers by e-mail unticked (from
     ``version`` when given, to make the form stale)."""
     token = server.app.state.signer.mint("manage", CENTER, who)

@@ -21,7 +21,7 @@ def test_a_key_with_a_final_newline_from_a_file_is_used_without_it(key: str) -> 
 
 @pytest.mark.parametrize("key", [KEY[:10] + " " + KEY[10:], KEY[:10] + "\r\n" + KEY[10:], KEY + "é"])
 @pytest.mark.parametrize("client_class", [Client, AsyncClient])
-def test_a_key_no_header_can_carry_is_refused_without_being_quoted(key: str, client_class) -> None:  # noqa: ANN001
+def test_a_key_no_header_can_carry_is_refused_without_being_quoted(key: str, client_class) -> None:
     with pytest.raises(ValueError) as refused:
         client_class("https://prefs.example", key, "acme")
     assert "s" * 10 not in str(refused.value) and "api-key create" in str(refused.value)

@@ -37,7 +37,7 @@ def prefs(
     )
 
 
-def ask(p: Preferences, topic: str, channel: str = "email", **options) -> tuple[bool, str, str | None]:  # noqa: ANN003
+def ask(p: Preferences, topic: str, channel: str = "email", **options) -> tuple[bool, str, str | None]:
     decision = can_contact(p, CENTER, topic, channel, **{"at": AT, **options})
     assert isinstance(decision, Decision) and bool(decision) is decision.allowed
     return decision.allowed, decision.reason, decision.frequency

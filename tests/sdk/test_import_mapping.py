@@ -46,7 +46,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def records(path: Path, mapping) -> list:  # noqa: ANN001
+def records(path: Path, mapping) -> list:
     return list(read_records(path, mapping))
 
 
@@ -201,7 +201,7 @@ def test_one_date_format_alone_is_one_format_not_its_characters(tmp_path) -> Non
     ("external_id,offers.email,offers.email", "offers.email"),  # the canonical names
     ("Id,News,Mail,News", "News"),  # a mapped column
 ])
-def test_a_header_naming_a_column_twice_is_refused(tmp_path, header, twice) -> None:  # noqa: ANN001
+def test_a_header_naming_a_column_twice_is_refused(tmp_path, header, twice) -> None:
     cells = ["C1", "opted_in", "opted_out", "x"][:header.count(",") + 1]
     path = write(tmp_path, "legacy.csv", f"{header}\n" + ",".join(cells) + "\n")
     mapping = None if header.startswith("external_id") else {"columns": {"external_id": "Id", "offers.email": "News"}}
@@ -223,7 +223,7 @@ def test_a_cell_too_large_names_its_row_and_a_large_one_is_read(tmp_path) -> Non
     ("legacy.csv", "Id,Nom\nC1,Andr\xe9\nC2,Zo\xe9\n".encode("latin-1")),
     ("legacy.jsonl", '{"external_id": "C1"}\n{"external_id": "C2", "nom": "Andr\xe9"}\n'.encode("latin-1")),
 ])
-def test_a_file_in_another_encoding_says_where_and_what_to_set(tmp_path, name, body) -> None:  # noqa: ANN001
+def test_a_file_in_another_encoding_says_where_and_what_to_set(tmp_path, name, body) -> None:
     path = tmp_path / name
     path.write_bytes(body)
     with pytest.raises(ImportMappingError) as raised:

@@ -130,7 +130,7 @@ def test_a_list_still_rotates_newest_first(clock: Seconds) -> None:
 
 
 @pytest.mark.parametrize("secrets", ["", b"", [], [""], [None], [7]])
-def test_an_empty_or_odd_secret_is_refused(secrets) -> None:  # noqa: ANN001
+def test_an_empty_or_odd_secret_is_refused(secrets) -> None:
     with pytest.raises(ValueError, match="non-empty secret"):
         LinkMinter(BASE, secrets)
     with pytest.raises(ValueError, match="non-empty secret"):
@@ -156,7 +156,7 @@ def test_an_unknown_scope_is_refused(minter: LinkMinter) -> None:
 
 
 @pytest.mark.parametrize("center, subscriber", [("", "sub_1"), ("acme", ""), ("acme", None), (None, "sub_1")])
-def test_empty_ids_are_refused(minter: LinkMinter, center, subscriber) -> None:  # noqa: ANN001
+def test_empty_ids_are_refused(minter: LinkMinter, center, subscriber) -> None:
     with pytest.raises(ValueError):
         minter.manage_url(center, subscriber)
 
@@ -211,7 +211,7 @@ def test_the_center_id_is_escaped_in_the_path(minter: LinkMinter) -> None:
 
 
 @pytest.mark.parametrize("topic", ["", 3])
-def test_a_topic_must_be_a_non_empty_string(minter: LinkMinter, topic) -> None:  # noqa: ANN001
+def test_a_topic_must_be_a_non_empty_string(minter: LinkMinter, topic) -> None:
     with pytest.raises(ValueError):
         minter.unsubscribe_url("acme", "sub_1", topic=topic)
 

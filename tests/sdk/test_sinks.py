@@ -64,7 +64,7 @@ class FailAfter:
     def __init__(self, sink: Any, n: int) -> None:
         self.sink, self.n, self.pages = sink, n, 0
 
-    def write(self, events):  # noqa: ANN001
+    def write(self, events):
         self.sink.write(events)
         self.pages += 1
         if self.pages == self.n:
@@ -165,7 +165,7 @@ def test_sql_replay_from_zero_changes_nothing_and_never_resurrects_the_erased(ur
     seen: list[int] = []
 
     class Watch:
-        def write(self, events):  # noqa: ANN001
+        def write(self, events):
             sink.write(events)
             seen.append(events[-1].id)
             assert not set(dump(url)) & feed.erased  # not even between two pages
@@ -182,7 +182,7 @@ def test_sql_failure_inside_a_write_rolls_it_back_and_a_rerun_equals_a_clean_run
     engine = sa.create_engine(url)
     checkpoints = {"n": 0}
 
-    def fail_in_the_third_page(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+    def fail_in_the_third_page(conn, cursor, statement, *args):
         if statement.startswith("UPDATE preference_sync_cursors"):
             checkpoints["n"] += 1
             if checkpoints["n"] == 3:  # the last statement of page 3: its rows are already written
@@ -373,7 +373,7 @@ def test_sql_without_create_refuses_a_missing_column_and_writes_nothing(host_tab
     assert dump(host_table, "contacts", "crm_id")["crm-1"]["email_marketing"] is None
 
 
-def test_sql_mapping_is_checked_and_sqlalchemy_is_optional(url: str, monkeypatch) -> None:  # noqa: ANN001
+def test_sql_mapping_is_checked_and_sqlalchemy_is_optional(url: str, monkeypatch) -> None:
     with pytest.raises(ValueError, match="unknown mapping keys"):
         SqlSink(url, mapping={"key": "crm_id", "colums": {}})
     with pytest.raises(ValueError, match="on_erasure"):
@@ -591,7 +591,7 @@ def crm() -> Iterator[tuple[FakeCrm, str]]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_PATCH = do_POST = do_DELETE = _any
+        do_PATCH = do_POST = do_DELETE = _any  # noqa: N815 - http.server's method names
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -169,7 +169,7 @@ class Journal:
         self.fail_on_page = fail_on_page
         self.pages = 0
 
-    def write(self, events):  # noqa: ANN001
+    def write(self, events):
         self.pages += 1
         if self.pages == self.fail_on_page:
             raise SinkError("the CRM is down")
@@ -292,14 +292,14 @@ def test_async_sync_runs_plain_sinks_in_a_thread_and_awaits_async_ones(feed: Fee
     plain, threads = Journal(), set()
     original = plain.write
 
-    def write(events):  # noqa: ANN001, ANN202
+    def write(events):
         threads.add(threading.get_ident())
         original(events)
 
     plain.write = write  # type: ignore[method-assign]
 
     class AsyncJournal(Journal):
-        async def write(self, events):  # noqa: ANN001
+        async def write(self, events):
             await asyncio.sleep(0)
             Journal.write(self, events)
 
@@ -375,7 +375,7 @@ def test_file_cursor_store_round_trips_and_starts_at_zero(tmp_path: Path) -> Non
     assert os.listdir(tmp_path / "state") == ["cursor"]  # no temporary file left behind
 
 
-def test_file_cursor_store_keeps_the_old_cursor_when_a_save_fails(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_file_cursor_store_keeps_the_old_cursor_when_a_save_fails(tmp_path: Path, monkeypatch) -> None:
     store = FileCursorStore(tmp_path / "cursor")
     store.save(10)
 
@@ -446,7 +446,7 @@ def test_a_page_of_another_center_is_refused(feed: Feed) -> None:
     assert journal.received == []
 
 
-def _wait_for(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+def _wait_for(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

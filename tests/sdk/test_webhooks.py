@@ -186,6 +186,6 @@ def test_unknown_signature_versions_beside_v1_are_ignored(secret: str) -> None:
 
 
 @pytest.mark.parametrize("bad", ["whsec_not base64!", "whsec_", [], "whsec_@@@@"])
-def test_a_malformed_secret_is_a_programming_error(bad) -> None:  # noqa: ANN001
+def test_a_malformed_secret_is_a_programming_error(bad) -> None:
     with pytest.raises(ValueError, match="secret"):
         verify_webhook(signed(new_webhook_secret()), BODY, bad, now=NOW)

@@ -38,7 +38,7 @@ def stored(**changes) -> Preferences:
     return replace(base, **changes)
 
 
-def read(center, current: Preferences, form: dict[str, list[str]], shown=None) -> Preferences:  # noqa: ANN001
+def read(center, current: Preferences, form: dict[str, list[str]], shown=None) -> Preferences:
     return desired_preferences(center, current, form, NOW, shown)
 
 

@@ -31,7 +31,7 @@ def test_accept_language_is_ordered_by_quality_then_position() -> None:
         (None, None, None, "fr"),
     ],
 )
-def test_negotiation_order(explicit, token, header, expected) -> None:  # noqa: ANN001
+def test_negotiation_order(explicit, token, header, expected) -> None:
     assert negotiate(["fr", "en"], "fr", explicit=explicit, from_token=token, accept_language=header) == expected
 
 
@@ -43,10 +43,11 @@ def test_direction() -> None:
 def test_every_catalog_is_complete_and_not_fuzzy(locale: str) -> None:
     with open(LOCALES / locale / "LC_MESSAGES" / "messages.po", "rb") as po:
         catalog = read_po(po)
-    template_ids = {m.id for m in read_po(open(LOCALES / "messages.pot", "rb")) if m.id}
+    with open(LOCALES / "messages.pot", "rb") as pot:
+        template_ids = {m.id for m in read_po(pot) if m.id}
     ids = {m.id for m in catalog if m.id}
     assert template_ids <= ids, f"run pybabel update and translate: {template_ids - ids}"
-    def done(m) -> bool:  # noqa: ANN001
+    def done(m) -> bool:
         return not m.fuzzy and all(m.string if isinstance(m.string, tuple) else [m.string])
 
     untranslated = [m.id for m in catalog if m.id and not done(m)]

@@ -53,7 +53,7 @@ def test_migrations_build_exactly_the_declared_schema(store: Store) -> None:
 
 
 def test_a_copy_of_the_migrated_template_needs_no_migration_and_the_apps_migrate_step_is_a_no_op(
-        store: Store, app_factory) -> None:  # noqa: ANN001
+        store: Store, app_factory) -> None:
     """Each test's database is a copy of one migrated once per session: ``create_app`` (which
     migrates at start) finds nothing to do, changes nothing, and the app is ready."""
 
@@ -179,7 +179,7 @@ def test_contact_points_are_found_by_keyed_hash_not_stored_in_the_clear_index(st
     assert store.lookup_hash("acme", "email", "ann@example.org") != store.lookup_hash("b", "email", "ann@example.org")
 
 
-def test_revoking_links_sets_a_valid_after_instant(store: Store, subscriber: str, clock) -> None:  # noqa: ANN001
+def test_revoking_links_sets_a_valid_after_instant(store: Store, subscriber: str, clock) -> None:
     store.revoke_links(subscriber)
     assert store.get("acme", subscriber).valid_after == clock()
 

@@ -83,7 +83,7 @@ def test_a_retired_key_no_longer_verifies(clock: Seconds) -> None:
         lambda t: t + "." + t,
     ],
 )
-def test_tampered_tokens_are_invalid_not_errors(signer: TokenSigner, tamper) -> None:  # noqa: ANN001
+def test_tampered_tokens_are_invalid_not_errors(signer: TokenSigner, tamper) -> None:
     token = signer.mint("manage", "acme", "sub_abc")
     with pytest.raises(TokenInvalid):
         signer.read(tamper(token), "manage")

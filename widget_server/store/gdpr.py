@@ -59,10 +59,10 @@ def erase(
         raise UnknownSubscriber(subscriber_id)
     if subscriber.erased_at is not None:
         return {"erased_at": subscriber.erased_at, "already_erased": True, "deleted": DELETED, "kept": KEPT}
-    points = connection.execute(
+    points: list[tuple[str, str]] = list(connection.execute(
         select(contact_points.c.kind, contact_points.c.lookup_hash)
         .where(contact_points.c.subscriber_id == subscriber_id)
-    ).all()
+    ))
     if subscriber.external_id:  # a legacy file re-imported, or a CRM sync, must not bring them back opted in
         points.append(("external_id", contacts.lookup_hash(store.lookup_key, center, "external_id",
                                                            subscriber.external_id)))

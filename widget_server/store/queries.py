@@ -34,7 +34,7 @@ from .tables import (
     webhook_endpoints,
 )
 
-SID = bindparam("sid")
+SID = bindparam("sid", type_=String)
 
 subscriber_row = select(subscribers).where(subscribers.c.id == SID, subscribers.c.center == bindparam("center"))
 

@@ -16,7 +16,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar, cast
 
 import anyio
 from sqlalchemy import Connection, Engine, insert, text, update
@@ -137,7 +137,8 @@ class Store:
         subscriptions_: dict[tuple[str, str], str] = {}
         frequencies: dict[str, str] = {}
         interests: set[str] = set()
-        for kind, key, detail, value in connection.execute(q.choices, {"sid": subscriber_id}):
+        rows = cast(Iterable[tuple[str, str, str, str]], connection.execute(q.choices, {"sid": subscriber_id}))
+        for kind, key, detail, value in rows:
             if kind == "s":
                 subscriptions_[(key, detail)] = value
             elif kind == "f":

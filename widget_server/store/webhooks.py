@@ -45,8 +45,8 @@ def endpoints(connection: Connection, center: str) -> list[dict[str, Any]]:
         .order_by(webhook_endpoints.c.created_at)
     ).mappings().all()
     tallies: dict[str, dict[str, int]] = {}
-    for endpoint_id, status, n in connection.execute(select(counts)):
-        tallies.setdefault(endpoint_id, {})[status] = n
+    for count in connection.execute(select(counts)).mappings():
+        tallies.setdefault(count["endpoint_id"], {})[count["status"]] = count["n"]
     return [{**dict(r), "counts": {s: tallies.get(r["id"], {}).get(s, 0) for s in (PENDING, DELIVERED, FAILED)}}
             for r in rows]
 
@@ -64,9 +64,9 @@ def target(connection: Connection, endpoint_id: str, now: datetime) -> dict[str,
 
     ``secrets`` is the current secret, then the previous one while a rotation's overlap lasts.
     """
-    E = webhook_endpoints
-    row = connection.execute(select(E.c.url, E.c.secret, E.c.previous_secret, E.c.previous_secret_until)
-                             .where(E.c.id == endpoint_id)).mappings().one()
+    e = webhook_endpoints
+    row = connection.execute(select(e.c.url, e.c.secret, e.c.previous_secret, e.c.previous_secret_until)
+                             .where(e.c.id == endpoint_id)).mappings().one()
     live = [row["secret"]]
     if row["previous_secret"] and row["previous_secret_until"] and row["previous_secret_until"] > now:
         live.append(row["previous_secret"])
@@ -80,10 +80,10 @@ def rotate_secret(connection: Connection, endpoint_id: str, secret: str, now: da
     Returns when the replaced secret stops signing. Only the newest previous secret is
     kept: rotating again during an overlap ends the older one at once.
     """
-    E = webhook_endpoints
+    e = webhook_endpoints
     until = now + keep_previous
-    kept = E.c.secret if keep_previous > timedelta(0) else None
-    connection.execute(update(E).where(E.c.id == endpoint_id).values(
+    kept = e.c.secret if keep_previous > timedelta(0) else None
+    connection.execute(update(e).where(e.c.id == endpoint_id).values(
         secret=secret, previous_secret=kept, previous_secret_until=until if kept is not None else None,
     ))
     return until
@@ -113,10 +113,10 @@ def replay_delivery(connection: Connection, endpoint_id: str, delivery_id: int, 
     old = delivery(connection, endpoint_id, delivery_id)
     if old is None:
         return None
-    new_id = connection.execute(insert(D).values(
+    new_id: int = connection.execute(insert(D).values(
         endpoint_id=endpoint_id, event_id=old["event_id"], subscriber_id=old["subscriber_id"], status=PENDING,
         attempts=0, next_attempt_at=now, created_at=now,
-    )).inserted_primary_key[0]
+    ).returning(D.c.id)).scalar_one()
     return delivery(connection, endpoint_id, new_id)
 
 

@@ -44,7 +44,7 @@ def append_event(
         "prev_hash": prev_hash,
     }
     record["hash"] = event_hash(record)
-    event_id = connection.execute(q.append_event, record).inserted_primary_key[0]
+    event_id: int = connection.execute(q.append_event, record).inserted_primary_key[0]  # type: ignore[index]
     connection.execute(q.enqueue_deliveries, {"event_id": event_id, "sid": subscriber_id, "center": center,
                                               "now": now})
     return event_id

@@ -33,7 +33,7 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, record_status)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", scope["method"], _printable(scope["path"]), status, elapsed)
+            log.info("%s %s %d %.1fms", scope.get("method"), _printable(scope["path"]), status, elapsed)
 
     return logged
 

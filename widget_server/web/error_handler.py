@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from html import escape
-from typing import Any
+from typing import Any, Callable
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
@@ -115,7 +115,7 @@ def handle_error(request: Request, exc: Exception) -> Response:
     # Rendered here, not lazily, so that a failure to render still ends in a page.
     try:
         body = state.jinja.get_template(template).render(context)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # logged with its traceback: the page must still be answered
         log.error("error page could not be rendered: %s", type(exc).__name__, exc_info=exc)
         body = FALLBACK_PAGE % {"status": error.status, "title": escape(title)}
     return Response(body, status_code=error.status, headers=headers, media_type=MediaType.HTML)
@@ -157,4 +157,6 @@ FALLBACK_PAGE = (
 )
 
 
-exception_handlers = {Exception: handle_error, HTTP_500_INTERNAL_SERVER_ERROR: handle_error}
+exception_handlers: dict[int | type[Exception], Callable[[Request, Any], Response]] = {
+    Exception: handle_error, HTTP_500_INTERNAL_SERVER_ERROR: handle_error,
+}

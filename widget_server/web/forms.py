@@ -96,8 +96,8 @@ def _frequencies(center: Center, current: Preferences, form: Form, topics: Seque
 
 
 def _pause(form: Form, now: datetime) -> datetime | None | _Keep:
-    value = _one(form, "pause", "keep")
-    if value == "keep":
+    value = _one(form, "pause")
+    if value is None or value == "keep":  # no field at all is "keep" too; an empty one is not
         return KEEP
     if value == "0":
         return None

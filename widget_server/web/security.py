@@ -27,7 +27,9 @@ def frame_ancestors(origins: Iterable[str]) -> str:
     return " ".join(["'self'", *origins])
 
 
-def security_headers_middleware(allowed_origins: Callable[[str], tuple[str, ...] | None]):
+def security_headers_middleware(
+    allowed_origins: Callable[[str], tuple[str, ...] | None],
+) -> Callable[[ASGIApp], ASGIApp]:
     """ASGI middleware factory: adds CSP, Referrer-Policy, nosniff to every response.
 
     Responses that set their own ``Cache-Control`` (static files, themes) keep it;

@@ -140,7 +140,7 @@ class DeliveryWorker:
             while True:
                 try:
                     sent = await self.deliver_due()
-                except Exception:  # noqa: BLE001 - a bad pass must not stop the worker
+                except Exception:  # a bad pass must not stop the worker (logged with its traceback)
                     log.exception("webhook delivery pass failed")
                     sent = 0
                 if sent == 0:
@@ -181,6 +181,8 @@ class DeliveryWorker:
                     continue
                 endpoint = outbox.target(connection, row["endpoint_id"], now)
                 event = feed.event(connection, row["event_id"])
+                if event is None:  # the outbox row's event is in the same transaction: it cannot be gone
+                    raise LookupError(f"event {row['event_id']} of delivery {row['id']} is missing")
                 body = json.dumps({"type": "preferences.changed", "event": json_shapes.event(event)},
                                   separators=(",", ":"), ensure_ascii=False).encode()
                 # One id per delivery, the same on its retries: a replay is a new delivery, so a

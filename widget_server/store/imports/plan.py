@@ -19,7 +19,7 @@ import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -93,7 +93,7 @@ class Plan:
         if self._resolved:
             return
         self._resolved = True
-        fresh, made = self._fresh, []
+        fresh, made = self._fresh, cast(list[Fresh], [])
         for i, (row, email_hash, parts) in enumerate(self.new):
             if parts is None:
                 parts = tuple([fresh.get(id(p)) or self._fresh_of(p) for p in row.parts])
@@ -136,16 +136,17 @@ class Plan:
         sql, center = self.sql, self.center.id
         now = sql.time(self.now)
         hasher = Hasher(center, actor, self.now, now)
-        before = event_id = connection.scalar(last_event_id)  # Store.writing holds the commit order since BEGIN
+        before = event_id = int(connection.scalar(last_event_id) or 0)  # Store.writing holds the commit order
         times = sql.times
         new_subscribers, contacts, appended, states, settings, interests = [], [], [], [], [], []
-        for sid, (row, email_hash, parts) in zip(batch_ids(len(self.new)), self.new, strict=True):
+        for sid, (row, email_hash, maybe_parts) in zip(batch_ids(len(self.new)), self.new, strict=True):
+            parts = cast(tuple[Fresh, ...], maybe_parts)  # _resolve gave every row its parts
             changed = [f for f in parts if f.changes]
             suppressed = len(parts) == 1 and parts[0].suppressed  # only a row's own Fresh can suppress
             new_subscribers.append((sid, center, 1 if changed else 0, row.locale, suppressed, now, now,
                                     row.external_id))
             if email_hash:
-                contacts.append((sid, "email", email_hash, row.email.strip()))
+                contacts.append((sid, "email", email_hash, cast(str, row.email).strip()))
             if not changed:
                 continue
             event_id += 1  # the ids the events will get, in this order (checked after inserting them)
@@ -163,12 +164,13 @@ class Plan:
                     settings += [(sid, t, f) for t, f in fresh.settings]
                 if fresh.interests:
                     interests += [(sid, i) for i in fresh.interests]
-        bumps, cleared = [], ([], [], [])
+        bumps: list[tuple] = []
+        cleared: tuple[list, list, list] = ([], [], [])
         for row, current, desired, changes, email_hash, locale in self.updates:
             version = current.version + (1 if changes else 0)
             bumps.append((version, desired.suppressed, locale or current.locale, now, current.id, current.version))
             if email_hash:
-                contacts.append((current.id, "email", email_hash, row.email.strip()))
+                contacts.append((current.id, "email", email_hash, cast(str, row.email).strip()))
             if changes:
                 event_id += 1
                 appended.append(hasher.event(current.id, version, current.last_hash, row, *hasher.changes(changes)))

@@ -5,12 +5,13 @@ From the ``alembic`` command line (developers writing a revision) it opens the U
 """
 
 from alembic import context
+from sqlalchemy import Connection
 
 from widget_server.store.engine import make_engine
 from widget_server.store.tables import metadata
 
 
-def run(connection) -> None:  # noqa: ANN001
+def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

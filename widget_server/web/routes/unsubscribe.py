@@ -120,7 +120,7 @@ def page(request: Request, translator: Translator, signer: TokenSigner, link: Li
         embed_origin=link.options.get("embed_origin"),
         action=f"/c/{center.id}/unsubscribe",
         topic_label=center.text(topic.label, locale) if topic else None,
-        channel_label=_(CHANNEL_LABELS[target.channel]) if topic else None,
+        channel_label=_(CHANNEL_LABELS[target.channel]) if target and target.channel else None,
         has_required=any(not t.switchable for t in center.topics),
         manage_url=manage_url(signer, link),
         fresh_link_url=f"/c/{center.id}/link?{urlencode({'lang': locale})}",

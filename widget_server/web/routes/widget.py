@@ -145,7 +145,7 @@ class WidgetController(Controller):
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
-        visit = Visit(center, t, locale, read_options(center, request.query_params.get))
+        visit = Visit(center, t or "", locale, read_options(center, request.query_params.get))
         prefs, pause_choice = subscriber.preferences, "keep"
         if switch_to:
             prefs, pause_choice = unsaved_choices(visit, prefs, request, clock())
@@ -172,7 +172,7 @@ class WidgetController(Controller):
         request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(store, signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
-        visit = Visit(center, token, locale, read_options(center, form.get))
+        visit = Visit(center, token or "", locale, read_options(center, form.get))
         _ = translator.get(locale).gettext
         is_htmx = bool(request.htmx)
         current = subscriber.preferences

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import msgspec
 from msgspec import UNSET, Meta, Struct
@@ -114,7 +114,7 @@ def _read_batch(body: bytes, center: Center, now: datetime) -> Batch:
             continue
         first_row[record.external_id] = number
         row = row_of_record(record, number)
-        if type(row) is str:
+        if isinstance(row, str):
             rejected.append((number, f"row {number}: {row}"))
         else:
             rows.append(row)
@@ -166,13 +166,13 @@ class _Checked:
         legacy = self._legacy.get(key)
         if legacy is None:
             legacy = self._legacy[key] = self._read_legacy(record)
-        if type(legacy) is str:
+        if isinstance(legacy, str):
             return legacy
         parts = []
         for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True):
             if raw:
                 part = self._part(kind, raw)
-                if type(part) is str:
+                if isinstance(part, str):
                     return self._problems(record)
                 parts.append(part[1])
         since, evidence = legacy
@@ -181,16 +181,16 @@ class _Checked:
 
     def patch(self, current: Preferences, record: ImportRecord) -> Preferences:
         """A row's choices applied to a subscriber's current state, as a PATCH applies them."""
-        values = {kind: self._part(kind, raw)[0]  # type: ignore[index]  # row() ruled out the errors
+        values = {kind: self._part(kind, raw)[0]  # row() ruled out the errors
                   for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests),
                                        strict=True) if raw}
-        write = PreferencesWrite(**values, suppressed=True if record.suppressed else UNSET)
+        write = PreferencesWrite(**values, suppressed=True if record.suppressed else UNSET)  # type: ignore[arg-type]
         return choices.desired(self.center, current, write, replacing=False)
 
     def _problems(self, record: ImportRecord) -> str:
         found = (self._part(kind, raw) for kind, raw in zip(
             self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True) if raw)
-        return "; ".join(p for p in found if type(p) is str)
+        return "; ".join(p for p in found if isinstance(p, str))
 
     def _part(self, kind: str, raw: msgspec.Raw) -> tuple[Any, Preferences] | str:
         key = (kind, bytes(raw))
@@ -206,7 +206,7 @@ class _Checked:
         except msgspec.ValidationError as exc:
             return _named_problem(kind, raw) or _decode_reason(exc, kind)
         try:
-            write = PreferencesWrite(**{kind: value})
+            write = PreferencesWrite(**{kind: value})  # type: ignore[arg-type]  # kind names one of its fields
             return value, choices.desired(self.center, Preferences(), write, replacing=False)
         except InvalidValues as invalid:
             return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
@@ -224,8 +224,8 @@ class _Checked:
         return since, {"legacy_source": record.legacy_source, "legacy_date": written}
 
 
-_STATES = frozenset(State.__args__)
-_FREQUENCIES = frozenset(Frequency.__args__)
+_STATES = frozenset(get_args(State))
+_FREQUENCIES = frozenset(get_args(Frequency))
 
 
 def _named_problem(kind: str, raw: bytes) -> str | None:
@@ -235,11 +235,11 @@ def _named_problem(kind: str, raw: bytes) -> str | None:
         for topic, channels in loose.items():
             for channel, state in (channels.items() if isinstance(channels, dict) else ()):
                 if not isinstance(state, str) or state not in _STATES:
-                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(State.__args__)})"
+                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(get_args(State))})"
     if kind == "frequencies" and isinstance(loose, dict):
         for topic, frequency in loose.items():
             if frequency is not None and (not isinstance(frequency, str) or frequency not in _FREQUENCIES):
-                return f"frequencies.{topic}: {frequency!r} is not a frequency ({', '.join(Frequency.__args__)})"
+                return f"frequencies.{topic}: {frequency!r} is not a frequency ({', '.join(get_args(Frequency))})"
     return None
 
 
