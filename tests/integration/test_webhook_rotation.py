@@ -20,7 +20,9 @@ BASE = f"/api/v1/centers/{CENTER}"
 
 @pytest.fixture
 def server(app_factory):
-    server = serve_app(lambda port: app_factory(port=port, options={"webhook_allow_private": True}))
+    # Changes are written through the store, which wakes no worker: it polls for them, quickly.
+    options = {"webhook_allow_private": True, "webhook_poll_ms": 100}
+    server = serve_app(lambda port: app_factory(port=port, options=options))
     yield server
     server.stop()
 

@@ -26,7 +26,11 @@ from widget_server.workers.delivery import DeliveryWorker
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
-SERVER_OPTIONS = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 4, "webhook_allow_private": True}
+#: These tests write through the store, which wakes no worker: the worker finds each delivery,
+#: and each retry that falls due, at its next poll; a tenth of a second keeps them quick.
+POLL_MS = 100
+SERVER_OPTIONS = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 4, "webhook_allow_private": True,
+                  "webhook_poll_ms": POLL_MS}
 BOTH_ENGINES = pytest.mark.parametrize("engine", ENGINES)  # the worker's queries, on each engine
 
 
@@ -141,7 +145,7 @@ def test_the_outbox_survives_a_server_that_stops_before_sending(app_factory, mak
         time.sleep(0.5)
         assert receiver.received == []
         quiet.stop()  # "crash": nothing was sent
-        sending = {"webhook_first_retry_ms": 100, "webhook_allow_private": True}
+        sending = {"webhook_first_retry_ms": 100, "webhook_allow_private": True, "webhook_poll_ms": POLL_MS}
         worker = serve_app(lambda port: app_factory(port=port, options=sending, clock=utcnow))
         try:
             wait_for(lambda: len(receiver.accepted) == 1)
@@ -164,7 +168,7 @@ def test_a_bad_destination_fails_alone_and_private_ones_are_refused_when_sending
     from widget_server.store.tables import webhook_endpoints
 
     receiver = Receiver()
-    options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 2}
+    options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 2, "webhook_poll_ms": POLL_MS}
     server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow))
     try:
         api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
