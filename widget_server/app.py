@@ -37,13 +37,14 @@ from .web.dependencies import APP_DEPENDENCIES, CENTER_DEPENDENCIES, AppState
 from .web.error_handler import exception_handlers
 from .web.rendering import make_environment
 from .web.routes.api import SECURITY_COMPONENTS, api_router
+from .web.routes.common import single_query_fields
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
 from .web.routes.links import FreshLinkController
 from .web.routes.theme import center_theme
 from .web.routes.unsubscribe import UnsubscribeController
 from .web.routes.widget import WidgetController
-from .web.security import security_headers_middleware
+from .web.security import security_headers
 from .workers.delivery import DeliveryWorker
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
@@ -115,7 +116,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             # The visitor's pages of one center: `center` is the one the path names, or a 404.
-            Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES,
+            Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES, guards=[single_query_fields],
                    route_handlers=[WidgetController, FreshLinkController, UnsubscribeController, center_theme]),
             embed_script,
             healthz,
@@ -132,10 +133,9 @@ def create_app(
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers=exception_handlers,
-        middleware=[
-            access_log_middleware,
-            security_headers_middleware(lambda cid: getattr(centers.get(cid), "allowed_origins", None)),
-        ],
+        middleware=[access_log_middleware],
+        # Every answer, routed or not (404, 405, 429), carries the security headers.
+        before_send=[security_headers(lambda cid: getattr(centers.get(cid), "allowed_origins", None))],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema",
                                      components=[SECURITY_COMPONENTS]),

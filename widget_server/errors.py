@@ -9,6 +9,7 @@
      ├── NotFound                    404  unknown center, subscriber or page
      ├── CrossSiteRequest            403  a state change posted from another site
      ├── BadForm                     422  a submitted value we cannot accept
+     │    └── RepeatedField          400  a field that must come once came twice
      ├── TooManyRequests             429
      ├── InternalError               500  logged with an id, shown with that id
      └── ApiError                         the JSON API's own (``code`` names each for programs)
@@ -90,6 +91,16 @@ class BadForm(WidgetError):
     code = "invalid"
     title = N_("We could not save your choices")
     detail = N_("Part of the form could not be processed. Nothing was changed; please try again.")
+
+
+class RepeatedField(BadForm):
+    """A field that must come once (the token, the version, the submission id...) came twice.
+
+    Which copy to believe is not ours to guess (a proxy may take the first, we the last),
+    so the request is refused whole, before anything is read from it.
+    """
+
+    status = 400
 
 
 class TooManyRequests(WidgetError):

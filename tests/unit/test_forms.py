@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from widget_server.errors import BadForm
+from widget_server.errors import BadForm, RepeatedField
 from widget_server.preferences import OPTED_IN, OPTED_OUT, PENDING, UNKNOWN, Preferences, suppress_all
 from widget_server.web.forms import desired_preferences, read_action, read_version
 
@@ -155,11 +155,21 @@ def test_pause_for_some_days_counts_from_now(center, days: int) -> None:
     assert desired.paused_until == NOW + timedelta(days=days)
 
 
-def test_a_repeated_single_valued_field_is_read_by_its_last_value(center) -> None:
-    """Duplicates are not refused: the last value wins, as in most form readers."""
-    desired = read(center, Preferences(), {"f.offers": ["realtime", "monthly"], "pause": ["bogus", "7"]})
-    assert desired.frequencies == {"offers": "monthly"}
-    assert desired.paused_until == NOW + timedelta(days=7)
+@pytest.mark.parametrize("form", [
+    {"f.offers": ["realtime", "monthly"]},
+    {"pause": ["bogus", "7"]},
+    {"pause": ["7", "7"]},  # even the same value twice: a form never sends it so
+    {"action": ["save", "unsubscribe_all"]},
+])
+def test_a_repeated_single_valued_field_is_refused(center, form: dict[str, list[str]]) -> None:
+    """Which copy to believe is not ours to guess: a 400, whichever came first."""
+    with pytest.raises(RepeatedField):
+        read(center, Preferences(), form)
+
+
+def test_a_repeated_version_is_refused() -> None:
+    with pytest.raises(RepeatedField):
+        read_version({"version": ["3", "3"]})
 
 
 # --- suppression and "unsubscribe from everything" ---------------------------------
@@ -243,7 +253,7 @@ def test_a_good_form_leaves_the_stored_preferences_untouched(center) -> None:
 # --- version and action -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("values", "version"), [(["0"], 0), (["12"], 12), (["3", "5"], 5)])
+@pytest.mark.parametrize(("values", "version"), [(["0"], 0), (["12"], 12)])
 def test_the_version_is_the_number_the_form_carries(values: list[str], version: int) -> None:
     assert read_version({"version": values}) == version
 

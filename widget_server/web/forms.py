@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from ..centers.model import Center, Topic
 from ..choosing import KEEP, Choices, _Keep, apply
-from ..errors import BadForm, InvalidValues
+from ..errors import BadForm, InvalidValues, RepeatedField
 from ..preferences import OPTED_IN, OPTED_OUT, UNKNOWN, Preferences
 
 PAUSE_DAYS = (7, 30, 90)
@@ -26,14 +26,27 @@ ACTIONS = ("save", "unsubscribe_all")
 Form = Mapping[str, Sequence[str]]  # every field with all its values
 
 
-def _one(form: Form, name: str, default: str | None = None) -> str | None:
+def single(form: Form, name: str, default: str | None = None) -> str | None:
+    """The one value of a field that must come once; ``default`` when absent, a ``400`` when repeated."""
     values = form.get(name) or []
-    return values[-1] if values else default
+    if len(values) > 1:
+        raise RepeatedField()
+    return values[0] if values else default
+
+
+#: The fields of the widget's and the unsubscribe page's forms that must come once.
+SINGLE_FIELDS = ("t", "version", "submission", "notice", "lang", "action", "pause", "event", "email")
+
+
+def refuse_repeated(form: Form, names: Sequence[str] = SINGLE_FIELDS) -> None:
+    """A ``400`` if any field of ``names`` (a query string's too) came more than once."""
+    for name in names:
+        single(form, name)
 
 
 def read_version(form: Form) -> int:
     try:
-        version = int(_one(form, "version") or "")
+        version = int(single(form, "version") or "")
     except ValueError:
         raise BadForm() from None
     if version < 0:
@@ -42,7 +55,7 @@ def read_version(form: Form) -> int:
 
 
 def read_action(form: Form) -> str:
-    action = _one(form, "action", "save")
+    action = single(form, "action", "save")
     if action not in ACTIONS:
         raise BadForm()
     return action
@@ -89,14 +102,14 @@ def _frequencies(center: Center, current: Preferences, form: Form, topics: Seque
     """The frequencies the form changes: a select always sends a value, so only another one is a choice."""
     chosen = {}
     for topic in topics:
-        value = _one(form, f"f.{topic.id}")
+        value = single(form, f"f.{topic.id}")
         if value is not None and topic.frequencies and value != current.frequency(center, topic.id):
             chosen[topic.id] = value
     return chosen
 
 
 def _pause(form: Form, now: datetime) -> datetime | None | _Keep:
-    value = _one(form, "pause")
+    value = single(form, "pause")
     if value is None or value == "keep":  # no field at all is "keep" too; an empty one is not
         return KEEP
     if value == "0":

@@ -9,9 +9,9 @@ center's pages is the center's list of allowed origins (CSP ``frame-ancestors``)
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from ..errors import CrossSiteRequest
 
@@ -27,47 +27,39 @@ def frame_ancestors(origins: Iterable[str]) -> str:
     return " ".join(["'self'", *origins])
 
 
-def security_headers_middleware(
+def security_headers(
     allowed_origins: Callable[[str], tuple[str, ...] | None],
-) -> Callable[[ASGIApp], ASGIApp]:
-    """ASGI middleware factory: adds CSP, Referrer-Policy, nosniff to every response.
+) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A ``before_send`` hook: CSP, Referrer-Policy, nosniff... on every response.
 
-    Responses that set their own ``Cache-Control`` (static files, themes) keep it;
-    every other response is ``no-store``.
+    A hook, not a middleware: Litestar calls it for everything the app sends, including
+    the answers no route gives (an unknown path's 404, a 405, the rate limiter's 429),
+    which route middleware never sees. Responses that set their own ``Cache-Control``
+    (static files, themes) keep it; every other response is ``no-store``.
     """
 
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            match = CENTER_PATH.match(scope["path"])
-            origins = (allowed_origins(match.group(1)) if match else None) or ()
-            csp = f"{BASE_CSP}; frame-ancestors {frame_ancestors(origins)}".encode()
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope["type"] != "http":
+            return
+        match = CENTER_PATH.match(scope["path"])
+        origins = (allowed_origins(match.group(1)) if match else None) or ()
+        csp = f"{BASE_CSP}; frame-ancestors {frame_ancestors(origins)}".encode()
+        headers = list(message.get("headers", []))
+        present = {name.lower() for name, _ in headers}
+        for name, value in (
+            (b"content-security-policy", csp),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"cross-origin-resource-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+            # Pages hold personal choices and a token: no cache may keep them.
+            (b"cache-control", b"no-store"),
+        ):
+            if name not in present:
+                headers.append((name, value))
+        message["headers"] = headers  # the hook changes the message Litestar then sends
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = list(message.get("headers", []))
-                    present = {name.lower() for name, _ in headers}
-                    for name, value in (
-                        (b"content-security-policy", csp),
-                        (b"referrer-policy", b"no-referrer"),
-                        (b"x-content-type-options", b"nosniff"),
-                        (b"cross-origin-resource-policy", b"same-origin"),
-                        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-                        # Pages hold personal choices and a token: no cache may keep them.
-                        (b"cache-control", b"no-store"),
-                    ):
-                        if name not in present:
-                            headers.append((name, value))
-                    message = {**message, "headers": headers}
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return wrapped
-
-    return middleware
+    return add_headers
 
 
 def check_same_origin(headers, own_origins: Iterable[str]) -> None:  # noqa: ANN001

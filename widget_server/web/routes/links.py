@@ -27,7 +27,7 @@ from ...tokens import WIDGET_SCOPES, read_link
 from ..dependencies import AppState, Origins
 from ..rendering import page_context
 from ..security import check_same_origin
-from .common import visitor_locale
+from .common import fields_of, visitor_locale
 
 log = logging.getLogger("widget_server.links")
 
@@ -91,6 +91,7 @@ class FreshLinkController(Controller):
     ) -> Template:
         check_same_origin(request.headers, own_origins)
         form = await request.form()
+        fields_of(form)
         locale = request.state.locale = visitor_locale(request, center, None, form.get("lang"))
         subscriber_id = None
         if form.get("t"):

@@ -44,7 +44,7 @@ from ..labels import CHANNEL_LABELS
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, visitor_locale
+from .common import Message, fields_of, visitor_locale
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
 
@@ -179,6 +179,7 @@ class UnsubscribeController(Controller):
     ) -> Response | Redirect | Template:
         """RFC 8058's one-click (told apart by its body), or one of the page's two buttons."""
         form = await request.form()
+        fields_of(form)
         if form.get("List-Unsubscribe") == ONE_CLICK:
             link = await open_link(request, store, signer, center, request.query_params.get("t"), None,
                                    lambda _: None)

@@ -37,7 +37,7 @@ from ..forms import desired_preferences, read_version
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, visitor_locale
+from .common import Message, fields_of, visitor_locale
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,10 @@ class WidgetController(Controller):
         """The widget. ``switch_to`` is the language switcher: the form itself, sent by GET,
         so the page comes back in another language with the unsaved choices still ticked."""
         if switch_to and request.htmx:
-            # The whole page changes language, not just the form: let htmx load it fully.
-            return Response(b"", headers={"HX-Redirect": str(request.url), "Vary": "HX-Request"})
+            # The whole page changes language, not just the form: let htmx load it fully. The
+            # address is relative: never built from the request's Host, which anyone can set.
+            here = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+            return Response(b"", headers={"HX-Redirect": here, "Vary": "HX-Request"})
         subscriber, claims = await load_subscriber(store, signer, center, t)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = translator.get(locale).gettext
@@ -167,7 +169,7 @@ class WidgetController(Controller):
     ) -> Template | Redirect:
         check_same_origin(request.headers, own_origins)
         form = await request.form()
-        fields = {key: form.getall(key) for key in form.keys()}
+        fields = fields_of(form)
         token = form.get("t")
         request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(store, signer, center, token)

@@ -202,11 +202,11 @@ class _Checked:
     def _check(self, kind: str, raw: bytes) -> tuple[Any, Preferences] | str:
         """One kind of choices decoded, checked, and applied to an empty state; or why not."""
         try:
-            value = _PART_DECODERS[kind](raw)
+            value: Any = _PART_DECODERS[kind](raw)  # the type of the field named by kind
         except msgspec.ValidationError as exc:
             return _named_problem(kind, raw) or _decode_reason(exc, kind)
         try:
-            write = PreferencesWrite(**{kind: value})  # type: ignore[arg-type]  # kind names one of its fields
+            write = PreferencesWrite(**{kind: value})
             return value, choices.desired(self.center, Preferences(), write, replacing=False)
         except InvalidValues as invalid:
             return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
