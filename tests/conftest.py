@@ -181,22 +181,13 @@ def db_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return f"sqlite:///{path}"
 
 
-def _store(url: str, clock: Clock) -> Iterator[Store]:
-    store = Store(make_engine(url), lookup_key=b"test-lookup-key", clock=clock)
-    yield store
-    store.engine.dispose()
-
-
 @pytest.fixture
 def store(db_url: str, clock: Clock) -> Iterator[Store]:
-    """The Store on this test's database (migrated: the app's own migrate step is a no-op)."""
-    yield from _store(db_url, clock)
-
-
-@pytest.fixture
-def pg_store(pg_url: str, clock: Clock) -> Iterator[Store]:
-    """A Store on PostgreSQL, in a database of its own, whatever this test's ``engine``."""
-    yield from _store(pg_url, clock)
+    """The Store on this test's database (migrated: the app's own migrate step is a no-op).
+    On PostgreSQL whatever the module says: ``@pytest.mark.parametrize("engine", ["postgresql"])``."""
+    store = Store(make_engine(db_url), lookup_key=b"test-lookup-key", clock=clock)
+    yield store
+    store.engine.dispose()
 
 
 # -- the app: in-process, or on a real server -----------------------------------------------------
