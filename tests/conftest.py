@@ -92,8 +92,8 @@ def pg_admin():
             pass
     except Exception as exc:  # noqa: BLE001
         admin.dispose()
-        pytest.fail(f"the [postgresql] cases need PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; "
-                    f".ci/run starts it with pg_ctlcluster): {type(exc).__name__}: {exc}", pytrace=False)
+        pytest.fail(f"the [postgresql] cases need the PostgreSQL server of {POSTGRES} (trust auth; .ci/run "
+                    f"starts it with pg_ctlcluster): {type(exc).__name__}: {exc}", pytrace=False)
     yield admin
     admin.dispose()
 
