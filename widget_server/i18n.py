@@ -44,6 +44,14 @@ def compile_catalog(po_path: Path) -> Translations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
+@lru_cache(maxsize=64)
+def _compiled(po_path: Path, mtime_ns: int) -> Translations:
+    """A catalog compiled once per process and version of its file: every app built in
+    the process (each test builds its own) shares it, and an edited file is read again.
+    Translations are only read once made, so sharing them is safe."""
+    return compile_catalog(po_path)
+
+
 @dataclass(frozen=True)
 class Translator:
     """Every shipped catalog, loaded once."""
@@ -54,7 +62,7 @@ class Translator:
     def load(cls, root: Path = LOCALES) -> "Translator":
         catalogs: dict[str, NullTranslations] = {SOURCE_LOCALE: NullTranslations()}
         for po_path in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-            catalogs[po_path.parent.parent.name] = compile_catalog(po_path)
+            catalogs[po_path.parent.parent.name] = _compiled(po_path, po_path.stat().st_mtime_ns)
         return cls(catalogs)
 
     def get(self, locale: str) -> NullTranslations:
