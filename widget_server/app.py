@@ -45,6 +45,8 @@ from .web.routes.theme import center_theme
 from .web.routes.unsubscribe import UnsubscribeController
 from .web.routes.widget import WidgetController
 from .web.security import security_headers
+from .webhook_addresses import Resolver
+from .webhook_addresses import resolve as system_resolver
 from .workers.delivery import DeliveryWorker
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
@@ -85,6 +87,7 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     migrate: bool = True,
     webhook_transport=None,  # noqa: ANN001 - an httpx transport, for tests
+    resolve: Resolver = system_resolver,  # webhook hosts' addresses, for registration and delivery alike
 ) -> Litestar:
     """Build the app. Missing collaborators are made from ``settings``."""
     centers = dict(centers if centers is not None else load_centers(settings.config))
@@ -99,7 +102,7 @@ def create_app(
         worker = DeliveryWorker(store, clock, first_retry=timedelta(milliseconds=settings.webhook_first_retry_ms),
                                 max_attempts=settings.webhook_max_attempts, transport=webhook_transport,
                                 poll_interval=settings.webhook_poll_ms / 1000,
-                                allow_private=settings.webhook_allow_private)
+                                allow_private=settings.webhook_allow_private, resolve=resolve)
     state = AppState.build(
         settings=settings,
         centers=centers,
@@ -112,6 +115,7 @@ def create_app(
         own_origins=own_origins_for(settings),
         # The one write path: every surface writes through it, and it wakes the worker.
         changes=Changes(store, worker.due.set if worker else _no_worker),
+        resolve=resolve,
     )
     return Litestar(
         route_handlers=[

@@ -12,7 +12,7 @@ import pytest
 from preference_sdk import Client, WebhookEndpoint, WebhookVerificationError, sign_webhook, verify_webhook
 
 from tests.helpers import ENGINES, Receiver, serve_app, wait_for
-from tests.integration.test_webhooks import CENTER, change
+from tests.integration.test_webhooks import CENTER, PUBLIC, Resolver, change
 from widget_server.store import webhooks as outbox
 
 BASE = f"/api/v1/centers/{CENTER}"
@@ -22,7 +22,8 @@ BASE = f"/api/v1/centers/{CENTER}"
 def server(app_factory):
     # Changes are written through the store, which wakes no worker: it polls for them, quickly.
     options = {"webhook_allow_private": True, "webhook_poll_ms": 100}
-    server = serve_app(lambda port: app_factory(port=port, options=options))
+    # Every name resolves to a public address (registration resolves it): no DNS question leaves.
+    server = serve_app(lambda port: app_factory(port=port, options=options, resolve=Resolver([PUBLIC])))
     yield server
     server.stop()
 

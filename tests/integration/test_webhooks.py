@@ -111,7 +111,8 @@ def test_a_delivery_that_keeps_failing_is_marked_failed_then_replayed(webhook_se
         receiver.stop()
 
 
-def test_endpoints_must_be_https_and_public_unless_allowed(client, make_key) -> None:
+def test_endpoints_must_be_https_and_public_unless_allowed(client_for, make_key) -> None:
+    client = client_for(resolve=Resolver([PUBLIC]))  # every name resolves to a public address
     api = client.another(headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
     for private in ("http://127.0.0.1:9/x", "https://10.0.0.5/hooks", "https://169.254.169.254/latest",
                     "https://localhost:8443/", "https://[::1]/x"):
@@ -121,7 +122,7 @@ def test_endpoints_must_be_https_and_public_unless_allowed(client, make_key) -> 
 
 
 def test_endpoint_urls_are_checked_and_can_be_removed(client_for, make_key) -> None:
-    server = client_for(options=SERVER_OPTIONS, clock=utcnow)  # as webhook_server's app, in-process
+    server = client_for(options=SERVER_OPTIONS, clock=utcnow, resolve=Resolver([PUBLIC]))  # as webhook_server's app
     api = server.another(headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
     for bad in ("http://crm.example.com/hooks", "ftp://127.0.0.1/x", "https://user:pw@crm.example.com/",
                 "https://[abc/", "https://ex\tample.com/", "not a url"):
@@ -169,7 +170,8 @@ def test_a_bad_destination_fails_alone_and_private_ones_are_refused_when_sending
 
     receiver = Receiver()
     options = {"webhook_first_retry_ms": 100, "webhook_max_attempts": 2, "webhook_poll_ms": POLL_MS}
-    server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow))
+    # Registration resolves each name (to a public address here); the worker never needs to.
+    server = serve_app(lambda port: app_factory(port=port, options=options, clock=utcnow, resolve=Resolver([PUBLIC])))
     try:
         api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
         good = api.post(f"{BASE}/webhooks", json={"url": "https://good.example/hooks"}).json()

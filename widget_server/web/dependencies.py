@@ -29,6 +29,7 @@ from ..i18n import Translator
 from ..mailer import Mailer
 from ..settings import Settings
 from ..store.store import Store
+from ..webhook_addresses import Resolver
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -57,16 +58,17 @@ class AppState(State):
     jinja: Environment
     own_origins: OwnOrigins
     changes: Changes
+    resolve: Resolver  # webhook hosts' addresses: the delivery worker's resolver too
     form_views: dict[tuple[str, str], FormView]  # (center id, locale) -> wording, built on first use
 
     @classmethod
     def build(cls, *, settings: Settings, centers: Mapping[str, Center], store: Store, signer: TokenSigner,
               clock: Clock, mailer: Mailer, translator: Translator, jinja: Environment, own_origins: OwnOrigins,
-              changes: Changes) -> AppState:
+              changes: Changes, resolve: Resolver) -> AppState:
         """The state, from keyword arguments only, so that none is forgotten or misnamed."""
         return cls({"settings": settings, "centers": centers, "store": store, "signer": signer, "clock": clock,
                     "mailer": mailer, "translator": translator, "jinja": jinja, "own_origins": own_origins,
-                    "changes": changes, "form_views": {}})
+                    "changes": changes, "resolve": resolve, "form_views": {}})
 
     @staticmethod
     def of(app: Litestar) -> AppState:
@@ -106,6 +108,10 @@ def provide_mailer(request: Request) -> Mailer:
     return app_state(request).mailer
 
 
+def provide_resolve(request: Request) -> Resolver:
+    return app_state(request).resolve
+
+
 def provide_own_origins(request: Request) -> Origins:
     """The origins this request may be posted from (see ``security.check_same_origin``)."""
     return app_state(request).own_origins(request)
@@ -132,6 +138,7 @@ APP_DEPENDENCIES = {
     "changes": _provide(provide_changes),
     "mailer": _provide(provide_mailer),
     "own_origins": _provide(provide_own_origins),
+    "resolve": _provide(provide_resolve),
 }
 
 CENTER_DEPENDENCIES = {"center": _provide(provide_center)}

@@ -7,23 +7,22 @@ them concurrently; and records each outcome. A ``2xx`` within the timeout is
 delivered; anything else is retried after ``first_retry * 2**n`` (capped at an hour)
 until ``max_attempts``, then ``failed``, and replayable from the API.
 
-Each attempt resolves the endpoint's host once, checks every address (see
-:func:`destinations`) and connects to one of those very addresses, with the URL's name
-in ``Host`` and, over https, in SNI and the certificate check: a resolver that answers
-differently the second time (DNS rebinding) has no second time to answer.
+Each attempt resolves the endpoint's host once, checks every address by the rule the
+registration applied (:func:`widget_server.webhook_addresses.destinations`) and connects
+to one of those very addresses, with the URL's name in ``Host`` and, over https, in SNI
+and the certificate check: a resolver that answers differently the second time (DNS
+rebinding) has no second time to answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
-import socket
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable
 
 import anyio
 import httpx
@@ -33,6 +32,7 @@ from .. import __version__, json_shapes
 from ..store import feed
 from ..store import webhooks as outbox
 from ..store.store import Store
+from ..webhook_addresses import Resolver, destinations, resolve
 
 log = logging.getLogger("widget_server.workers.delivery")
 
@@ -53,38 +53,6 @@ class Attempt:
     secrets: tuple[str, ...]  # the current secret, then the previous one during a rotation's overlap
     msg_id: str
     body: bytes
-
-
-class PrivateDestination(Exception):
-    """The URL's host resolves to a loopback, private, link-local or reserved address."""
-
-
-#: Answers a host name's addresses, in the order to try them.
-Resolver = Callable[[str], Awaitable[Sequence[str]]]
-
-
-async def resolve(host: str) -> list[str]:
-    """The system resolver's addresses for ``host`` (``getaddrinfo``, in a worker thread)."""
-    infos = await anyio.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-async def destinations(url: httpx.URL, *, allow_private: bool, resolve: Resolver = resolve) -> list[str]:
-    """The addresses to connect to for ``url``: resolved once, every one checked (SSRF).
-
-    Refuses to send into the server's own network unless allowed for development. The
-    caller connects to one of these addresses, never to a fresh answer of the resolver,
-    and checks again at each attempt, since a name can rightly move later.
-    """
-    try:
-        addresses = [str(ipaddress.ip_address(url.host))]
-    except ValueError:
-        addresses = list(await resolve(url.raw_host.decode("ascii")))
-    if not addresses:
-        raise socket.gaierror(f"no address for {url.host}")
-    if not allow_private and any(not ipaddress.ip_address(a).is_global for a in addresses):
-        raise PrivateDestination(url.host)
-    return addresses
 
 
 def via_proxy(url: httpx.URL) -> bool:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated, Any, cast
 
-import httpx
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -19,6 +17,7 @@ from ....errors import InvalidValues, NotFound
 from ....settings import Settings
 from ....store import webhooks as store_webhooks
 from ....store.store import Store
+from ....webhook_addresses import Resolver, Undeliverable, check_url
 from ...dependencies import Clock
 from .bodies import (
     KEEP_PREVIOUS_SECRET_MAX,
@@ -36,32 +35,6 @@ from .bodies import (
 )
 from .writes import Answer, ApiWrite
 
-
-def url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Deliveries go out over https to public addresses (see ``delivery.destinations``);
-    loopback and private hosts, and plain http to them, only when the server allows it."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError):
-        return "an absolute https URL"
-    if parsed.scheme not in ("https", "http") or not parsed.host:
-        return "an absolute https URL"
-    if parsed.userinfo:
-        return "no credentials in the URL: verify the signature instead"
-    try:
-        private = not ipaddress.ip_address(parsed.host).is_global
-    except ValueError:
-        if not HOSTNAME.fullmatch(parsed.raw_host.decode("ascii", "replace").lower()):
-            return "an absolute https URL"
-        private = parsed.host == "localhost" or parsed.host.endswith(".localhost")
-    if private and not allow_private:
-        return "a public address (this server does not send webhooks into private networks)"
-    if parsed.scheme == "http" and not private:
-        return "https is required (plain http only to a local address, in development)"
-    return None
-
-
-HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 DELIVERY_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
@@ -84,11 +57,13 @@ class WebhooksController(Controller):
         settings: NamedDependency[Settings],
         clock: NamedDependency[Clock],
         write: NamedDependency[ApiWrite],
+        resolve: NamedDependency[Resolver],
         data: JSONBody[WebhookCreate],
     ) -> Response[WebhookOut]:
-        problem = url_problem(data.url, allow_private=settings.webhook_allow_private)
-        if problem:
-            raise InvalidValues(errors=[{"path": "url", "message": problem}])
+        try:  # the rule each delivery applies again (webhook_addresses), with the same resolver
+            await check_url(data.url, allow_private=settings.webhook_allow_private, resolve=resolve)
+        except Undeliverable as refused:
+            raise InvalidValues(errors=[{"path": "url", "message": str(refused)}]) from None
 
         def work(connection: Connection) -> Answer:
             made = store_webhooks.create_endpoint(connection, center_id, data.url, data.description,
