@@ -12,6 +12,7 @@
      │    └── RepeatedField          400  a field that must come once came twice
      ├── TooManyRequests             429
      ├── InternalError               500  logged with an id, shown with that id
+     ├── StorageUnavailable          503  the database cannot store a write now (Retry-After)
      └── ApiError                         the JSON API's own (``code`` names each for programs)
           ├── BadRequest             400  unreadable body or parameter (``errors``)
           │    └── UnsupportedMediaType  415  a body of another type
@@ -112,6 +113,27 @@ class TooManyRequests(WidgetError):
 
 class InternalError(WidgetError):
     status = 500
+
+
+class StorageUnavailable(WidgetError):
+    """A write the database cannot store now: the disk is full, the file or the database
+    is read-only, the server cannot be reached.
+
+    Raised by :meth:`~widget_server.store.store.Store.writing` (the store maps the engine's
+    errors, in one place); the transaction rolled back, so nothing was changed and the
+    same request can be sent again after ``Retry-After``. ``reason`` is the engine's
+    word for the fault (never data), for the log and ``/readyz``, not for the visitor.
+    """
+
+    status = 503
+    code = "storage_unavailable"
+    title = N_("Cannot save right now")
+    detail = N_("The service cannot store changes at the moment: nothing was changed. Please try again in a moment.")
+    RETRY_AFTER = 5  # seconds: long enough not to hammer a full disk, short enough for a person
+
+    def __init__(self, *, reason: str, retry_after: int = RETRY_AFTER, **extra: Any) -> None:
+        super().__init__(retry_after=retry_after, **extra)
+        self.reason = reason
 
 
 class ApiError(WidgetError):
