@@ -96,7 +96,9 @@ class Changes:
 
         For writes that put rows of their own beside a change (the API's idempotency
         record, an import's batches, an erasure, a webhook replay): whatever ``work``
-        writes commits together or not at all. A failed write wakes no one.
+        writes commits together or not at all. A failed write wakes no one; one the
+        database cannot store (a full disk, a read-only database) is raised by
+        ``Store.writing`` as ``StorageUnavailable`` (503, Retry-After), for every surface alike.
         """
 
         def transaction() -> T:

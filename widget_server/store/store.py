@@ -7,11 +7,19 @@ state. The subscriber's ``version`` is bumped with a compare-and-set
 (``UPDATE ... WHERE version = :seen``), which is what refuses a stale form on every
 engine; on SQLite a process-wide lock plus ``BEGIN IMMEDIATE`` also queues writers
 instead of letting them spin on ``SQLITE_BUSY``.
+
+A write the database cannot store (a full disk, a read-only file or database, a server
+out of reach: :func:`.engine.storage_fault` says which errors) is raised from
+:meth:`Store.writing` as :class:`~widget_server.errors.StorageUnavailable`, whichever
+surface wrote, and :class:`WriteHealth` remembers it until a write commits again, for
+``/readyz``.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -20,18 +28,26 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar, cast
 
 import anyio
 from sqlalchemy import Connection, Engine, insert, text, update
+from sqlalchemy.exc import DBAPIError
 
+from ..errors import StorageUnavailable
 from ..ledger import ChainReport, Change, EventContext, verify_chain
 from ..preferences import Preferences, diff
 from . import contacts, feed, migrate, writes
 from . import queries as q
-from .engine import WRITE
+from .engine import WRITE, outcome_unknown, storage_fault
 from .tables import (
     subscribers,
 )
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+
+log = logging.getLogger("widget_server.store")
+
+#: The write ``/readyz`` tries while writes fail: it changes nothing, yet it commits (a
+#: page of the WAL on SQLite, a row version on PostgreSQL), so it fails as a real one does.
+PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
 def utcnow() -> datetime:
@@ -81,6 +97,48 @@ class VersionConflict(StoreError):
         self.current = current
 
 
+@dataclass(frozen=True)
+class WriteFailure:
+    """Writes are failing: why (the engine's words), since when, how many so far."""
+
+    reason: str
+    since: datetime
+    count: int
+
+
+class WriteHealth:
+    """Whether this process's writes are being stored: the last failure, cleared by the
+    next write that commits. ``/readyz`` reads it; each change of state is logged once,
+    each failed write in one line, naming the cause (never data)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failing: WriteFailure | None = None
+
+    @property
+    def failing(self) -> WriteFailure | None:
+        return self._failing
+
+    def failed(self, reason: str, now: datetime) -> None:
+        with self._lock:
+            was = self._failing
+            self._failing = now_failing = WriteFailure(reason, was.since if was else now, was.count + 1 if was else 1)
+        if was is None or was.reason != reason:
+            log.error("writes failing: %s; writes are answered 503 until one is stored", reason)
+        else:
+            log.warning("write not stored: %s (%d failed since %s)", reason, now_failing.count,
+                        now_failing.since.isoformat(timespec="seconds"))
+
+    def succeeded(self) -> None:
+        if self._failing is None:  # the usual case: no lock taken
+            return
+        with self._lock:
+            was, self._failing = self._failing, None
+        if was is not None:
+            log.warning("writes succeed again, after %d failed since %s (%s)", was.count,
+                        was.since.isoformat(timespec="seconds"), was.reason)
+
+
 def new_subscriber_id() -> str:
     """Opaque and random: it must say nothing about the person."""
     return "sub_" + secrets.token_urlsafe(16)
@@ -94,6 +152,7 @@ class Store:
         self.clock = clock
         self._lookup_key = lookup_key
         self._serial = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self.write_health = WriteHealth()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -101,15 +160,43 @@ class Store:
         migrate.upgrade(self.engine)
 
     def ready(self) -> tuple[bool, str]:
-        """(ready, why not): the database answers and no migration is pending."""
+        """(ready, why not): the database answers, no migration is pending, writes are stored."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+                read_only = self._read_only(connection)
             if migrate.pending(self.engine):
                 return False, "migrations pending"
         except Exception as exc:  # noqa: BLE001 - any driver error means "not ready"
             return False, f"database unreachable ({type(exc).__name__})"
-        return True, "ok"
+        failing = read_only or self._still_failing()
+        return (False, f"writes failing: {failing}") if failing else (True, "ok")
+
+    def _still_failing(self) -> str | None:
+        """After a failed write, whether writes still fail: :data:`PROBE` is tried, so a
+        recovery is seen without a visitor having to try first (a load balancer sends no
+        one to a server that is not ready). Nothing is written while writes succeed."""
+        if self.write_health.failing is None:
+            return None
+        try:
+            with self.writing() as connection:
+                connection.execute(PROBE)
+        except StorageUnavailable as still:
+            return still.reason
+        return None
+
+    @staticmethod
+    def _read_only(connection: Connection) -> str | None:
+        """On PostgreSQL, what the server says without a write: a standby, or read-only
+        transactions by default. (SQLite has no such question: ``BEGIN IMMEDIATE`` succeeds on
+        a read-only file, and only a write that needs space finds a full disk.)"""
+        if connection.dialect.name != "postgresql":
+            return None
+        standby, read_only = connection.execute(
+            text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")).one()
+        if standby:
+            return "the server is a standby (in recovery)"
+        return "cannot execute in a read-only transaction" if read_only == "on" else None
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -117,12 +204,30 @@ class Store:
 
         The ``*_in`` methods take this connection, so a caller (the API) can put its own
         rows, such as an idempotency record, in the same transaction as a change.
+
+        The one place where an engine's "cannot write" becomes
+        :class:`~widget_server.errors.StorageUnavailable` (503): at the start, in a
+        statement or at the commit; the transaction rolled back, nothing was changed.
+        Except for a PostgreSQL connection lost during the COMMIT itself, which may have
+        committed: that stays the error it was (a 500, logged), never "nothing changed".
         """
-        with self._serial or nullcontext():
-            with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
-                # Before any row lock, so writers queue in one order and cannot deadlock.
-                feed.hold_commit_order(connection)
-                yield connection
+        committing = False
+        try:
+            with self._serial or nullcontext():
+                with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+                    # Before any row lock, so writers queue in one order and cannot deadlock.
+                    feed.hold_commit_order(connection)
+                    yield connection
+                    committing = True  # the body is done: leaving the block commits
+        except (DBAPIError, sqlite3.Error) as error:
+            reason = storage_fault(error)
+            if reason is None:
+                raise
+            self.write_health.failed(reason, self.clock())
+            if committing and outcome_unknown(error):
+                raise
+            raise StorageUnavailable(reason=reason) from error
+        self.write_health.succeeded()
 
     # -- reading ---------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ def handle_error(request: Request, exc: Exception) -> Response:
     allow = {k.lower(): v for k, v in (error.extra.get("headers") or {}).items()}.get("allow")
     if allow:
         headers["Allow"] = allow
+    if error.extra.get("retry_after") is not None:  # a 503 says when to try again, on a page too
+        headers["Retry-After"] = str(error.extra["retry_after"])
     context = page_context(request, locale, error.center)
     context.update(
         error=error, title=title, detail=detail, error_id=error.extra.get("error_id"),

@@ -18,7 +18,13 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", media_type="application/json", cache=False)
 async def readyz(request: Request, store: NamedDependency[Store]) -> Response[dict[str, str]]:
-    """Ready to serve: the database answers and every migration is applied."""
+    """Ready to serve: the database answers, every migration is applied, and writes are stored.
+
+    After a write the database could not store (a full disk, a read-only file), 503 with
+    the reason ("writes failing: database or disk is full") until a write is stored again:
+    this check tries one itself, so a server the load balancer took out of rotation comes
+    back once the storage does (``Store.ready``).
+    """
     ready, why = await anyio.to_thread.run_sync(store.ready)
     centers = AppState.of(request.app).centers
     body = {"status": "ready" if ready else "not ready", "database": why, "centers": str(len(centers))}

@@ -4,7 +4,9 @@ A handler asks for ``write: ApiWrite`` (provided per request by :func:`provide_w
 and returns ``await write(work)``: it validates an ``Idempotency-Key``, replays the stored answer
 of a repeat (``Idempotent-Replayed: true``), refuses the same key with another request
 (``422``), and otherwise runs ``work(connection)`` in a write transaction, storing its
-answer in that same transaction. A failed write stores nothing, so it can be retried.
+answer in that same transaction. A failed write stores nothing, so it can be retried: one
+the database cannot store is a 503 ``storage_unavailable`` with Retry-After (raised by
+``Store.writing``), its idempotency key left free for the retry.
 """
 
 from __future__ import annotations
