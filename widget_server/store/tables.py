@@ -226,3 +226,31 @@ suppressions = Table(
     Column("reason", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    # Mails owed ("send me a new link"), written in the request's transaction, sent by the mail
+    # worker. Neither the address nor a token is kept: the recipient is the keyed hash of the
+    # address (or the subscriber an expired link named), resolved and minted at send time. A
+    # sent row is blanked, not deleted: its hashes and time are the limits' count, until the
+    # window has passed.
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("center", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),  # fresh_link
+    Column("address_hash", String(64), nullable=False),
+    Column("subscriber_id", String(40)),
+    Column("locale", String(16)),
+    Column("client_hash", String(64), nullable=False),
+    Column("status", String(12), nullable=False),  # pending, done (sent, or nobody to send to), failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_mail_outbox_address", mail_outbox.c.center, mail_outbox.c.address_hash, mail_outbox.c.created_at)
+Index("ix_mail_outbox_client", mail_outbox.c.center, mail_outbox.c.client_hash, mail_outbox.c.created_at)
+Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
+Index("ix_mail_outbox_created_at", mail_outbox.c.created_at)
