@@ -48,6 +48,7 @@ from .web.security import security_headers
 from .webhook_addresses import Resolver
 from .webhook_addresses import resolve as system_resolver
 from .workers.delivery import DeliveryWorker
+from .workers.mail import MailQueue, MailWorker, limits_of
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
 
@@ -62,16 +63,18 @@ def own_origins_for(settings: Settings) -> Callable[[Request], tuple[str, ...]]:
     return own_origins
 
 
-def delivery_lifespan(worker: DeliveryWorker | None):  # noqa: ANN201
-    """Run the webhook worker for as long as the app runs (when this process delivers)."""
+def workers_lifespan(*workers: DeliveryWorker | MailWorker | None):  # noqa: ANN201
+    """Run the webhook and mail workers for as long as the app runs (those this process runs)."""
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        if worker is None:
+        running = [worker for worker in workers if worker is not None]
+        if not running:
             yield
             return
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(worker.run)
+            for worker in running:
+                tasks.start_soon(worker.run)
             yield
             tasks.cancel_scope.cancel()
 
@@ -103,18 +106,26 @@ def create_app(
                                 max_attempts=settings.webhook_max_attempts, transport=webhook_transport,
                                 poll_interval=settings.webhook_poll_ms / 1000,
                                 allow_private=settings.webhook_allow_private, resolve=resolve)
+    mailer = mailer or make_mailer(settings)
+    translator = Translator.load()
+    mail_worker = None
+    if settings.send_mail:
+        mail_worker = MailWorker.build(settings, store, clock, mailer, centers=centers, signer=signer,
+                                       translator=translator, jinja=jinja)
     state = AppState.build(
         settings=settings,
         centers=centers,
         store=store,
         signer=signer,
         clock=clock,
-        mailer=mailer or make_mailer(settings),
-        translator=Translator.load(),
+        mailer=mailer,
+        translator=translator,
         jinja=jinja,
         own_origins=own_origins_for(settings),
         # The one write path: every surface writes through it, and it wakes the worker.
         changes=Changes(store, worker.due.set if worker else _no_worker),
+        # "Send me a new link": the limits and the mail outbox; the wake comes after the answer.
+        mail_queue=MailQueue(store, clock, limits_of(settings), mail_worker.due.set if mail_worker else _no_worker),
         resolve=resolve,
     )
     return Litestar(
@@ -143,7 +154,7 @@ def create_app(
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema",
                                      components=[SECURITY_COMPONENTS]),
-        lifespan=[delivery_lifespan(worker)],
+        lifespan=[workers_lifespan(worker, mail_worker)],
         # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
         compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
         debug=False,
@@ -152,7 +163,7 @@ def create_app(
 
 
 def _no_worker() -> None:
-    """The wake-up when this process does not deliver: another process polls the outbox."""
+    """The wake-up when this process does not deliver (or mail): another process polls the outbox."""
 
 
 def app_from_env() -> Litestar:

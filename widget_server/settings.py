@@ -65,6 +65,21 @@ class Settings:
     webhook_allow_private: bool = _setting(
         False, "Let webhooks reach loopback and private addresses, and plain http there (development only)."
     )
+    link_limit_per_address: int = _setting(
+        3, "New-link mails one e-mail address may be sent per window, per center, whether asked for by typing "
+        "it or with an expired link (then `429` with `Retry-After`); counted in the database, so every "
+        "process shares the count."
+    )
+    link_limit_per_client: int = _setting(
+        20, "New-link requests one client address (an IPv4 address, an IPv6 /64) may make per window, per "
+        "center (then `429` with `Retry-After`); counted in the database too."
+    )
+    link_limit_window_minutes: int = _setting(60, "The window of the two new-link limits, in minutes.")
+    send_mail: bool = _setting(True, "Run the mail worker in this process (sends the mail outbox: new links).")
+    mail_first_retry_ms: int = _setting(
+        5000, "Wait before the first retry of a mail the SMTP server did not take; each further retry waits "
+        "twice as long, eight attempts in all."
+    )
 
     @property
     def base_url(self) -> str:

@@ -30,6 +30,7 @@ from ..mailer import Mailer
 from ..settings import Settings
 from ..store.store import Store
 from ..webhook_addresses import Resolver
+from ..workers.mail import MailQueue
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -58,17 +59,18 @@ class AppState(State):
     jinja: Environment
     own_origins: OwnOrigins
     changes: Changes
+    mail_queue: MailQueue  # "send me a new link": the limits, the outbox, the mail worker's wake
     resolve: Resolver  # webhook hosts' addresses: the delivery worker's resolver too
     form_views: dict[tuple[str, str], FormView]  # (center id, locale) -> wording, built on first use
 
     @classmethod
     def build(cls, *, settings: Settings, centers: Mapping[str, Center], store: Store, signer: TokenSigner,
               clock: Clock, mailer: Mailer, translator: Translator, jinja: Environment, own_origins: OwnOrigins,
-              changes: Changes, resolve: Resolver) -> AppState:
+              changes: Changes, mail_queue: MailQueue, resolve: Resolver) -> AppState:
         """The state, from keyword arguments only, so that none is forgotten or misnamed."""
         return cls({"settings": settings, "centers": centers, "store": store, "signer": signer, "clock": clock,
                     "mailer": mailer, "translator": translator, "jinja": jinja, "own_origins": own_origins,
-                    "changes": changes, "resolve": resolve, "form_views": {}})
+                    "changes": changes, "mail_queue": mail_queue, "resolve": resolve, "form_views": {}})
 
     @staticmethod
     def of(app: Litestar) -> AppState:
@@ -112,6 +114,10 @@ def provide_resolve(request: Request) -> Resolver:
     return app_state(request).resolve
 
 
+def provide_mail_queue(request: Request) -> MailQueue:
+    return app_state(request).mail_queue
+
+
 def provide_own_origins(request: Request) -> Origins:
     """The origins this request may be posted from (see ``security.check_same_origin``)."""
     return app_state(request).own_origins(request)
@@ -137,6 +143,7 @@ APP_DEPENDENCIES = {
     "translator": _provide(provide_translator),
     "changes": _provide(provide_changes),
     "mailer": _provide(provide_mailer),
+    "mail_queue": _provide(provide_mail_queue),
     "own_origins": _provide(provide_own_origins),
     "resolve": _provide(provide_resolve),
 }
