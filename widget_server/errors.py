@@ -11,6 +11,7 @@
      ├── BadForm                     422  a submitted value we cannot accept
      │    └── RepeatedField          400  a field that must come once came twice
      ├── TooManyRequests             429
+     │    └── LinkLimitReached       429  "send me a new link" asked too often (Retry-After)
      ├── InternalError               500  logged with an id, shown with that id
      ├── StorageUnavailable          503  the database cannot store a write now (Retry-After)
      └── ApiError                         the JSON API's own (``code`` names each for programs)
@@ -109,6 +110,13 @@ class TooManyRequests(WidgetError):
     code = "rate_limited"
     title = N_("Too many requests")
     detail = N_("Please wait a minute before trying again.")
+
+
+class LinkLimitReached(TooManyRequests):
+    """The new-link limits (per address, per client) are counted over an hour, not a minute."""
+
+    detail = N_("You asked for several links in a short time. Please use the latest one we sent, "
+                "or try again later.")
 
 
 class InternalError(WidgetError):

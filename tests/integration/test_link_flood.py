@@ -151,6 +151,7 @@ def test_the_429_is_the_sites_page_in_the_visitors_language_with_retry_after(ser
     assert 0 < int(answer.headers["Retry-After"]) <= 3600  # the window: an hour
     assert answer.headers["content-type"].startswith("text/html")
     assert '<html lang="fr"' in answer.text and "Trop de demandes" in answer.text
+    assert "plusieurs liens en peu de temps" in answer.text  # not "a minute": the window is an hour
     assert "frame-ancestors" in answer.headers["content-security-policy"]
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["referrer-policy"] == "no-referrer"
@@ -273,3 +274,23 @@ def test_two_workers_never_send_a_mail_twice(client_for, store, smtp, settings, 
     assert sorted(m["To"] for m in smtp.messages) == sorted(addresses)
     assert smtp.attempts == len(addresses)
     assert {row["status"] for row in outbox_rows(store)} == {"done"}
+
+
+def test_a_mail_owed_to_someone_erased_meanwhile_is_never_sent(client_for, store, smtp, make_key) -> None:
+    """Erasure settles the person's pending mails: the worker then has nothing to send them."""
+    from widget_server.workers.mail import MailWorker
+
+    client = client_for(options={"send_mail": False, "deliver_webhooks": False})  # no worker in this app
+    camille = store.create_subscriber(CENTER, email="camille@example.org")
+    asked = client.post(f"/c/{CENTER}/link", data={"email": "camille@example.org", "lang": "en"}, headers=SAME_ORIGIN)
+    assert asked.status_code == 200
+    erased = client.delete(f"/api/v1/centers/{CENTER}/subscribers/{camille}",
+                           headers={"Authorization": f"Bearer {make_key(CENTER, 'admin')}"})
+    assert erased.status_code == 200 and "pending_mails" in erased.json()["deleted"]
+    [row] = outbox_rows(store)
+    assert row["status"] == "done" and row["subscriber_id"] is None and row["locale"] is None
+    state = client.app.state
+    worker = MailWorker.for_app(state, SMTPMailer(state.settings.with_options(**smtp.options)))
+    assert asyncio.run(worker.send_due()) == 0
+    time.sleep(0.3)
+    assert smtp.messages == []

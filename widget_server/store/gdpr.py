@@ -20,13 +20,15 @@ from ..ledger import Change, EventContext
 from ..preferences import Preferences
 from . import contacts
 from . import queries as q
-from .tables import contact_points, subscribers, suppressions
+from .mail_outbox import DONE, PENDING
+from .tables import contact_points, mail_outbox, subscribers, suppressions
 
 if TYPE_CHECKING:
     from .store import Store
 
 #: What erasure deletes ("consents": every opt-in, withdrawn; the subscription rows say opted_out).
-DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents")
+DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents",
+           "pending_mails")
 KEPT = ("subscriber_id", "event_chain", "suppression_hashes")
 
 
@@ -72,6 +74,7 @@ def erase(
         connection.execute(insert(suppressions).values(
             lookup_hash=lookup_hash, center=center, kind=kind, reason="erasure", created_at=now,
         ))
+    _forget_pending_mails(connection, center, subscriber_id, [h for kind, h in points if kind == "email"])
     connection.execute(delete(contact_points).where(contact_points.c.subscriber_id == subscriber_id))
     result = store.save_in(
         connection, center, subscriber_id, withdrawn, base_version=subscriber.preferences.version,
@@ -81,6 +84,17 @@ def erase(
         external_id=None, locale=None, erased_at=now, valid_after=now,
     ))
     return {"erased_at": now, "already_erased": False, "event_id": result.event_id, "deleted": DELETED, "kept": KEPT}
+
+
+def _forget_pending_mails(connection: Connection, center: str, subscriber_id: str, address_hashes: list[str]) -> None:
+    """Mails still owed to the erased person are not sent: their rows are settled and blanked
+    (the hashes stay until the limits' window passes, as every sent mail's do)."""
+    owed = (mail_outbox.c.subscriber_id == subscriber_id)
+    if address_hashes:
+        owed = owed | mail_outbox.c.address_hash.in_(address_hashes)
+    connection.execute(update(mail_outbox).where(
+        mail_outbox.c.center == center, mail_outbox.c.status == PENDING, owed,
+    ).values(status=DONE, subscriber_id=None, locale=None, lease_until=None))
 
 
 def is_suppressed(connection: Connection, key: bytes, center: str, kind: str, value: str) -> bool:

@@ -2,7 +2,7 @@
 
 :class:`MailQueue` is what "send me a new link" calls: in one write transaction it reads
 the limits' count (per address, per client, each per center: ``store/mail_outbox.py``)
-and queues the mail, or refuses with the seconds to wait (:class:`~.errors.TooManyRequests`).
+and queues the mail, or refuses with the seconds to wait (:class:`~.errors.LinkLimitReached`).
 It does the same for an address nobody has: the row names the address only by its keyed
 hash, and who it belongs to is the worker's question, so a known and an unknown address
 cost the request the same statements and the same write.
@@ -32,7 +32,7 @@ import anyio
 from preference_sdk import TokenSigner
 
 from ..centers.model import Center
-from ..errors import TooManyRequests
+from ..errors import LinkLimitReached
 from ..i18n import Translator
 from ..mailer import Mailer, build_message
 from ..settings import Settings
@@ -90,7 +90,7 @@ class MailQueue:
                          subscriber_id: str | None = None) -> None:
         """Queue a new ``login`` link for ``address`` (typed), or for an expired link's ``subscriber_id``.
 
-        Raises :class:`TooManyRequests` (``retry_after``: seconds) when a limit is reached.
+        Raises :class:`LinkLimitReached` (``retry_after``: seconds) when a limit is reached.
         Call :attr:`wake` once the request is answered.
         """
         if (address is None) == (subscriber_id is None):
@@ -110,7 +110,7 @@ class MailQueue:
 
         retry_after = await anyio.to_thread.run_sync(transaction)
         if retry_after is not None:
-            raise TooManyRequests(retry_after=retry_after)
+            raise LinkLimitReached(retry_after=retry_after)
 
 
 @dataclass(frozen=True)
