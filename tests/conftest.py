@@ -208,9 +208,11 @@ def app_factory(settings: Settings, centers, store: Store, clock: Clock):
     """Build the real app around this test's store and clock."""
 
     def build(*, port: int | None = None, options: dict | None = None, **overrides):
-        """``options`` change settings; other keywords go to ``create_app``."""
+        """``options`` change settings; other keywords go to ``create_app``. The store is a
+        copy of the migrated template, so the app does not check its migrations again
+        (``migrate=True`` does; test_store checks that it then changes nothing)."""
         s = settings.with_options(port=port, **(options or {}))
-        return create_app(s, **{"centers": centers, "store": store, "clock": clock, **overrides})
+        return create_app(s, **{"centers": centers, "store": store, "clock": clock, "migrate": False, **overrides})
 
     return build
 
