@@ -35,8 +35,9 @@ from .tokens import lookup_key, make_signer
 from .web.access_log import access_log_middleware
 from .web.dependencies import APP_DEPENDENCIES, CENTER_DEPENDENCIES, AppState
 from .web.error_handler import exception_handlers
+from .web.options import complete_allow
 from .web.rendering import make_environment
-from .web.routes.api import SECURITY_COMPONENTS, api_router
+from .web.routes.api import SECURITY_COMPONENTS, SHAPE_SCHEMAS, api_router
 from .web.routes.common import single_query_fields
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
@@ -145,12 +146,12 @@ def create_app(
         ],
         state=state,
         dependencies=APP_DEPENDENCIES,
-        plugins=[HTMXPlugin()],
+        plugins=[HTMXPlugin(), SHAPE_SCHEMAS],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja)),
         exception_handlers=exception_handlers,
         middleware=[access_log_middleware],
         # Every answer, routed or not (404, 405, 429), carries the security headers.
-        before_send=[security_headers(lambda cid: getattr(centers.get(cid), "allowed_origins", None))],
+        before_send=[security_headers(lambda cid: getattr(centers.get(cid), "allowed_origins", None)), complete_allow],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema",
                                      components=[SECURITY_COMPONENTS]),

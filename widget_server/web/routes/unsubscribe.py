@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from preference_sdk import TokenClaims, TokenSigner
@@ -41,10 +42,11 @@ from ...unsubscribing import SCOPE, CannotUnsubscribe, Target, target_of, undoab
 from ..dependencies import Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options
 from ..labels import CHANNEL_LABELS
+from ..openapi import documented, pages
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, fields_of, visitor_locale
+from .common import ONE_CLICK_TOKEN, UNSUBSCRIBE_FORM, Message, embed_query, fields_of, visitor_locale
 
 ONE_CLICK = "One-Click"  # RFC 8058: the body is exactly List-Unsubscribe=One-Click
 
@@ -132,7 +134,8 @@ def page(request: Request, translator: Translator, signer: TokenSigner, link: Li
 class UnsubscribeController(Controller):
     path = "/unsubscribe"  # under /c/{center_id}
 
-    @get(media_type=MediaType.HTML)
+    @get(media_type=MediaType.HTML, responses=pages(401, 403, 422),
+         operation_class=documented(parameters=embed_query()))
     async def show(
         self,
         request: Request,
@@ -165,7 +168,9 @@ class UnsubscribeController(Controller):
         return page(request, translator, signer, link, "pages/unsubscribe_done.html", target, just_done=done,
                     undo_event=event)
 
-    @post(media_type=MediaType.HTML, status_code=200)
+    @post(media_type=MediaType.HTML, status_code=200, responses=pages(303, 401, 403, 409, 413, 422, 503),
+          operation_class=documented(parameters=[ONE_CLICK_TOKEN], body=UNSUBSCRIBE_FORM,
+                                     also={"200": {"text/plain": Schema(type=OpenAPIType.STRING)}}))
     async def unsubscribe(
         self,
         request: Request,

@@ -34,10 +34,11 @@ from ..dependencies import AppState, Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options, shown_topics
 from ..form_wording import FormView, build_form_view
 from ..forms import desired_preferences, read_version
+from ..openapi import documented, pages
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
-from .common import Message, fields_of, visitor_locale
+from .common import PREFERENCES_FORM, Message, embed_query, fields_of, visitor_locale
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def unsaved_choices(visit: Visit, stored: Preferences, request: Request, now: da
 class WidgetController(Controller):
     path = "/preferences"  # under /c/{center_id}
 
-    @get(media_type=MediaType.HTML)
+    @get(media_type=MediaType.HTML, responses=pages(401, 403), operation_class=documented(parameters=embed_query()))
     async def show(
         self,
         request: HTMXRequest,
@@ -142,7 +143,7 @@ class WidgetController(Controller):
             # The whole page changes language, not just the form: let htmx load it fully. The
             # address is relative: never built from the request's Host, which anyone can set.
             here = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
-            return Response(b"", headers={"HX-Redirect": here, "Vary": "HX-Request"})
+            return Response(b"", media_type=MediaType.HTML, headers={"HX-Redirect": here, "Vary": "HX-Request"})
         subscriber, claims = await load_subscriber(store, signer, center, t)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = translator.get(locale).gettext
@@ -155,7 +156,8 @@ class WidgetController(Controller):
         context["pause_choice"] = pause_choice
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
-    @post(media_type=MediaType.HTML, status_code=200)
+    @post(media_type=MediaType.HTML, status_code=200, responses=pages(303, 401, 403, 409, 413, 422, 503),
+          operation_class=documented(body=PREFERENCES_FORM))
     async def save(
         self,
         request: HTMXRequest,

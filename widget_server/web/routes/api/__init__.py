@@ -15,6 +15,8 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from ...dependencies import CENTER_DEPENDENCIES
+from ...openapi import ShapeSchemas
+from . import bodies
 from .auth import rate_limit_identity, require_scope
 from .feed import center_definition, events
 from .imports import import_records
@@ -27,6 +29,9 @@ from .writes import provide_write
 
 #: An import batch: 10,000 lines of a few hundred bytes.
 MAX_IMPORT_BODY = 8 * 1024 * 1024
+
+#: The document's schema of every shape of bodies.py is msgspec's (see web/openapi.py): an app plugin.
+SHAPE_SCHEMAS = ShapeSchemas(bodies.__name__)
 
 SECURITY_COMPONENTS = Components(security_schemes={
     "apiKey": SecurityScheme(type="http", scheme="bearer",

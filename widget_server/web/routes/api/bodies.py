@@ -9,7 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Schema
 from msgspec import UNSET, Meta, Struct, UnsetType
+
+from ...openapi import header
 
 State = Literal["opted_in", "opted_out", "pending", "unknown"]
 Frequency = Literal["realtime", "daily", "weekly", "monthly"]
@@ -21,6 +25,9 @@ Short = Annotated[str, Meta(min_length=1, max_length=128, pattern=PRINTABLE)]
 Locale = Annotated[str, Meta(max_length=16, pattern=PRINTABLE)]
 MAX_ID = 2**63 - 1  # event ids are 64-bit on every engine
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")]
+#: An instant: RFC 3339, with its offset. (msgspec also reads one without, which the API then
+#: refuses with a 422 saying so; the schema states only what is valid.)
+Instant = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -29,7 +36,7 @@ class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
     subscriptions: dict[Id, dict[Id, State]] | UnsetType = UNSET
     frequencies: dict[Id, Frequency | None] | UnsetType = UNSET
     interests: Annotated[list[Id], Meta(max_length=200)] | UnsetType = UNSET
-    paused_until: datetime | None | UnsetType = UNSET
+    paused_until: Instant | None | UnsetType = UNSET
     suppressed: bool | UnsetType = UNSET
     source: WriteSource = "api"
     evidence: dict[str, Any] | None = None
@@ -63,9 +70,10 @@ KEEP_PREVIOUS_SECRET, KEEP_PREVIOUS_SECRET_MAX = 86_400, 604_800
 class SecretRotation(Struct, forbid_unknown_fields=True, kw_only=True):
     """How long the secret replaced still signs deliveries (the body may be left out)."""
 
-    # Bounds checked by the handler, so that a value out of range is a 422 naming it.
+    # Bounds checked by the handler, so that a value out of range is a 422 naming it; stated here.
     expire_previous_in: Annotated[int, Meta(
         description=f"Seconds the previous secret still signs deliveries, 0 to {KEEP_PREVIOUS_SECRET_MAX}",
+        extra_json_schema={"minimum": 0, "maximum": KEEP_PREVIOUS_SECRET_MAX},
     )] = KEEP_PREVIOUS_SECRET
 
 
@@ -85,9 +93,9 @@ class PreferencesDocument(Struct):
     subscriptions: dict[str, dict[str, State]]
     frequencies: dict[str, str]
     interests: list[str]
-    paused_until: datetime | None
+    paused_until: Instant | None
     suppressed: bool
-    updated_at: datetime | None
+    updated_at: Instant | None
 
 
 class SubscriberList(Struct):
@@ -106,7 +114,7 @@ class EventOut(Struct):
     external_id: str | None
     center: str
     version: int
-    occurred_at: datetime
+    occurred_at: Instant
     source: str
     actor: str
     locale: str | None
@@ -137,12 +145,12 @@ class Export(Struct):
     subscriber: PreferencesDocument
     contact_points: list[ContactPoint]
     events: list[RecordedEvent]
-    exported_at: datetime
+    exported_at: Instant
 
 
 class Erasure(Struct):
     subscriber_id: str
-    erased_at: datetime
+    erased_at: Instant
     already_erased: bool
     deleted: list[str]
     kept: list[str]
@@ -151,7 +159,7 @@ class Erasure(Struct):
 class LinkOut(Struct):
     token: str
     url: str
-    expires_at: datetime
+    expires_at: Instant
 
 
 class DecisionOut(Struct):
@@ -188,7 +196,7 @@ class WebhookOut(Struct):
     id: str
     url: str
     description: str | None
-    created_at: datetime
+    created_at: Instant
     counts: dict[str, int]
     secret: str | UnsetType = UNSET
 
@@ -199,9 +207,9 @@ class SecretRotated(Struct):
     id: str
     url: str
     description: str | None
-    created_at: datetime
+    created_at: Instant
     secret: str
-    previous_secret_expires_at: datetime
+    previous_secret_expires_at: Instant
 
 
 class WebhookList(Struct):
@@ -215,8 +223,8 @@ class DeliveryOut(Struct):
     subscriber_id: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
+    next_attempt_at: Instant | None
+    delivered_at: Instant | None
     last_error: str | None
 
 
@@ -269,20 +277,48 @@ _WHY = {
     401: "No API key, or not a live one",
     403: "The key lacks the scope, or is another center's",
     404: "No such center, subscriber, webhook or delivery",
-    409: "Conflicts with what is stored (an external id or address in use, an erased subscriber)",
+    409: "Conflicts with what is stored (an external id or address in use, an erased subscriber), "
+         "or a request with the same Idempotency-Key still running",
     412: "If-Match does not name the current version (current_version)",
+    413: "The body is over 64 KB",
+    415: "The body is not JSON (Content-Type application/json)",
     422: "Values the center does not offer (errors), or an idempotency key reused",
     428: "If-Match is required",
     429: "Too many requests (Retry-After)",
+    503: "The database cannot store the write now (Retry-After): nothing was changed",
 }
 
 
 def problems(*statuses: int) -> dict[int, Any]:
     """The problem answers a route documents: the common ones, plus ``statuses``."""
-    from litestar.openapi.datastructures import ResponseSpec
-
     return {
         status: ResponseSpec(Problem, description=_WHY[status], media_type="application/problem+json",
                              generate_examples=False)
         for status in sorted({400, 401, 403, 404, 429, *statuses})
     }
+
+
+def write_problems(*statuses: int) -> dict[int, Any]:
+    """A write's problems: the common ones, an idempotency key in use (409) or reused (422), the
+    database unable to store it (503), plus ``statuses`` (a body's 413 and 415...)."""
+    return problems(409, 422, 503, *statuses)
+
+
+# -- headers handlers read themselves (documented with ``operation_class=documented(...)``) ---------
+
+_VERSIONS = r'(W/)?"[0-9]{1,18}"(, ?(W/)?"[0-9]{1,18}")*'
+#: ``format``: RFC 9110's name for what If-Match holds, for tools that generate values by format (an open
+#: value in OpenAPI, hence not one of Litestar's OpenAPIFormat).
+_ENTITY_TAG: Any = "entity-tag"
+IF_MATCH_REQUIRED = header(
+    "If-Match", Schema(type=OpenAPIType.STRING, format=_ENTITY_TAG, pattern=f"^{_VERSIONS}$"), required=True,
+    description='The version you read, as its ETag ("3"): 428 without it, 412 if it is not the current one',
+)
+IF_MATCH = header(
+    "If-Match", Schema(type=OpenAPIType.STRING, format=_ENTITY_TAG, pattern=f"^(\\*|{_VERSIONS})$"),
+    description='The version you read, as its ETag ("3"): 412 if it is not the current one; * or none: any',
+)
+IDEMPOTENCY_KEY = header(
+    "Idempotency-Key", Schema(type=OpenAPIType.STRING, pattern=r"^[\x21-\x7e]{1,200}$"),
+    description="A retry with the same key and request gets the first answer again (Idempotent-Replayed: true)",
+)

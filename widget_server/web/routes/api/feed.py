@@ -24,7 +24,9 @@ async def center_definition(center: NamedDependency[Center]) -> CenterOut:
 @get("/events", opt={"scope": "read"}, tags=["feed"], summary="The change feed, from a cursor", responses=problems())
 async def events(
     center: NamedDependency[Center], store: NamedDependency[Store],
-    after: Annotated[int, QueryParameter(ge=0, le=MAX_ID, description="The last event id you processed")] = 0,
+    # schema_extra: the bound as an integer (le= is written as a float, which rounds 2**63 - 1 up)
+    after: Annotated[int, QueryParameter(ge=0, le=MAX_ID, schema_extra={"maximum": MAX_ID},
+                                         description="The last event id you processed")] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> FeedPage:
     def read() -> dict[str, Any]:

@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
+import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import QueryParameter, RawBody
+from msgspec import UNSET
 from sqlalchemy import Connection
 
 from ....centers.model import Center
@@ -23,9 +26,10 @@ from ....errors import BadRequest, UnsupportedMediaType
 from ....store.imports import Outcome, import_rows
 from ....store.store import Store
 from ...dependencies import Clock
-from .bodies import ImportReport, Problem, problems
-from .import_rows import Batch, read_batch
-from .writes import Answer, ApiWrite, json_response
+from ...openapi import documented, struct_schema
+from .bodies import IDEMPOTENCY_KEY, ImportReport, PreferencesWrite, Problem, write_problems
+from .import_rows import MAX_RECORDS, Batch, ImportRecord, read_batch
+from .writes import Answer, ApiWrite, idempotency_key, json_response
 
 TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_type="application/problem+json",
                          generate_examples=False)
@@ -39,9 +43,35 @@ NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Cont
                           media_type="application/problem+json", generate_examples=False)
 
 
+def documented_record() -> type[msgspec.Struct]:
+    """:class:`ImportRecord` as documented: its choices typed as in a PATCH, which they are checked
+    as (the struct keeps them raw, to check each distinct text once)."""
+    patch = {field.name: field for field in msgspec.structs.fields(PreferencesWrite)}
+    members = [(f.name, patch[f.name].type, UNSET) if f.type is msgspec.Raw else (f.name, f.type, f.default)
+               for f in msgspec.structs.fields(ImportRecord)]
+    return msgspec.defstruct("ImportRecord", members, forbid_unknown_fields=True, kw_only=True)
+
+
+#: The body: JSON lines, described as the list of its lines' values. A line that is not a record is
+#: rejected alone, with its row and reason in the report; only a body none of whose lines is an
+#: object is refused whole (400). None at all is a batch too: nothing to import. The limit of
+#: records is said, not stated as maxItems: fuzzers would build bodies of 10,001 records to break it.
+RECORDS = RequestBody(
+    required=True, description=f"One JSON value a line, up to {MAX_RECORDS:,} (more is a 400) and 8 MB (more is a "
+                               "413): the records (docs/API.md, Bulk import)",
+    content={"application/x-ndjson": OpenAPIMediaType(schema=Schema(
+        type=OpenAPIType.ARRAY,
+        items=Schema(any_of=[struct_schema(documented_record()),
+                             Schema(description="Any other line: rejected alone, its reason in the report")]),
+        any_of=[Schema(max_items=0), Schema(contains=Schema(type=OpenAPIType.OBJECT))],
+    ))},
+)
+
+
 @post("/imports", opt={"scope": "write", "body": "ndjson"}, status_code=200, tags=["imports"],
       summary="Import a batch of legacy preferences (JSON lines)",
-      responses={**problems(409, 422), 413: TOO_LARGE, 415: NOT_NDJSON},
+      responses={**write_problems(), 413: TOO_LARGE, 415: NOT_NDJSON},
+      operation_class=documented(parameters=[IDEMPOTENCY_KEY], body=RECORDS),
       description="The body (application/x-ndjson): one record per line, up to 10,000 records and 8 MB. "
                   "See docs/API.md, Bulk import.")
 async def import_records(
@@ -58,6 +88,7 @@ async def import_records(
         raise UnsupportedMediaType(errors=[{"path": "Content-Type", "message": "application/x-ndjson"}])
     if len(request.query_params.getall("dry_run", [])) > 1:  # the last one would win: say which, once
         raise BadRequest(errors=[{"path": "dry_run", "message": "give dry_run once: true or false"}])
+    idempotency_key(request)  # a dry run stores none, but answers a malformed one as the real run would
     batch = await anyio.to_thread.run_sync(read_batch, body, center, clock())
     actor = request.state.api_key.actor
 

@@ -18,7 +18,8 @@ from ....preferences import Preferences, suppress_all
 from ....store import gdpr
 from ....store.store import Store
 from ...dependencies import Clock
-from .bodies import Erasure, Export, problems
+from ...openapi import documented
+from .bodies import IDEMPOTENCY_KEY, Erasure, Export, problems, write_problems
 from .subscribers import load
 from .writes import Answer, ApiWrite
 
@@ -52,7 +53,7 @@ class RightsController(Controller):
         }
 
     @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)",
-            responses=problems())
+            responses=write_problems(), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def erase(
         self,
         request: Request,

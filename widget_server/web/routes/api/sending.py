@@ -19,7 +19,7 @@ from ....errors import BadRequest, Conflict, InvalidValues, NotFound
 from ....settings import Settings
 from ....store.store import Store
 from ...dependencies import Clock
-from .bodies import DecisionOut, LinkOut, LinkRequest, problems
+from .bodies import PRINTABLE, DecisionOut, LinkOut, LinkRequest, problems
 
 _center_infos: dict[int, tuple[Center, CenterInfo]] = {}
 
@@ -44,8 +44,8 @@ class SendingController(Controller):
         store: NamedDependency[Store],
         clock: NamedDependency[Clock],
         subscriber_id: FromPath[str],
-        topic: Annotated[str, QueryParameter(min_length=1, max_length=64)],
-        channel: Annotated[str, QueryParameter(min_length=1, max_length=32)],
+        topic: Annotated[str, QueryParameter(min_length=1, max_length=64, pattern=PRINTABLE)],
+        channel: Annotated[str, QueryParameter(min_length=1, max_length=32, pattern=PRINTABLE)],
         at: FromQuery[datetime | None] = None,
         digest: FromQuery[bool] = False,
     ) -> DecisionOut:
@@ -62,7 +62,7 @@ class SendingController(Controller):
         return DecisionOut(answer.allowed, answer.reason, answer.frequency)
 
     @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
-          responses=problems(409, 422))
+          responses=problems(409, 413, 415, 422))
     async def link(
         self,
         center: NamedDependency[Center],

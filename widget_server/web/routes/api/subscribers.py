@@ -17,13 +17,19 @@ from ....errors import BadRequest, Conflict, InvalidValues, NotFound, StaleVersi
 from ....ledger import EventContext
 from ....preferences import Preferences, suppress_all
 from ....store.store import Store, Subscriber, VersionConflict
+from ...openapi import documented
 from . import choices
 from .bodies import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    IF_MATCH_REQUIRED,
+    PRINTABLE,
     PreferencesDocument,
     PreferencesWrite,
     SubscriberCreate,
     SubscriberList,
     problems,
+    write_problems,
 )
 from .writes import Answer, ApiWrite
 
@@ -92,7 +98,7 @@ class SubscribersController(Controller):
     tags = ["subscribers"]
 
     @post("/", opt={"scope": "write"}, status_code=201, summary="Create a subscriber", response_headers=ETAG,
-          responses=problems(409, 422))
+          responses=write_problems(413, 415), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def create(
         self,
         request: Request,
@@ -132,7 +138,7 @@ class SubscribersController(Controller):
     @get("/", opt={"scope": "read"}, summary="Find subscribers by external (CRM) id", responses=problems())
     async def find(
         self, center: NamedDependency[Center], store: NamedDependency[Store],
-        external_id: Annotated[str, QueryParameter(min_length=1, max_length=128)],
+        external_id: Annotated[str, QueryParameter(min_length=1, max_length=128, pattern=PRINTABLE)],
     ) -> SubscriberList:
 
         def read() -> dict[str, Any]:
@@ -155,7 +161,8 @@ class SubscribersController(Controller):
         return Response(document, headers=_etag(subscriber.preferences.version))
 
     @put("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
-         summary="Replace a subscriber's choices (If-Match required)", responses=problems(409, 412, 422, 428))
+         summary="Replace a subscriber's choices (If-Match required)", responses=write_problems(412, 413, 415, 428),
+         operation_class=documented(parameters=[IF_MATCH_REQUIRED, IDEMPOTENCY_KEY]))
     async def replace(
         self,
         request: Request,
@@ -168,7 +175,8 @@ class SubscribersController(Controller):
         return await self._write(request, center, store, write, subscriber_id, data, replacing=True)
 
     @patch("/{subscriber_id:str}/preferences", opt={"scope": "write"}, response_headers=ETAG,
-           summary="Change some of a subscriber's choices", responses=problems(409, 412, 422))
+           summary="Change some of a subscriber's choices", responses=write_problems(412, 413, 415),
+           operation_class=documented(parameters=[IF_MATCH, IDEMPOTENCY_KEY]))
     async def change(
         self,
         request: Request,

@@ -75,10 +75,16 @@ def provide_write(request: Request, changes: NamedDependency[Changes], clock: Na
     return ApiWrite(request, changes, clock)
 
 
-async def run_write(request: Request, changes: Changes, clock: Clock, work: Callable[[Connection], Answer]) -> Response:
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, if it has one; a malformed one is a 400."""
     key = request.headers.get("idempotency-key")
     if key is not None and not KEY_FORMAT.match(key):
         raise BadRequest(errors=[{"path": "Idempotency-Key", "message": "1 to 200 visible ASCII characters"}])
+    return key
+
+
+async def run_write(request: Request, changes: Changes, clock: Clock, work: Callable[[Connection], Answer]) -> Response:
+    key = idempotency_key(request)
     api_key = request.state.api_key
     fingerprint = idempotency.fingerprint(request.method, request.url.path, request.url.query or "",
                                           await request.body())
