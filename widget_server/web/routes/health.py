@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 
 from ...store.store import Store
 from ..dependencies import AppState
@@ -16,7 +17,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", media_type="application/json", cache=False)
+@get("/readyz", media_type="application/json", cache=False, responses={503: ResponseSpec(
+    dict[str, str], description="Not ready: the database does not answer, a migration is pending, or writes fail",
+    generate_examples=False)})
 async def readyz(request: Request, store: NamedDependency[Store]) -> Response[dict[str, str]]:
     """Ready to serve: the database answers, every migration is applied, and writes are stored.
 

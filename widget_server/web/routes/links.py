@@ -27,9 +27,10 @@ from ...tokens import WIDGET_SCOPES, read_link
 from ...workers.mail import MailQueue
 from ..dependencies import Origins
 from ..error_handler import handle_error
+from ..openapi import documented, pages
 from ..rendering import page_context
 from ..security import check_same_origin
-from .common import fields_of, visitor_locale
+from .common import FRESH_LINK_FORM, fields_of, visitor_locale
 
 
 def subscriber_of_link(signer: TokenSigner, center: Center, token: str) -> str | None:
@@ -53,7 +54,7 @@ def too_many_requests(request: Request, limited: TooManyRequests) -> Response:
 class FreshLinkController(Controller):
     path = "/link"  # under /c/{center_id}
 
-    @get(media_type=MediaType.HTML)
+    @get(media_type=MediaType.HTML, responses=pages())
     async def ask(
         self,
         request: Request,
@@ -65,7 +66,8 @@ class FreshLinkController(Controller):
         return Template("pages/fresh_link.html", context=context)
 
     # Only this route is rate limited, by MailQueue: it sends mail.
-    @post(media_type=MediaType.HTML, status_code=200, exception_handlers={TooManyRequests: too_many_requests})
+    @post(media_type=MediaType.HTML, status_code=200, exception_handlers={TooManyRequests: too_many_requests},
+          responses=pages(403, 413, 429, 503), operation_class=documented(body=FRESH_LINK_FORM))
     async def send(
         self,
         request: Request,

@@ -19,7 +19,9 @@ from ....store import webhooks as store_webhooks
 from ....store.store import Store
 from ....webhook_addresses import Resolver, Undeliverable, check_url
 from ...dependencies import Clock
+from ...openapi import documented
 from .bodies import (
+    IDEMPOTENCY_KEY,
     KEEP_PREVIOUS_SECRET_MAX,
     MAX_ID,
     DeliveryList,
@@ -32,6 +34,7 @@ from .bodies import (
     WebhookList,
     WebhookOut,
     problems,
+    write_problems,
 )
 from .writes import Answer, ApiWrite
 
@@ -50,7 +53,8 @@ class WebhooksController(Controller):
     tags = ["webhooks"]
     opt = {"scope": "admin"}
 
-    @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)", responses=problems(422))
+    @post("/", status_code=201, summary="Register an endpoint (the secret is shown once)",
+          responses=write_problems(413, 415), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def create(
         self,
         center_id: FromPath[str],
@@ -81,7 +85,8 @@ class WebhooksController(Controller):
 
         return cast(WebhookList, await store.run_sync(read))  # a dict of json_shapes, sent as that shape
 
-    @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint", responses=problems())
+    @delete("/{endpoint_id:str}", status_code=204, summary="Stop deliveries to an endpoint",
+            responses=write_problems(), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def remove(self, center_id: FromPath[str], endpoint_id: FromPath[str], clock: NamedDependency[Clock],
                      write: NamedDependency[ApiWrite]) -> None:
 
@@ -94,7 +99,8 @@ class WebhooksController(Controller):
         await write(work)
 
     @post("/{endpoint_id:str}/rotate-secret", status_code=200,
-          summary="Replace the secret (shown once); the previous one still signs for a while", responses=problems(422))
+          summary="Replace the secret (shown once); the previous one still signs for a while",
+          responses=write_problems(413, 415), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def rotate_secret(
         self,
         center_id: FromPath[str],
@@ -137,7 +143,8 @@ class WebhooksController(Controller):
         return cast(DeliveryList, await store.run_sync(read, large=True))
 
     @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/replay", status_code=202,
-          summary="Send one delivery again", responses=problems())
+          summary="Send one delivery again", responses=write_problems(),
+          operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def replay_one(self, center_id: FromPath[str], endpoint_id: FromPath[str], delivery_id: FromPath[str],
                          clock: NamedDependency[Clock], write: NamedDependency[ApiWrite]) -> Response[DeliveryOut]:
         number = _delivery_id(delivery_id)
@@ -153,7 +160,7 @@ class WebhooksController(Controller):
         return await write(work)
 
     @post("/{endpoint_id:str}/replay", status_code=202, summary="Send every event after a cursor again",
-          responses=problems())
+          responses=write_problems(413, 415), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
     async def replay_after(self, center_id: FromPath[str], endpoint_id: FromPath[str], clock: NamedDependency[Clock],
                            write: NamedDependency[ApiWrite], data: JSONBody[ReplayRequest]) -> Response[Replayed]:
 
