@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -46,19 +47,19 @@ class SendingController(Controller):
         subscriber_id: FromPath[str],
         topic: Annotated[str, QueryParameter(min_length=1, max_length=64, pattern=PRINTABLE)],
         channel: Annotated[str, QueryParameter(min_length=1, max_length=32, pattern=PRINTABLE)],
-        at: FromQuery[datetime | None] = None,
+        at: Annotated[str | None, QueryParameter(schema_extra={"format": "date-time"},
+                                                 description="When to send: RFC 3339, with its offset")] = None,
         digest: FromQuery[bool] = False,
     ) -> DecisionOut:
         subscriber = await store.run_sync(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
-        if at is not None and at.tzinfo is None:
-            raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
+        when = _instant(at) if at is not None else clock()
         if subscriber.erased_at is not None:  # no topic, not even a required one, reaches an erased person
             return DecisionOut(False, _decision.ERASED, None)
         prefs = SdkPreferences.from_json(json_shapes.document(center, subscriber))
         answer = _decision.can_contact(prefs, center_info(center), topic, channel,
-                                       at=at or clock(), digest=digest)
+                                       at=when, digest=digest)
         return DecisionOut(answer.allowed, answer.reason, answer.frequency)
 
     @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
@@ -89,6 +90,18 @@ class SendingController(Controller):
         url = f"{settings.base_url}/c/{center.id}/{page}?t={token}"
         expires = clock() + timedelta(seconds=signer.lifetimes[data.scope])
         return LinkOut(token, url, expires)
+
+
+def _instant(text: str) -> datetime:
+    """``at``: an RFC 3339 time with its offset, else a 400. (Read as a datetime by Litestar, a bare
+    number would pass for Unix seconds.)"""
+    try:
+        instant = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        raise BadRequest(errors=[{"path": "at", "message": "an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"}]) from None
+    if instant.tzinfo is None:
+        raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
+    return instant
 
 
 def _link_errors(center: Center, data: JSONBody[LinkRequest]) -> list[dict[str, str]]:
