@@ -14,7 +14,7 @@ error page, ``429`` with ``Retry-After``.
 
 from __future__ import annotations
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -22,11 +22,10 @@ from litestar.response import Template
 from preference_sdk import TokenSigner
 
 from ...centers.model import Center
-from ...errors import LinkExpired, LinkInvalid, TooManyRequests
+from ...errors import LinkExpired, LinkInvalid
 from ...tokens import WIDGET_SCOPES, read_link
 from ...workers.mail import MailQueue
 from ..dependencies import Origins
-from ..error_handler import handle_error
 from ..openapi import documented, pages
 from ..rendering import page_context
 from ..security import check_same_origin
@@ -44,13 +43,6 @@ def subscriber_of_link(signer: TokenSigner, center: Center, token: str) -> str |
         return None
 
 
-def too_many_requests(request: Request, limited: TooManyRequests) -> Response:
-    """Over a limit: the site's error page, as the one handler renders it, with when to come back."""
-    response = handle_error(request, limited)
-    response.headers.setdefault("Retry-After", str(limited.extra["retry_after"]))
-    return response
-
-
 class FreshLinkController(Controller):
     path = "/link"  # under /c/{center_id}
 
@@ -66,7 +58,8 @@ class FreshLinkController(Controller):
         return Template("pages/fresh_link.html", context=context)
 
     # Only this route is rate limited, by MailQueue: it sends mail.
-    @post(media_type=MediaType.HTML, status_code=200, exception_handlers={TooManyRequests: too_many_requests},
+    # Over a limit, LinkLimitReached: the one error handler's page, with Retry-After.
+    @post(media_type=MediaType.HTML, status_code=200,
           responses=pages(403, 413, 429, 503), operation_class=documented(body=FRESH_LINK_FORM))
     async def send(
         self,
