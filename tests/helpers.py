@@ -239,3 +239,24 @@ def form_of(html: str) -> dict[str, list[str]]:
 
 def same_origin(server) -> dict[str, str]:
     return {"Sec-Fetch-Site": "same-origin", "Origin": server.url}
+
+
+def start_smtp(handler):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 for ``handler``, started; stop() it after.
+
+    aiosmtpd binds the port itself, so another process may take it between ``free_port()``
+    and the bind: a few tries."""
+    import errno
+
+    from aiosmtpd.controller import Controller
+
+    for attempt in range(5):
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
+        try:
+            controller.start()
+            return controller
+        except OSError as exc:
+            controller.loop.close()
+            if exc.errno != errno.EADDRINUSE or attempt == 4:
+                raise
+    raise AssertionError("unreachable")

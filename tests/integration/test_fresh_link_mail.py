@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import errno
 import re
 import time
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.helpers import free_port, serve_app
+from tests.helpers import serve_app, start_smtp
 
 CENTER = "maison-lumiere"
 
@@ -36,16 +34,7 @@ class Inbox:
 @pytest.fixture
 def inbox():
     handler = Inbox()
-    for attempt in range(5):
-        # aiosmtpd binds the port itself: another process may have taken it since free_port().
-        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
-        try:
-            controller.start()
-            break
-        except OSError as exc:
-            controller.loop.close()
-            if exc.errno != errno.EADDRINUSE or attempt == 4:
-                raise
+    controller = start_smtp(handler)
     yield handler, controller.port
     controller.stop()
 

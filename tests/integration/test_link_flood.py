@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import errno
 import re
 import time
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import event, select
 
-from tests.helpers import ENGINES, free_port, serve_app, wait_for
+from tests.helpers import ENGINES, serve_app, start_smtp, wait_for
 from widget_server.mailer import SMTPMailer
 from widget_server.store.engine import make_engine
 from widget_server.store.store import Store, utcnow
@@ -55,16 +53,7 @@ class Inbox:
 @pytest.fixture
 def smtp():
     inbox = Inbox()
-    for attempt in range(5):
-        # aiosmtpd binds the port itself: another process may have taken it since free_port().
-        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ready_timeout=30)
-        try:
-            controller.start()
-            break
-        except OSError as exc:
-            controller.loop.close()
-            if exc.errno != errno.EADDRINUSE or attempt == 4:
-                raise
+    controller = start_smtp(inbox)
     inbox.options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "mail_from": "prefs@maison.example"}
     yield inbox
     controller.stop()
