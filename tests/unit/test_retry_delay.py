@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from widget_server.workers.delivery import MAX_DELAY, retry_delay
+from widget_server.workers.outbox_pass import MAX_DELAY, retry_delay
 
 FIVE_SECONDS = timedelta(seconds=5)  # webhook_first_retry_ms's default
 

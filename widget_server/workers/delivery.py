@@ -36,6 +36,7 @@ from ..store import feed
 from ..store import webhooks as outbox
 from ..store.store import Store
 from ..webhook_addresses import Resolver, destinations, resolve
+from .outbox_pass import one_pass, retry_delay
 
 log = logging.getLogger("widget_server.workers.delivery")
 
@@ -43,7 +44,6 @@ LEASE = timedelta(seconds=60)
 TIMEOUT = 10.0
 #: For an address with others after it: a short connect, then the same limit as ever.
 FALLBACK_TIMEOUT = httpx.Timeout(TIMEOUT, connect=2.0)
-MAX_DELAY = timedelta(hours=1)
 BATCH = 50
 
 
@@ -66,20 +66,6 @@ def via_proxy(url: httpx.URL) -> bool:
     """
     proxies = urllib.request.getproxies()
     return bool(proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(url.host)
-
-
-def retry_delay(first_retry: timedelta, attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt: doubling, capped at an hour.
-
-    The doublings are counted only up to the cap: ``first_retry * 2**n`` overflows a
-    ``timedelta`` after some forty attempts, and ``webhook_max_attempts`` has no bound.
-    """
-    delay = first_retry
-    for _ in range(max(attempts - 1, 0)):
-        if delay >= MAX_DELAY:
-            break
-        delay *= 2
-    return min(delay, MAX_DELAY)
 
 
 def tls_context() -> ssl.SSLContext:
@@ -141,12 +127,7 @@ class DeliveryWorker:
 
     async def deliver_due(self) -> int:
         """One pass: claim, send, record. Returns how many attempts were made."""
-        attempts = await anyio.to_thread.run_sync(self._claim)
-        if not attempts:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(a) for a in attempts))
-        await anyio.to_thread.run_sync(self._settle, list(zip(attempts, outcomes, strict=True)))
-        return len(attempts)
+        return await one_pass(self._claim, self._send, self._settle)
 
     def _claim(self) -> list[Attempt]:
         now = self.clock()

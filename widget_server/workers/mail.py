@@ -39,7 +39,7 @@ from ..settings import Settings
 from ..store import mail_outbox as outbox
 from ..store.mail_outbox import FRESH_LINK, Limits, Mail
 from ..store.store import Store
-from .delivery import retry_delay
+from .outbox_pass import one_pass, retry_delay
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -194,12 +194,7 @@ class MailWorker:
 
     async def send_due(self) -> int:
         """One pass: claim, send, record. Returns how many rows were settled or tried."""
-        mails = await anyio.to_thread.run_sync(self._claim)
-        if not mails:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(m) for m in mails))
-        await anyio.to_thread.run_sync(self._settle, list(zip(mails, outcomes, strict=True)))
-        return len(mails)
+        return await one_pass(self._claim, self._send, self._settle)
 
     def _idle_for(self) -> float:
         """Seconds to wait with nothing due: until the next retry, at most ``poll_interval``."""
