@@ -6,10 +6,14 @@
      ├── LinkProblem                 offers a fresh link
      │    ├── LinkExpired            401  authentic but too old, or revoked
      │    └── LinkInvalid            403  tampered, wrong scope, wrong center
+     ├── KioskNotSetUp               403  a kiosk's device token that is not (or no longer) valid
+     ├── AgentSignInRequired         401  an agent token expired, invalid, or another center's
+     ├── NotAllowedHere              403  an agent without the permission, a kiosk session ended
      ├── NotFound                    404  unknown center, subscriber or page
      ├── CrossSiteRequest            403  a state change posted from another site
      ├── BadForm                     422  a submitted value we cannot accept
-     │    └── RepeatedField          400  a field that must come once came twice
+     │    ├── RepeatedField          400  a field that must come once came twice
+     │    └── InvalidContact         422  not an e-mail address, phone number or loyalty number
      ├── TooManyRequests             429
      │    └── LinkLimitReached       429  "send me a new link" asked too often (Retry-After)
      ├── InternalError               500  logged with an id, shown with that id
@@ -75,6 +79,37 @@ class LinkInvalid(LinkProblem):
     detail = N_("The link may be incomplete or altered. Please use the latest link we sent you.")
 
 
+class KioskNotSetUp(WidgetError):
+    """A kiosk opened with a device token that is tampered, expired, another center's,
+    or revoked: the page says to ask the store manager, never why in detail."""
+
+    status = 403
+    code = "kiosk_not_set_up"
+    title = N_("This kiosk is not set up")
+    detail = N_("This tablet cannot be used for preferences right now. Please ask your store manager "
+                "to set it up again.")
+
+
+class AgentSignInRequired(WidgetError):
+    """An agent console opened with a token that is expired, invalid or another center's."""
+
+    status = 401
+    code = "agent_sign_in_required"
+    title = N_("Please sign in again")
+    detail = N_("Your console session has ended or is not valid for this preference center. "
+                "Open the console again from your call-center screen.")
+
+
+class NotAllowedHere(WidgetError):
+    """Signed in, but not allowed this: an agent without the permission, a kiosk session
+    that has ended (the customer's choices are no longer open on this screen)."""
+
+    status = 403
+    code = "not_allowed"
+    title = N_("Not allowed")
+    detail = N_("You cannot do this from this screen. Nothing was changed.")
+
+
 class NotFound(WidgetError):
     status = 404
     code = "not_found"
@@ -103,6 +138,27 @@ class RepeatedField(BadForm):
     """
 
     status = 400
+
+
+class InvalidContact(BadForm):
+    """What a customer typed to be found does not read as the kind they chose.
+
+    ``kind`` (email, phone, loyalty, external_id) picks the detail the page shows.
+    """
+
+    title = N_("Please check what you typed")
+    detail = N_("This does not look like an e-mail address, a phone number or a customer number. "
+                "Please check it and try again.")
+    DETAILS = {
+        "email": N_("Please type a whole e-mail address, such as name@example.com."),
+        "phone": N_("Please type a mobile phone number. If it is from another country, start with + and "
+                    "its country code."),
+        "loyalty": N_("Please type the customer number as printed on the card: letters and digits."),
+        "external_id": N_("Please type the customer reference exactly as the CRM shows it."),
+    }
+
+    def __init__(self, *, kind: str, **extra: Any) -> None:
+        super().__init__(self.DETAILS.get(kind), kind=kind, **extra)
 
 
 class TooManyRequests(WidgetError):

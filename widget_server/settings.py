@@ -81,6 +81,22 @@ class Settings:
         "twice as long, eight attempts in all."
     )
 
+    sms_url: str = _setting(
+        "", "HTTPS endpoint of the host's SMS gateway: kiosk codes are POSTed to it as JSON (`to`, `text`), "
+        "signed like webhooks with `SMS_SECRET`; empty writes each message to `SMS_DIR`."
+    )
+    sms_secret: str = _setting("", "Secret the SMS gateway verifies our requests with (`whsec_...`).", secret=True)
+    sms_dir: str = _setting("var/sms", "Folder where SMS messages are written when no `SMS_URL` is set.")
+    kiosk_codes_per_device: int = _setting(
+        30, "One-time codes one kiosk may send per hour (then the kiosk asks to wait)."
+    )
+    kiosk_codes_per_contact: int = _setting(
+        3, "One-time codes one e-mail address, phone number or loyalty number may be sent per hour, per center."
+    )
+    agent_searches_per_hour: int = _setting(
+        60, "Customer searches one call-center agent may make per hour (every search is audited)."
+    )
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -8,12 +8,13 @@ turned into the server's errors.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 
 from preference_sdk import TokenClaims, TokenExpired, TokenInvalid, TokenSigner
 
 from .centers.model import Center
-from .errors import LinkExpired, LinkInvalid
+from .errors import AgentSignInRequired, KioskNotSetUp, LinkExpired, LinkInvalid
 from .settings import Settings
 
 #: Scopes that open the preference widget: footer links, and "send me a new link".
@@ -65,3 +66,60 @@ def check_not_revoked(claims: TokenClaims, valid_after: datetime | None, center:
     """A revoked link no longer opens the widget: answered as an expired one."""
     if revoked(claims, valid_after):
         raise LinkExpired(center=center, claims=claims)
+
+
+@dataclass(frozen=True)
+class KioskDevice:
+    """What a kiosk's device token says: the device (revocable alone) and its store."""
+
+    id: str
+    center: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What an agent token says: who (the SSO's id), their display name, what they may do."""
+
+    id: str
+    center: str
+    name: str
+    permissions: frozenset[str]
+    locale: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the ledger names them."""
+        return f"agent:{self.id}"
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+def read_device_token(signer: TokenSigner, token: str | None, center: Center) -> KioskDevice:
+    """The device a kiosk token names for ``center``; whether it is still live is the
+    store's question (``store/devices.live``), asked at every request."""
+    try:
+        claims = signer.read(token or "", "kiosk", center=center.id)
+    except TokenExpired:
+        raise KioskNotSetUp(center=center) from None
+    except TokenInvalid:
+        raise KioskNotSetUp(center=center) from None
+    location = claims.extra.get("lc")
+    if not isinstance(location, str):
+        raise KioskNotSetUp(center=center)
+    return KioskDevice(claims.subscriber, center.id, location)
+
+
+def read_agent_token(signer: TokenSigner, token: str | None, center: Center) -> Agent:
+    """The agent a console token names for ``center`` (another center's token: refused)."""
+    try:
+        claims = signer.read(token or "", "agent", center=center.id)
+    except TokenExpired:
+        raise AgentSignInRequired(center=center, expired=True) from None
+    except TokenInvalid:
+        raise AgentSignInRequired(center=center) from None
+    name, permissions = claims.extra.get("n"), claims.extra.get("p")
+    if not isinstance(name, str) or not isinstance(permissions, str):
+        raise AgentSignInRequired(center=center)
+    return Agent(claims.subscriber, center.id, name, frozenset(permissions.split(",")), claims.locale)

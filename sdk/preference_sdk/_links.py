@@ -33,6 +33,9 @@ from ._tokens import FORMAT_VERSION, SCOPES, TokenSigner, secret_list
 #: Hosts for which an ``http`` base URL is accepted in ``List-Unsubscribe`` (the demo).
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+#: What an agent token may allow: search and read a customer, and change their choices.
+AGENT_PERMISSIONS: tuple[str, ...] = ("change", "view")
+
 #: RFC 8058: the body a mailbox provider POSTs to the one-click URL.
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
@@ -81,6 +84,32 @@ class LinkMinter:
         """The footer link that opens the subscriber's preferences (``manage`` scope)."""
         token = self.mint("manage", center, subscriber_id, l=_opt_str("locale", locale))
         return f"{self.base_url}/c/{_path_segment(center)}/preferences?t={token}"
+
+    def agent_url(
+        self,
+        center: str,
+        agent_id: str,
+        *,
+        name: str,
+        permissions: Sequence[str] = AGENT_PERMISSIONS,
+        locale: str | None = None,
+    ) -> str:
+        """The call-center console for one agent's shift (``agent`` scope, 12 hours).
+
+        Call it from the host's single sign-on once the agent is signed in: ``agent_id`` is
+        the id the SSO gives (recorded as ``agent:<id>`` in every change), ``name`` the display
+        name shown on the console (never to the customer), ``permissions`` what they may do:
+        ``view`` (search and read) and ``change`` (save on a customer's behalf).
+        """
+        _check_ids(center, agent_id)
+        unknown = sorted(set(permissions) - set(AGENT_PERMISSIONS))
+        if unknown or not permissions:
+            raise ValueError(f"agent permissions are some of {', '.join(AGENT_PERMISSIONS)}; not {unknown or 'none'}")
+        if not isinstance(name, str) or not name.strip() or len(name) > 80:
+            raise ValueError("an agent's display name is 1 to 80 characters")
+        token = self.mint("agent", center, agent_id, n=name.strip(), p=",".join(sorted(set(permissions))),
+                          l=_opt_str("locale", locale))
+        return f"{self.base_url}/c/{_path_segment(center)}/agent?t={token}"
 
     def unsubscribe_url(
         self,

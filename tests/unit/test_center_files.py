@@ -408,3 +408,53 @@ def test_the_default_theme_and_the_examples_are_readable_in_light_and_dark():
     assert list(contrast_problems(Theme().colours())) == []
     for name in ("maison-lumiere.toml", "voyago.toml"):
         assert list(contrast_problems(load_center(EXAMPLES / name).theme.colours())) == []
+
+
+# --- the kiosk and the call center -------------------------------------------------
+
+KIOSK_AND_SCRIPT = """
+[kiosk]
+idle_seconds = IDLE
+
+[call_center]
+script_version = "2026-11-01"
+allowed_origins = ["ORIGIN"]
+
+[call_center.script]
+en = "Do you agree that we record these choices on your behalf?"
+fr = "Acceptez-vous que nous enregistrions ces choix en votre nom ?"
+"""
+
+
+def with_kiosk(folder: Path, *, region: str = "GB", idle: str = "60", origin: str = "https://crm.example.com",
+               script_locales: str = "") -> Path:
+    path = write_center(folder, "kiosk.toml", {'[center.text.en]': f'phone_region = "{region}"\n\n[center.text.en]'})
+    extra = KIOSK_AND_SCRIPT.replace("IDLE", idle).replace("ORIGIN", origin) + script_locales
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return path
+
+
+def test_kiosk_and_call_center_settings_load(tmp_path):
+    center = load_center(with_kiosk(tmp_path, idle="90"))
+    assert (center.phone_region, center.kiosk_idle_seconds) == ("GB", 90)
+    assert center.call_center.script_version == "2026-11-01"
+    assert center.call_center.allowed_origins == ("https://crm.example.com",)
+    assert center.text(center.call_center.script, "en").startswith("Do you agree")
+
+
+def test_without_them_the_kiosk_idles_a_minute_and_agents_cannot_save():
+    center = load_center(FIXTURES / "valid.toml")
+    assert (center.phone_region, center.kiosk_idle_seconds, center.call_center) == (None, 60, None)
+
+
+@pytest.mark.parametrize(("options", "key_path", "fragment"), [
+    ({"region": "France"}, "center.phone_region", "two-letter ISO 3166"),
+    ({"region": "fr"}, "center.phone_region", "in capitals"),
+    ({"idle": "5"}, "kiosk.idle_seconds", "between 20 and 600"),
+    ({"idle": '"60"'}, "kiosk.idle_seconds", "expected a whole number"),
+    ({"origin": "https://crm.example.com/"}, "call_center.allowed_origins[0]", "trailing"),
+    ({"script_locales": 'xx = "?"\n'}, "call_center.script.xx", "not in center.locales"),
+])
+def test_kiosk_and_call_center_mistakes_name_their_key(tmp_path, options, key_path, fragment):
+    problems = check_paths([str(with_kiosk(tmp_path, **options))])
+    assert [(p.key_path, fragment in p.message) for p in problems] == [(key_path, True)], problems

@@ -54,6 +54,16 @@ class Document:
             if isinstance(interest.get("label"), dict):
                 fix = f'LOCALE = "..." to the label of interest {name_of(interest)}'
                 yield join(path, "label"), interest["label"], fix
+        if isinstance(self.call_center.get("script"), dict):
+            yield "call_center.script", self.call_center["script"], 'LOCALE = "..." to [call_center.script]'
+
+    @property
+    def kiosk(self) -> Mapping[str, Any]:
+        return _table(self.raw.get("kiosk"))
+
+    @property
+    def call_center(self) -> Mapping[str, Any]:
+        return _table(self.raw.get("call_center"))
 
 
 def text(table: Mapping[str, Any], key: str) -> str | None:

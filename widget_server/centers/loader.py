@@ -12,6 +12,8 @@ starting anything. The format, every key shown::
     notice_version = "2026-11-01"   # a string (quote dates); bump it when the wording changes
     allowed_origins = ["https://www.maison-lumiere.example", "http://127.0.0.1:8001"]
                                     # optional; scheme://host[:port], no path, no trailing slash
+    phone_region = "FR"             # optional: where a phone number typed without +country is
+                                    # read (kiosk, agent console); without it, only +33... reads
 
     [center.text.fr]                # one table per locale in locales
     title = "Vos préférences"       # required
@@ -50,6 +52,16 @@ starting anything. The format, every key shown::
     fr = "Ventes privées et codes de réduction."
     en = "Private sales and discount codes."
 
+    [kiosk]                         # optional: the shop tablet (/c/ID/kiosk)
+    idle_seconds = 60               # back to the welcome screen after this long untouched (20-600)
+
+    [call_center]                   # optional: what the agent console (/c/ID/agent) reads out
+    script_version = "2026-11-01"   # recorded in every change an agent makes; bump it with the text
+    allowed_origins = ["https://crm.maison-lumiere.example"]  # optional: who may frame the console
+    [call_center.script]            # required in [call_center], one line per locale
+    fr = "Acceptez-vous que nous enregistrions ces choix en votre nom ?"
+    en = "Do you agree that we record these choices on your behalf?"
+
     [[interests]]                   # optional list
     id = "garden"                   # may equal a topic id, not another interest's
     special_category_reviewed = false
@@ -80,7 +92,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..i18n import shipped_locales as shipped_interface_locales
-from .model import Center, Interest, Theme, Topic
+from .model import KIOSK_IDLE_SECONDS, CallCenter, Center, Interest, Theme, Topic
 from .validate import Problem, check_document
 
 __all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
@@ -177,7 +189,16 @@ def build_center(document: Mapping[str, Any], source: str = "") -> Center:
         theme=Theme(**document.get("theme", {})),
         wording=MappingProxyType({locale: _wording(t) for locale, t in center["text"].items()}),
         source=source,
+        phone_region=center.get("phone_region"),
+        kiosk_idle_seconds=document.get("kiosk", {}).get("idle_seconds", KIOSK_IDLE_SECONDS),
+        call_center=_call_center(document.get("call_center")),
     )
+
+
+def _call_center(table: Mapping[str, Any] | None) -> CallCenter | None:
+    if table is None:
+        return None
+    return CallCenter(table["script_version"], _wording(table["script"]), tuple(table.get("allowed_origins", ())))
 
 
 def _read_center(

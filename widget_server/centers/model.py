@@ -78,6 +78,20 @@ class Theme:
 
 
 @dataclass(frozen=True)
+class CallCenter:
+    """What the agent console needs of a center: the script an agent reads out before
+    changing a choice (versioned wording per locale), and who may frame the console."""
+
+    script_version: str
+    script: Wording
+    allowed_origins: tuple[str, ...] = ()
+
+
+#: Seconds without a touch before a kiosk returns to its welcome screen.
+KIOSK_IDLE_SECONDS = 60
+
+
+@dataclass(frozen=True)
 class Center:
     """One preference center: a brand, a country site or a property."""
 
@@ -93,6 +107,11 @@ class Center:
     #: Center wording keyed by locale then by key (``title``, ``intro``, ``privacy_url``).
     wording: Mapping[str, Wording] = field(default_factory=lambda: MappingProxyType({}))
     source: str = ""
+    #: Where a phone number typed without its country code is read (ISO 3166, ``FR``).
+    phone_region: str | None = None
+    kiosk_idle_seconds: int = KIOSK_IDLE_SECONDS
+    #: None: no script, so the agent console can show choices but not change them.
+    call_center: CallCenter | None = None
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)

@@ -24,7 +24,7 @@ Finding = tuple[str, str]
 class Key:
     """One key of a table: the type of its value, whether it must be there, an example.
 
-    ``kind`` is one of ``string``, ``strings`` (a list of strings), ``bool``,
+    ``kind`` is one of ``string``, ``strings`` (a list of strings), ``bool``, ``integer``,
     ``wording`` (a table of locale = text), ``table`` (checked against
     ``fields``), ``tables`` (an array of tables, each checked against ``fields``)
     or ``per_locale`` (a table of locale = table, each checked against ``fields``).
@@ -49,6 +49,7 @@ CENTER = {
     "locales": Key("strings", True, 'locales = ["en", "fr"]'),
     "notice_version": Key("string", True, 'notice_version = "2026-11-01"'),
     "allowed_origins": Key("strings", False, 'allowed_origins = ["https://www.example.com"]'),
+    "phone_region": Key("string", False, 'phone_region = "FR"'),
     "text": Key("per_locale", True, "[center.text.en] with title and intro", CENTER_TEXT),
 }
 
@@ -86,11 +87,23 @@ INTEREST = {
     "label": Key("wording", True, '[interests.label] with one line per locale, en = "Garden"'),
 }
 
+KIOSK = {
+    "idle_seconds": Key("integer", False, "idle_seconds = 60"),
+}
+
+CALL_CENTER = {
+    "script_version": Key("string", True, 'script_version = "2026-11-01"'),
+    "script": Key("wording", True, '[call_center.script] with one line per locale, en = "..."'),
+    "allowed_origins": Key("strings", False, 'allowed_origins = ["https://crm.example.com"]'),
+}
+
 DOCUMENT = {
     "center": Key("table", True, "[center] with id, name, locales...", CENTER),
     "theme": Key("table", False, "[theme]", THEME),
     "topics": Key("tables", True, "[[topics]] with id, kind, channels and label", TOPIC),
     "interests": Key("tables", False, "[[interests]] with id and label", INTEREST),
+    "kiosk": Key("table", False, "[kiosk] with idle_seconds", KIOSK),
+    "call_center": Key("table", False, "[call_center] with script_version and a script", CALL_CENTER),
 }
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -161,6 +174,9 @@ def _check_value(value: Any, key: Key, path: str) -> Iterator[Finding]:
     elif key.kind == "bool":
         if not isinstance(value, bool):
             yield path, _wrong_type("true or false", value, f"write {key.example} (no quotes)")
+    elif key.kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            yield path, _wrong_type("a whole number", value, f"write {key.example} (no quotes)")
     elif key.kind == "wording":
         yield from _check_wording(value, key, path)
     elif key.kind == "table":

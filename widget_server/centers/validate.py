@@ -287,12 +287,30 @@ def _did_you_mean(
 
 def check_origins(doc: Document) -> Iterator[Finding]:
     """Only the exact form a browser sends in its Origin header can ever match."""
-    listed = strings(doc.center, "allowed_origins")
-    for index, origin in listed:
-        problem = values.origin_problem(origin)
-        if problem:
-            yield join("center.allowed_origins", index), problem
-    yield from _repeats(listed, "center.allowed_origins", "origin")
+    for table, path in ((doc.center, "center.allowed_origins"), (doc.call_center, "call_center.allowed_origins")):
+        listed = strings(table, "allowed_origins")
+        for index, origin in listed:
+            problem = values.origin_problem(origin)
+            if problem:
+                yield join(path, index), problem
+        yield from _repeats(listed, path, "origin")
+
+
+def check_phone_region(doc: Document) -> Iterator[Finding]:
+    """Phone numbers typed without their country code are read in this region."""
+    region = text(doc.center, "phone_region")
+    if region is not None and not values.phone_region_known(region):
+        yield "center.phone_region", (
+            f"'{region}' is not a region phone numbers are known for; write a two-letter "
+            f"ISO 3166 code in capitals, e.g. phone_region = \"FR\""
+        )
+
+
+def check_kiosk(doc: Document) -> Iterator[Finding]:
+    """The kiosk's idle reset: long enough to read a screen, short enough for a shared tablet."""
+    idle = doc.kiosk.get("idle_seconds")
+    if isinstance(idle, int) and not isinstance(idle, bool) and not 20 <= idle <= 600:
+        yield "kiosk.idle_seconds", f"must be between 20 and 600 seconds, not {idle}"
 
 
 def check_privacy_urls(doc: Document) -> Iterator[Finding]:
@@ -387,6 +405,8 @@ CHECKS: tuple[Callable[[Document], Iterable[Finding]], ...] = (
     check_default_locale,
     check_shipped_locales,
     check_origins,
+    check_phone_region,
+    check_kiosk,
     check_privacy_urls,
     check_missing_translations,
     check_extra_translations,

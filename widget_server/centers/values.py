@@ -163,3 +163,10 @@ def font_problem(value: str) -> str | None:
     if value.count("'") % 2 or value.count('"') % 2:
         return f"has a quote that is never closed; close it, e.g. {_FONT_EXAMPLE}"
     return None
+
+
+def phone_region_known(region: str) -> bool:
+    """A region the phone number library can read numbers in (``FR``, ``GB``, ``US``...)."""
+    import phonenumbers
+
+    return region in phonenumbers.SUPPORTED_REGIONS

@@ -88,6 +88,8 @@ subscribers = Table(
     # The host's own reference (CRM id): for matching imports and syncs, never in a URL or token.
     Column("external_id", String(128)),
     Column("erased_at", UTCDateTime),
+    # Where the subscriber was first met, when a surface knows: "kiosk:<location>".
+    Column("origin", String(100)),
 )
 
 Index("ux_subscribers_center_external_id", subscribers.c.center, subscribers.c.external_id, unique=True)
@@ -254,3 +256,59 @@ Index("ix_mail_outbox_address", mail_outbox.c.center, mail_outbox.c.address_hash
 Index("ix_mail_outbox_client", mail_outbox.c.center, mail_outbox.c.client_hash, mail_outbox.c.created_at)
 Index("ix_mail_outbox_due", mail_outbox.c.status, mail_outbox.c.next_attempt_at)
 Index("ix_mail_outbox_created_at", mail_outbox.c.created_at)
+
+devices = Table(
+    "devices",
+    metadata,
+    # A provisioned kiosk: its token names this id, and the token works while the row is live.
+    Column("id", String(24), primary_key=True),
+    Column("center", String(64), nullable=False, index=True),
+    Column("location", String(80), nullable=False),  # the store (a local entity of the brand)
+    Column("name", String(80), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+kiosk_sessions = Table(
+    "kiosk_sessions",
+    metadata,
+    # One customer at a kiosk: who they said they are (the keyed hash, and the value only until the
+    # session settles), how they proved it (a one-time code, stored hashed, or a staff attestation),
+    # and until when the session may change their choices. The rows are the code limits' count.
+    Column("id", String(40), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("device_id", String(24), ForeignKey("devices.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # email, phone, loyalty
+    Column("contact_hash", String(64), nullable=False),
+    Column("contact", String(320)),  # blanked once the session is verified, locked, ended or expired
+    Column("subscriber_id", String(40)),
+    Column("method", String(16), nullable=False),  # code, attestation
+    Column("staff_id", String(64)),
+    Column("code_hash", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("status", String(12), nullable=False),  # pending, verified, locked, ended
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("verified_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_kiosk_sessions_device", kiosk_sessions.c.device_id, kiosk_sessions.c.created_at)
+Index("ix_kiosk_sessions_contact", kiosk_sessions.c.center, kiosk_sessions.c.contact_hash, kiosk_sessions.c.created_at)
+
+agent_searches = Table(
+    "agent_searches",
+    metadata,
+    # The audit trail of the agent console: who searched which contact (its keyed hash, never the
+    # value), when, and whom it found. A search's id is what the console's form then names.
+    Column("id", String(40), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("agent_id", String(80), nullable=False),
+    Column("kind", String(16), nullable=False),  # email, phone, external_id
+    Column("query_hash", String(64), nullable=False),
+    Column("subscriber_id", String(40)),
+    Column("searched_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_agent_searches_agent", agent_searches.c.center, agent_searches.c.agent_id, agent_searches.c.searched_at)
+Index("ix_agent_searches_center", agent_searches.c.center, agent_searches.c.searched_at)
