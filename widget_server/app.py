@@ -37,9 +37,9 @@ from .web.dependencies import APP_DEPENDENCIES, CENTER_DEPENDENCIES, AppState
 from .web.error_handler import exception_handlers
 from .web.options import complete_allow
 from .web.rendering import make_environment
+from .web.routes.agent import AgentController
 from .web.routes.api import SECURITY_COMPONENTS, SHAPE_SCHEMAS, api_router
 from .web.routes.common import single_query_fields
-from .web.routes.agent import AgentController
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
 from .web.routes.kiosk import KioskController
