@@ -12,12 +12,18 @@
      ├── NotFound                    404  unknown center, subscriber or page
      ├── CrossSiteRequest            403  a state change posted from another site
      ├── BadForm                     422  a submitted value we cannot accept
+     │    ├── WrongCode              422  a kiosk code that does not match (attempts left)
+     │    ├── CodeLocked             422  a kiosk code tried three times, or expired: ask a new one
+     │    ├── ConsentNotConfirmed    422  an agent's save without the customer's verbal agreement
      │    ├── RepeatedField          400  a field that must come once came twice
      │    └── InvalidContact         422  not an e-mail address, phone number or loyalty number
      ├── TooManyRequests             429
-     │    └── LinkLimitReached       429  "send me a new link" asked too often (Retry-After)
+     │    ├── LinkLimitReached       429  "send me a new link" asked too often (Retry-After)
+     │    ├── CodeLimitReached       429  kiosk codes asked too often, per device or per contact
+     │    └── SearchLimitReached     429  an agent's searches over the hour's limit
      ├── InternalError               500  logged with an id, shown with that id
      ├── StorageUnavailable          503  the database cannot store a write now (Retry-After)
+     ├── CodeNotSent                 503  the mail or SMS gateway did not take a kiosk code
      └── ApiError                         the JSON API's own (``code`` names each for programs)
           ├── BadRequest             400  unreadable body or parameter (``errors``)
           │    └── UnsupportedMediaType  415  a body of another type
@@ -161,6 +167,27 @@ class InvalidContact(BadForm):
         super().__init__(self.DETAILS.get(kind), kind=kind, **extra)
 
 
+class WrongCode(BadForm):
+    """A one-time code that does not match; ``attempts_left`` more may be tried."""
+
+    title = N_("This code is not right")
+    detail = N_("Please check the code we sent and type it again.")
+
+
+class CodeLocked(BadForm):
+    """A one-time code that can no longer be used: tried three times, or older than ten minutes."""
+
+    title = N_("This code can no longer be used")
+    detail = N_("For your security, a code works for ten minutes and three tries. Please ask for a new one.")
+
+
+class ConsentNotConfirmed(BadForm):
+    """An agent's save without ticking that the customer agreed to the script read out."""
+
+    title = N_("Nothing was saved")
+    detail = N_("Read the script to the customer, tick that they agreed, then save again.")
+
+
 class TooManyRequests(WidgetError):
     status = 429
     code = "rate_limited"
@@ -173,6 +200,19 @@ class LinkLimitReached(TooManyRequests):
 
     detail = N_("You asked for several links in a short time. Please use the latest one we sent, "
                 "or try again later.")
+
+
+class CodeLimitReached(TooManyRequests):
+    """Kiosk codes are counted per device and per contact over an hour."""
+
+    detail = N_("Several codes were asked for in a short time. Please wait a little, or ask a member of "
+                "staff to confirm who you are.")
+
+
+class SearchLimitReached(TooManyRequests):
+    """An agent's searches are counted over an hour (and every one is audited)."""
+
+    detail = N_("You have made many searches in a short time. Please wait a little before searching again.")
 
 
 class InternalError(WidgetError):
@@ -198,6 +238,16 @@ class StorageUnavailable(WidgetError):
     def __init__(self, *, reason: str, retry_after: int = RETRY_AFTER, **extra: Any) -> None:
         super().__init__(retry_after=retry_after, **extra)
         self.reason = reason
+
+
+class CodeNotSent(WidgetError):
+    """The mailer or the SMS gateway did not take a kiosk's code: nothing was sent."""
+
+    status = 503
+    code = "code_not_sent"
+    title = N_("We could not send the code")
+    detail = N_("The code could not be sent just now. Please try again, or ask a member of staff to confirm "
+                "who you are.")
 
 
 class ApiError(WidgetError):
