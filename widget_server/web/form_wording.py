@@ -9,12 +9,18 @@ and locale and kept; only checked and selected states are decided per request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Collection
 
 from babel.support import NullTranslations
 
 from ..centers.model import Center
+from ..i18n import format_day
+from ..preferences import OPTED_IN, Preferences
 from .forms import PAUSE_DAYS
 from .labels import CHANNEL_LABELS, FREQUENCY_LABELS
+
+if TYPE_CHECKING:
+    from .dependencies import AppState
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,33 @@ def build_form_view(center: Center, locale: str, translations: NullTranslations)
             for days in PAUSE_DAYS
         ),
     )
+
+
+def form_view(state: AppState, center: Center, locale: str) -> FormView:
+    """The form's wording for this center and locale, built on first use."""
+    key = (center.id, locale)
+    view = state.form_views.get(key)
+    if view is None:
+        view = state.form_views[key] = build_form_view(center, locale, state.translator.get(locale))
+    return view
+
+
+def choices_context(state: AppState, center: Center, locale: str, prefs: Preferences,
+                    shown: Collection[str] | None = None, tz: str | None = None) -> dict[str, Any]:
+    """What ``partials/_choices.html`` renders from: the wording, and what ``prefs`` has
+    ticked and selected. The widget, the kiosk and the agent console all show it.
+
+    ``shown`` limits the topics (an embed's choice); ``tz`` is the zone a pause's end is
+    written in.
+    """
+    view = form_view(state, center, locale)
+    paused = prefs.paused_until if prefs.paused(state.clock()) else None
+    return {
+        "prefs": prefs,
+        "view": view,
+        "topics": [topic for topic in view.topics if shown is None or topic.id in shown],
+        "checked": {f"s.{topic}.{channel}" for (topic, channel), choice in prefs.subscriptions.items()
+                    if choice == OPTED_IN},
+        "frequencies": {t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
+        "paused_until": format_day(paused, locale, tz) if paused else None,
+    }

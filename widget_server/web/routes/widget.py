@@ -25,14 +25,14 @@ from preference_sdk import TokenClaims, TokenSigner
 from ...centers.model import Center
 from ...changes import Changes
 from ...errors import BadForm, LinkInvalid
-from ...i18n import Translator, format_day
+from ...i18n import Translator
 from ...ledger import EventContext
-from ...preferences import OPTED_IN, Preferences
+from ...preferences import Preferences
 from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import check_not_revoked, read_link
 from ..dependencies import AppState, Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options, shown_topics
-from ..form_wording import FormView, build_form_view
+from ..form_wording import choices_context
 from ..forms import desired_preferences, read_version
 from ..openapi import documented, pages
 from ..rendering import page_context
@@ -66,38 +66,19 @@ async def load_subscriber(store: Store, signer: TokenSigner, center: Center,
     return subscriber, claims
 
 
-def form_view(state: AppState, center: Center, locale: str) -> FormView:
-    """The form's wording for this center and locale, built on first use."""
-    key = (center.id, locale)
-    view = state.form_views.get(key)
-    if view is None:
-        view = state.form_views[key] = build_form_view(center, locale, state.translator.get(locale))
-    return view
-
-
 def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
     """Everything the preference form renders from; a new submission id each time."""
     center, locale, token = visit.center, visit.locale, visit.token
     state = AppState.of(request.app)
-    now = state.clock()
-    paused = prefs.paused_until if prefs.paused(now) else None
     theme_query = {k: v for k, v in visit.options.items() if k in THEME_OPTIONS}
     context = page_context(request, locale, center, query={"t": token, **visit.options}, theme_query=theme_query)
-    view = form_view(state, center, locale)
-    shown = visit.shown_topics
+    context.update(choices_context(state, center, locale, prefs, visit.shown_topics, visit.options.get("tz")))
     context.update(
         token=token,
-        prefs=prefs,
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
-        paused_until=format_day(paused, locale, visit.options.get("tz")) if paused else None,
         options=visit.options,
         embed_origin=visit.options.get("embed_origin"),
-        view=view,
-        topics=[topic for topic in view.topics if topic.id in shown],
-        checked={f"s.{topic}.{channel}" for (topic, channel), choice in prefs.subscriptions.items()
-                 if choice == OPTED_IN},
-        frequencies={t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
         message=message,
     )
     return context
