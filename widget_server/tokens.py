@@ -101,9 +101,7 @@ def read_device_token(signer: TokenSigner, token: str | None, center: Center) ->
     store's question (``store/devices.live``), asked at every request."""
     try:
         claims = signer.read(token or "", "kiosk", center=center.id)
-    except TokenExpired:
-        raise KioskNotSetUp(center=center) from None
-    except TokenInvalid:
+    except (TokenExpired, TokenInvalid):  # the staff need to know it must be set up again, not why
         raise KioskNotSetUp(center=center) from None
     location = claims.extra.get("lc")
     if not isinstance(location, str):
