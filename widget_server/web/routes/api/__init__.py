@@ -17,7 +17,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ...dependencies import CENTER_DEPENDENCIES
 from ...openapi import ShapeSchemas
 from . import bodies
+from .agent_searches import agent_search_trail
 from .auth import rate_limit_identity, require_scope
+from .devices import DevicesController
 from .feed import center_definition, events
 from .imports import import_records
 from .request_checks import check_request
@@ -44,7 +46,7 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
     return Router(
         path="/api/v1/centers/{center_id:str}",
         route_handlers=[center_definition, events, SubscribersController, SendingController, RightsController,
-                        WebhooksController,
+                        WebhooksController, DevicesController, agent_search_trail,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
         dependencies={**CENTER_DEPENDENCIES, "write": Provide(provide_write, sync_to_thread=False)},

@@ -28,6 +28,9 @@ Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00-\
 #: An instant: RFC 3339, with its offset. (msgspec also reads one without, which the API then
 #: refuses with a 422 saying so; the schema states only what is valid.)
 Instant = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
+#: A name people read (a kiosk's store and name): 1 to 80 characters, not only spaces, no control characters.
+LABEL = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+Label = Annotated[str, Meta(min_length=1, max_length=80, pattern=LABEL)]
 
 
 class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -75,6 +78,13 @@ class SecretRotation(Struct, forbid_unknown_fields=True, kw_only=True):
         description=f"Seconds the previous secret still signs deliveries, 0 to {KEEP_PREVIOUS_SECRET_MAX}",
         extra_json_schema={"minimum": 0, "maximum": KEEP_PREVIOUS_SECRET_MAX},
     )] = KEEP_PREVIOUS_SECRET
+
+
+class DeviceCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A kiosk to provision: the store it stands in (a local entity of the brand) and its own name."""
+
+    store: Label
+    name: Label
 
 
 class ReplayRequest(Struct, forbid_unknown_fields=True):
@@ -236,6 +246,42 @@ class Replayed(Struct):
     queued: int
 
 
+class DeviceOut(Struct):
+    """A kiosk device, without its token (shown once, at creation)."""
+
+    id: str
+    store: str
+    name: str
+    created_at: Instant
+    revoked_at: Instant | None
+
+
+class DeviceCreated(DeviceOut):
+    """A device just provisioned, with the one link that opens its kiosk (not shown again)."""
+
+    kiosk_url: str
+
+
+class DeviceList(Struct):
+    devices: list[DeviceOut]
+
+
+class SearchOut(Struct):
+    """One search of the agent console: who, when, which kind of contact, whom it found (never the value)."""
+
+    id: str
+    agent: str
+    kind: str
+    found: bool
+    subscriber_id: str | None
+    searched_at: Instant
+
+
+class SearchTrail(Struct):
+    searches: list[SearchOut]
+    next: str | None
+
+
 class Rejected(Struct):
     row: int | None
     reason: str
@@ -276,7 +322,7 @@ _WHY = {
     400: "The request could not be read (errors)",
     401: "No API key, or not a live one",
     403: "The key lacks the scope, or is another center's",
-    404: "No such center, subscriber, webhook or delivery",
+    404: "No such center, subscriber, webhook, delivery or device",
     409: "Conflicts with what is stored (an external id or address in use, an erased subscriber), "
          "or a request with the same Idempotency-Key still running",
     412: "If-Match does not name the current version (current_version)",
