@@ -1,4 +1,4 @@
-"""The ``widget-server`` command: ``demo``, ``serve`` and ``check-config``.
+"""The ``widget-server`` command: ``demo``, ``serve``, ``check-config``, ``api-key``, ``device`` and ``agent-link``.
 
 Every ``serve`` option also reads from ``WIDGET_<OPTION>`` (click's ``auto_envvar``),
 and is then carried to worker processes as those same variables.
@@ -105,6 +105,26 @@ def _short_name(value: str) -> str:
     return value
 
 
+def _label(value: str) -> str:
+    """A name people read (a store, a tablet, an agent): 1 to 80 printable characters, not only spaces."""
+    if not 0 < len(value) <= 80 or not value.isprintable() or not value.strip():
+        raise click.BadParameter("give 1 to 80 printable characters (not only spaces)")
+    return value
+
+
+def _known_center(settings: Settings, center: str):  # noqa: ANN202
+    """The center named by --center, or an error naming the centers there are."""
+    from .centers import CenterFileError, load_centers
+
+    try:
+        known = load_centers(settings.config)
+    except CenterFileError as exc:
+        raise click.ClickException(f"cannot read the center files to check --center: {exc}") from None
+    if center not in known:
+        raise click.ClickException(f"no center {center!r} in {settings.config} (known: {', '.join(sorted(known))})")
+    return known[center]
+
+
 @api_key.command("create")
 @click.option("--center", required=True, help="The center the key belongs to.")
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(["read", "write", "admin"]),
@@ -117,16 +137,10 @@ def api_key_create(center: str, scopes: tuple[str, ...], name: str, database: st
     """Print a new key once: it is stored only as a hash."""
     from datetime import datetime, timezone
 
-    from .centers import CenterFileError, load_centers
     from .store import api_keys
 
     settings, engine = _key_store(database, config)
-    try:
-        known = load_centers(settings.config)
-    except CenterFileError as exc:
-        raise click.ClickException(f"cannot read the center files to check --center: {exc}") from None
-    if center not in known:
-        raise click.ClickException(f"no center {center!r} in {settings.config} (known: {', '.join(sorted(known))})")
+    _known_center(settings, center)
     with engine.begin() as connection:
         key, full = api_keys.create(connection, center, name, list(scopes), datetime.now(timezone.utc))
     click.echo(full)
@@ -164,6 +178,137 @@ def api_key_revoke(key_id: str, database: str | None) -> None:
         if not api_keys.revoke(connection, key_id, datetime.now(timezone.utc)):
             raise click.ClickException(f"no live key with id {key_id!r}")
     click.echo(f"revoked {key_id}", err=True)
+
+
+@main.group("device")
+def device() -> None:
+    """Provision, list and revoke kiosk devices: the shop tablets (--database, --config as for api-key)."""
+
+
+def _device_store(database: str | None, config: str | None = None):  # noqa: ANN202
+    """The settings and the store, as the server opens them (its lookup key needs the signing secret)."""
+    from .store.store import Store
+    from .tokens import lookup_key
+
+    settings, engine = _key_store(database, config)
+    if not settings.secret_keys:
+        raise click.ClickException("no link-signing secret: set WIDGET_SECRET_KEYS as for serve "
+                                   "(comma-separated, newest first)")
+    return settings, Store(engine, lookup_key=lookup_key(settings))
+
+
+@device.command("create")
+@click.option("--center", required=True, help="The center the kiosk belongs to.")
+@click.option("--store", "location", required=True, callback=lambda _c, _p, v: _label(v),
+              help="The store it stands in, e.g. \"Paris 9e\" (recorded with every change made on it).")
+@click.option("--name", required=True, callback=lambda _c, _p, v: _label(v),
+              help="The tablet's own name, e.g. \"Front desk tablet\".")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+@click.option("--config", help="Center file or folder, to check that the center exists.")
+def device_create(center: str, location: str, name: str, database: str | None, config: str | None) -> None:
+    """Provision a tablet: print its kiosk link, once (it holds the device's token, which is not stored)."""
+    from datetime import datetime, timezone
+
+    from .store import devices
+    from .tokens import make_signer
+    from .web.routes.api.devices import kiosk_url
+
+    settings, store = _device_store(database, config)
+    _known_center(settings, center)
+    with store.writing() as connection:
+        made = devices.create(connection, center, location, name, datetime.now(timezone.utc))
+    click.echo(kiosk_url(settings.base_url, make_signer(settings), made))
+    click.echo(f"device {made.id} for {center}, store {location!r}, name {name!r}: open this link on the tablet "
+               f"now, it cannot be shown again (a lost tablet: widget-server device revoke {made.id})", err=True)
+    if not settings.public_url:
+        click.echo(f"the link starts with {settings.base_url}: set WIDGET_PUBLIC_URL to the address the tablets "
+                   "reach", err=True)
+
+
+@device.command("list")
+@click.option("--center", help="Only this center's devices.")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+def device_list(center: str | None, database: str | None) -> None:
+    """The devices, oldest first: id, center, store, name, created, revoked (never a token)."""
+    from .store import devices
+
+    _, engine = _key_store(database)
+    with engine.connect() as connection:
+        rows = [(d.id, d.center, d.location, d.name, f"{d.created_at:%Y-%m-%d %H:%M}",
+                 f"{d.revoked_at:%Y-%m-%d %H:%M}" if d.revoked_at else "live")
+                for d in devices.listed(connection, center)]
+    if not rows:
+        click.echo("no devices" + (f" in {center}" if center else ""), err=True)
+        return
+    table = [("ID", "CENTER", "STORE", "NAME", "CREATED (UTC)", "REVOKED"), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1]]))
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+def device_revoke(device_id: str, database: str | None) -> None:
+    """Revoke a device (a lost or stolen tablet): its kiosk refuses it at its next request."""
+    from datetime import datetime, timezone
+
+    from .store import devices
+
+    _, engine = _key_store(database)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as connection:
+        was = next((d for d in devices.listed(connection) if d.id == device_id), None)
+        if was is None:
+            raise click.ClickException(f"no device with id {device_id!r} (widget-server device list)")
+        if not was.live:
+            click.echo(f"{device_id} was already revoked on {was.revoked_at:%Y-%m-%d %H:%M} UTC", err=True)
+            return
+        devices.revoke(connection, device_id, now)
+    click.echo(f"revoked {device_id} ({was.center}, store {was.location!r}, {was.name!r})", err=True)
+
+
+def _permissions(value: str) -> tuple[str, ...]:
+    from preference_sdk import AGENT_PERMISSIONS
+
+    given = tuple(p.strip() for p in value.split(",") if p.strip())
+    unknown = sorted(set(given) - set(AGENT_PERMISSIONS))
+    if unknown or not given:
+        raise click.BadParameter(f"some of {','.join(AGENT_PERMISSIONS)}, comma-separated; "
+                                 f"not {','.join(unknown) or 'none'}")
+    return given
+
+
+@main.command("agent-link")
+@click.option("--center", required=True, help="The center the console opens.")
+@click.option("--agent", "agent_id", required=True, callback=lambda _c, _p, v: _label(v),
+              help="The agent's id, as your single sign-on names them (recorded as agent:<id> in every change).")
+@click.option("--name", callback=lambda _c, _p, v: v if v is None else _label(v),
+              help="The name the console shows (default: the agent's id); never shown to the customer.")
+@click.option("--permissions", default="change,view", show_default=True, callback=lambda _c, _p, v: _permissions(v),
+              help="view: search and read a customer; change: save on their behalf.")
+@click.option("--locale", help="The console's language (one of the center's locales).")
+@click.option("--config", help="Center file or folder, to check that the center exists.")
+def agent_link(center: str, agent_id: str, name: str | None, permissions: tuple[str, ...], locale: str | None,
+               config: str | None) -> None:
+    """Print an agent console link for one shift (12 hours), for trials.
+
+    In production, the host's single sign-on mints it with the SDK, one call:
+    LinkMinter(base_url, secrets).agent_url(center, agent_id, name=..., permissions=...).
+    """
+    from preference_sdk import LinkMinter
+
+    settings = settings_from_env(config=config)
+    known = _known_center(settings, center)
+    if locale is not None and locale not in known.locales:
+        raise click.ClickException(f"{center} has no locale {locale!r} (it has {', '.join(known.locales)})")
+    if not settings.secret_keys:
+        raise click.ClickException("no link-signing secret: set WIDGET_SECRET_KEYS as for serve "
+                                   "(comma-separated, newest first)")
+    minter = LinkMinter(settings.base_url, settings.secret_keys)
+    click.echo(minter.agent_url(center, agent_id, name=name or agent_id, permissions=permissions, locale=locale))
+    click.echo(f"agent console of {center} for agent:{agent_id} ({','.join(sorted(set(permissions)))}), valid "
+               "12 hours", err=True)
 
 
 @main.command()

@@ -252,3 +252,78 @@ def test_api_keys_are_created_listed_and_revoked_from_the_command_line(tmp_path:
     long_name = run("api-key", "create", "--center", "voyago", "--scope", "read", "--name", "x" * 81, *db,
                     "--config", str(EXAMPLE_CENTERS))
     assert long_name.returncode == 2 and "80" in long_name.stderr
+
+
+def device_env(tmp_path: Path) -> dict:
+    return {"WIDGET_SECRET_KEYS": "cli-secret", "WIDGET_CONFIG": str(EXAMPLE_CENTERS),
+            "WIDGET_DATABASE": f"sqlite:///{tmp_path / 'devices.db'}", "WIDGET_PUBLIC_URL": "https://prefs.example.com"}
+
+
+def test_devices_are_created_listed_and_revoked_from_the_command_line(tmp_path: Path) -> None:
+    from preference_sdk import TokenSigner
+
+    env = device_env(tmp_path)
+    made = run("device", "create", "--center", "maison-lumiere", "--store", "Paris 9e", "--name", "Front desk tablet",
+               env=env)
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert re.fullmatch(r"https://prefs\.example\.com/c/maison-lumiere/kiosk\?t=[A-Za-z0-9_.-]+", link), link
+    claims = TokenSigner(["cli-secret"]).read(link.partition("?t=")[2], "kiosk", center="maison-lumiere")
+    assert claims.extra["lc"] == "Paris 9e" and claims.subscriber.startswith("dev_")
+    device_id = claims.subscriber
+    assert device_id in made.stderr and "cannot be shown again" in made.stderr  # the id, said beside the link
+    run("device", "create", "--center", "voyago", "--store", "Berlin Mitte", "--name", "Till 2", env=env)
+
+    listed = run("device", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.strip().splitlines()
+    assert header.split() == ["ID", "CENTER", "STORE", "NAME", "CREATED", "(UTC)", "REVOKED"]
+    assert len(rows) == 2 and rows[0].startswith(device_id) and "Paris 9e" in rows[0] and rows[0].endswith("live")
+    assert link.partition("?t=")[2] not in listed.stdout  # never the token
+    only = run("device", "list", "--center", "voyago", env=env).stdout.strip().splitlines()
+    assert len(only) == 2 and "Berlin Mitte" in only[1]
+
+    revoked = run("device", "revoke", device_id, env=env)
+    assert revoked.returncode == 0 and f"revoked {device_id}" in revoked.stderr
+    assert not run("device", "list", "--center", "maison-lumiere", env=env).stdout.strip().endswith("live")
+    again = run("device", "revoke", device_id, env=env)
+    assert again.returncode == 0 and "already revoked" in again.stderr
+    unknown = run("device", "revoke", "dev_nosuchdevice", env=env)
+    assert unknown.returncode == 1 and "no device" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["--center", "nowhere", "--store", "S", "--name", "N"], 1, "maison-lumiere, voyago"),
+    (["--center", "voyago", "--store", "x" * 81, "--name", "N"], 2, "80"),
+    (["--center", "voyago", "--store", "   ", "--name", "N"], 2, "printable"),
+    (["--center", "voyago", "--store", "S", "--name", "tab\there"], 2, "printable"),
+])
+def test_a_device_that_cannot_be_made_is_refused_saying_why(tmp_path: Path, args, status, message) -> None:
+    env = device_env(tmp_path)
+    refused = run("device", "create", *args, env=env)
+    assert refused.returncode == status and message in refused.stderr and "Traceback" not in refused.stderr
+    assert run("device", "list", env=env).stdout == ""  # nothing provisioned
+
+
+def test_agent_link_prints_a_console_link_for_one_shift(tmp_path: Path) -> None:
+    from preference_sdk import TokenSigner
+
+    env = device_env(tmp_path)
+    made = run("agent-link", "--center", "maison-lumiere", "--agent", "a.martin", "--name", "Alice Martin",
+               "--permissions", "view", "--locale", "en", env=env)
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert link.startswith("https://prefs.example.com/c/maison-lumiere/agent?t=")
+    claims = TokenSigner(["cli-secret"]).read(link.partition("?t=")[2], "agent", center="maison-lumiere")
+    assert (claims.subscriber, claims.extra["n"], claims.extra["p"], claims.locale) == ("a.martin", "Alice Martin",
+                                                                                         "view", "en")
+    default = run("agent-link", "--center", "voyago", "--agent", "b.durand", env=env).stdout.strip()
+    claims = TokenSigner(["cli-secret"]).read(default.partition("?t=")[2], "agent", center="voyago")
+    assert (claims.extra["n"], claims.extra["p"]) == ("b.durand", "change,view")  # the id, and both permissions
+    for args, status in [(["--center", "nowhere", "--agent", "x"], 1), (["--center", "voyago", "--agent", "x",
+                                                                         "--permissions", "delete"], 2),
+                         (["--center", "maison-lumiere", "--agent", "x", "--locale", "de"], 1)]:
+        refused = run("agent-link", *args, env=env)
+        assert refused.returncode == status and "Traceback" not in refused.stderr, refused.stderr
+    no_secret = run("agent-link", "--center", "voyago", "--agent", "x", env={**env, "WIDGET_SECRET_KEYS": ""})
+    assert no_secret.returncode == 1 and "WIDGET_SECRET_KEYS" in no_secret.stderr
