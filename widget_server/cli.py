@@ -319,7 +319,9 @@ def demo(port: int, host: str) -> None:
     from .app import create_app
     from .centers import load_centers
     from .demo import (
+        agent_links,
         demo_api_keys,
+        demo_kiosks,
         demo_settings,
         demo_tokens,
         embeddable_from,
@@ -338,11 +340,15 @@ def demo(port: int, host: str) -> None:
     subscribers = seed(app.state.store, app.state.centers)
     tokens = demo_tokens(app.state.signer, subscribers)
     links = widget_links(settings, tokens)
+    kiosks = demo_kiosks(app.state.store, app.state.centers, app.state.signer, settings.base_url)
+    consoles = agent_links(settings, app.state.centers)
     click.echo("\nwidget-server demo is running. Open:\n")
     for center_id, link in links.items():
         click.echo(f"  {center_id}")
         click.echo(f"    widget (a visitor's link):  {link}")
         click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
+        click.echo(f"    kiosk (a shop's tablet):    {kiosks[center_id]}")
+        click.echo(f"    agent console (Demo Agent): {consoles[center_id]}")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     keys = demo_api_keys(app.state.store, app.state.centers)
     first = next(iter(keys))
@@ -350,7 +356,8 @@ def demo(port: int, host: str) -> None:
                f"    curl -H \"Authorization: Bearer <key of {first}>\" "
                f"{settings.base_url}/api/v1/centers/{first}/events")
     click.echo(f"  OpenAPI: {settings.base_url}/schema/openapi.json")
-    click.echo(f"\n  mail (\"send me a new link\") is written to {settings.mail_dir}/\n  Ctrl+C stops.\n")
+    click.echo(f"\n  mail (\"send me a new link\", kiosk codes) is written to {settings.mail_dir}/, "
+               f"text messages to {settings.sms_dir}/\n  Ctrl+C stops.\n")
     footers = {**tokens, **footer_tokens(app.state.signer, subscribers)}
     asyncio.run(_serve_both(app, host_app(links, settings.base_url, footers), host, port))
 

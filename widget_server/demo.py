@@ -4,7 +4,8 @@ It keeps its state in ``./var/`` (SQLite file, signing secret, mail folder), see
 demo subscriber per example center the first time, and serves a host page from a
 second origin (the next port) that embeds the widget in an iframe, as a brand's
 website would, and the example host pages of ``examples/hosts/`` (script tag, strict
-CSP, app shell, email footers) filled in for the demo subscribers.
+CSP, app shell, email footers) filled in for the demo subscribers. Each center also gets
+a shop tablet (a kiosk device, kept across restarts) and a call-center agent's console link.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 from litestar import Litestar, MediaType, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from preference_sdk import LinkMinter
 
 from .centers import Center
 from .ledger import EventContext
@@ -42,6 +44,7 @@ def demo_settings(settings: Settings) -> Settings:
         secret_keys=settings.secret_keys or (secret_file.read_text().strip(),),
         database=settings.database if settings.database != Settings.database else f"sqlite:///{VAR}/demo.db",
         mail_dir=str(VAR / "mail"),
+        sms_dir=str(VAR / "sms"),  # the kiosk's codes by SMS, with no gateway set
         webhook_allow_private=True,  # a demo's webhook receiver runs on this machine
     )
 
@@ -67,6 +70,40 @@ def demo_api_keys(store: Store, centers: dict[str, Center]) -> dict[str, str]:
     saved_file.write_text(json.dumps(keys, indent=2))
     saved_file.chmod(0o600)
     return keys
+
+
+#: The demo's tablet in each center, found again on a restart by these names.
+DEMO_STORE, DEMO_DEVICE = "Demo store", "Front desk tablet"
+#: The demo's call-center agent (a host's single sign-on would give these).
+DEMO_AGENT, DEMO_AGENT_NAME = "demo-agent", "Demo Agent"
+
+
+def demo_kiosks(store: Store, centers: dict[str, Center], signer, base_url: str) -> dict[str, str]:  # noqa: ANN001
+    """A kiosk link per center, for its live demo tablet ("Front desk tablet" of "Demo store").
+
+    The device is created the first time and found again after (a revoked one is replaced);
+    its token is minted afresh at each start, as ``widget-server device create`` does once.
+    """
+    from .store import devices
+    from .web.routes.api.devices import kiosk_url
+
+    links = {}
+    with store.writing() as connection:
+        for center_id in centers:
+            tablet = next((d for d in devices.listed(connection, center_id)
+                           if d.live and (d.location, d.name) == (DEMO_STORE, DEMO_DEVICE)), None)
+            if tablet is None:
+                tablet = devices.create(connection, center_id, DEMO_STORE, DEMO_DEVICE, store.clock())
+            links[center_id] = kiosk_url(base_url, signer, tablet)
+    return links
+
+
+def agent_links(settings: Settings, centers: dict[str, Center]) -> dict[str, str]:
+    """An agent console link per center for the demo agent's shift (12 hours), minted as a host's SSO
+    mints it: one call of the SDK."""
+    minter = LinkMinter(settings.base_url, settings.secret_keys)
+    return {center_id: minter.agent_url(center_id, DEMO_AGENT, name=DEMO_AGENT_NAME, permissions=("change", "view"))
+            for center_id in centers}
 
 
 def embeddable_from(centers: dict[str, Center], host_origin: str) -> dict[str, Center]:

@@ -164,10 +164,15 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
     finally:
         stop(process)
     assert (tmp_path / "var" / "demo.db").exists() and (tmp_path / "var" / "secret.key").exists()
+    tablets = kiosk_and_agent_links_of(text, tmp_path / "var" / "secret.key")
 
     process, again = start_demo(tmp_path, port)  # a restart keeps its subscribers and secret
     stop(process)
     assert payloads_of_links(again) == payloads_of_links(banner)  # same centers, same subscribers
+    assert kiosk_and_agent_links_of("".join(again), tmp_path / "var" / "secret.key") == tablets  # the same tablets
+    rows = run("device", "list", "--database", f"sqlite:///{tmp_path / 'var' / 'demo.db'}").stdout.splitlines()[1:]
+    assert sorted(row.split()[0] for row in rows) == sorted(tablets.values())  # reused, not made again
+    assert all("Demo store  Front desk tablet" in row and row.endswith("live") for row in rows), rows
     assert json.loads((tmp_path / "var" / "api-keys.json").read_text()) == keys  # and the same API keys
 
 
@@ -222,6 +227,25 @@ def test_the_demo_port_check_speaks_ipv6_too() -> None:
         with pytest.raises(click.ClickException, match=f"::1:{busy}"):
             _require_free_ports("::1", busy)
     _require_free_ports("::1", busy)  # free again: no complaint
+
+
+def kiosk_and_agent_links_of(banner: str, secret_file: Path) -> dict[str, str]:
+    """The device of each printed kiosk link (the demo's tablet), its agent links checked."""
+    from preference_sdk import TokenSigner
+
+    signer = TokenSigner([secret_file.read_text().strip()])
+    kiosks = re.findall(r"kiosk \(a shop's tablet\):\s+\S+/c/([a-z-]+)/kiosk\?t=(\S+)", banner)
+    consoles = re.findall(r"agent console \(Demo Agent\):\s+\S+/c/([a-z-]+)/agent\?t=(\S+)", banner)
+    assert {c for c, _ in kiosks} == {c for c, _ in consoles} == {"maison-lumiere", "voyago"}, banner
+    for center, token in consoles:
+        claims = signer.read(token, "agent", center=center)
+        assert (claims.subscriber, claims.extra["n"], claims.extra["p"]) == ("demo-agent", "Demo Agent", "change,view")
+    tablets = {}
+    for center, token in kiosks:
+        claims = signer.read(token, "kiosk", center=center)
+        assert claims.extra["lc"] == "Demo store"
+        tablets[center] = claims.subscriber
+    return tablets
 
 
 def payloads_of_links(banner: list[str]) -> list[str]:
