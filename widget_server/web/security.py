@@ -3,19 +3,22 @@
 The widget lives in third-party iframes where cookies are blocked, so identity travels
 in the signed token, and forgery is stopped by refusing state changes that a browser
 says come from another site (``Sec-Fetch-Site``, else ``Origin``). Who may frame a
-center's pages is the center's list of allowed origins (CSP ``frame-ancestors``).
+center's pages is the center's list of allowed origins (CSP ``frame-ancestors``); its agent
+console may also be framed by the call-center screens its ``[call_center]`` lists.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Mapping
 
 from litestar.types import Message, Scope
 
+from ..centers.model import Center
 from ..errors import CrossSiteRequest
 
-CENTER_PATH = re.compile(r"^/c/([^/]+)/")
+#: A center's pages: its id, then what follows (``agent`` for the agent console).
+CENTER_PATH = re.compile(r"^/c/([^/]+)/([^/]*)")
 
 BASE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -24,12 +27,20 @@ BASE_CSP = (
 
 
 def frame_ancestors(origins: Iterable[str]) -> str:
-    return " ".join(["'self'", *origins])
+    return " ".join(["'self'", *dict.fromkeys(origins)])  # each once, in order
 
 
-def security_headers(
-    allowed_origins: Callable[[str], tuple[str, ...] | None],
-) -> Callable[[Message, Scope], Awaitable[None]]:
+def framing_origins(center: Center | None, page: str) -> tuple[str, ...]:
+    """Who may frame ``page`` (the path's first segment after the center) of ``center``:
+    the center's allowed origins; for the agent console, its call-center screens too."""
+    if center is None:
+        return ()
+    if page == "agent" and center.call_center is not None:
+        return (*center.allowed_origins, *center.call_center.allowed_origins)
+    return center.allowed_origins
+
+
+def security_headers(centers: Mapping[str, Center]) -> Callable[[Message, Scope], Awaitable[None]]:
     """A ``before_send`` hook: CSP, Referrer-Policy, nosniff... on every response.
 
     A hook, not a middleware: Litestar calls it for everything the app sends, including
@@ -42,7 +53,7 @@ def security_headers(
         if message["type"] != "http.response.start" or scope["type"] != "http":
             return
         match = CENTER_PATH.match(scope["path"])
-        origins = (allowed_origins(match.group(1)) if match else None) or ()
+        origins = framing_origins(centers.get(match.group(1)), match.group(2)) if match else ()
         csp = f"{BASE_CSP}; frame-ancestors {frame_ancestors(origins)}".encode()
         headers = list(message.get("headers", []))
         present = {name.lower() for name, _ in headers}

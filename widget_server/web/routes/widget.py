@@ -24,8 +24,8 @@ from preference_sdk import TokenClaims, TokenSigner
 
 from ...centers.model import Center
 from ...changes import Changes
-from ...errors import BadForm, LinkInvalid
-from ...i18n import Translator
+from ...errors import N_, BadForm, LinkInvalid
+from ...i18n import Translator, format_day
 from ...ledger import EventContext
 from ...preferences import Preferences
 from ...store.store import Store, Subscriber, VersionConflict
@@ -64,6 +64,29 @@ async def load_subscriber(store: Store, signer: TokenSigner, center: Center,
         raise LinkInvalid(center=center)
     check_not_revoked(claims, subscriber.valid_after, center)
     return subscriber, claims
+
+
+#: A change staff made for the person, as their own page words it: where, never who.
+STAFF_CHANGES = {
+    "call_center": N_("Last changed by our service team on %(date)s"),
+    "kiosk": N_("Last changed in one of our stores on %(date)s"),
+}
+
+
+async def staff_change_note(store: Store, subscriber: Subscriber, translator: Translator, locale: str,
+                            tz: str | None) -> str | None:
+    """"Last changed by our service team on (date)" when the latest change was made for the
+    person by staff (an agent on the phone, a shop's kiosk); else nothing.
+
+    One indexed read (the latest event), none for a subscriber who never had one.
+    """
+    if subscriber.preferences.version == 0:  # versions count events: none yet
+        return None
+    last = await store.run_sync(store.last_event, subscriber.id)
+    if last is None or last["source"] not in STAFF_CHANGES:
+        return None
+    wording = STAFF_CHANGES[last["source"]]
+    return translator.get(locale).gettext(wording) % {"date": format_day(last["occurred_at"], locale, tz)}
 
 
 def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
@@ -135,6 +158,8 @@ class WidgetController(Controller):
             prefs, pause_choice = unsaved_choices(visit, prefs, request, clock())
         context = form_context(request, visit, prefs, message)
         context["pause_choice"] = pause_choice
+        context["staff_change"] = await staff_change_note(store, subscriber, translator, locale,
+                                                          visit.options.get("tz"))
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
     @post(media_type=MediaType.HTML, status_code=200, responses=pages(303, 401, 403, 409, 413, 422, 503),
