@@ -345,6 +345,8 @@ def test_only_the_agents_own_open_search_that_found_someone_opens_a_save(client,
     assert first.save({**fields, "search": [missed]}).status_code == 403  # a search that found no one
     assert first.save({**fields, "search": [customer]}).status_code == 403  # a subscriber id is no search
     assert first.save({k: v for k, v in fields.items() if k != "search"}).status_code == 403
+    assert first.save({**fields, "search": ["as_\x00" + "x" * 20]}).status_code == 403  # PostgreSQL: no NUL
+    assert first.save({**fields, "search": ["as_" + "x" * 500]}).status_code == 403
     clock.advance(minutes=61)
     fields["t"] = [mint(client.app, agent="a1")]
     assert first.save(fields).status_code == 403  # the search's hour is over

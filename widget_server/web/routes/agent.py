@@ -21,6 +21,7 @@ The console speaks the agent's language; the script is in the customer's.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -63,6 +64,8 @@ from .common import Message, fields_of, visitor_locale
 SEARCH_WINDOW = timedelta(hours=1)
 #: How many of a customer's latest changes the panel shows.
 HISTORY_LENGTH = 10
+#: What ``agent_searches.record`` names a search.
+SEARCH_ID = re.compile(r"as_[A-Za-z0-9_-]{1,37}")
 #: The console's own fields that must come once (besides the widget's: t, version, lang...).
 CONSOLE_FIELDS = ("kind", "value", "search", "contact", "script_version", "script_locale", "agreed")
 
@@ -199,9 +202,12 @@ def _retry_after(connection: Any, console: Console, since: datetime, now: dateti
 
 
 def open_search(store: Store, console: Console, search_id: str | None, now: datetime) -> Search:
-    """The agent's own search, still open, that found someone: what a save may change; else 403."""
-    with store.engine.connect() as connection:
-        search = agent_searches.open_search(connection, console.center.id, console.agent.id, search_id or "", now)
+    """The agent's own search, still open, that found someone: what a save may change; else 403.
+    (A value that cannot be a search id is not looked up: PostgreSQL refuses a NUL in text.)"""
+    search = None
+    if search_id is not None and SEARCH_ID.fullmatch(search_id):
+        with store.engine.connect() as connection:
+            search = agent_searches.open_search(connection, console.center.id, console.agent.id, search_id, now)
     if search is None:
         raise NotAllowedHere(center=console.center)
     return search
