@@ -29,6 +29,7 @@ from .i18n import Translator
 from .mailer import Mailer, make_mailer
 from .paths import STATIC
 from .settings import Settings, settings_from_env
+from .sms import SmsSender, make_sms_sender
 from .store.engine import make_engine
 from .store.store import Store, utcnow
 from .tokens import lookup_key, make_signer
@@ -90,6 +91,7 @@ def create_app(
     centers: Mapping[str, Center] | None = None,
     store: Store | None = None,
     mailer: Mailer | None = None,
+    sms_sender: SmsSender | None = None,
     clock: Callable[[], datetime] = utcnow,
     migrate: bool = True,
     webhook_transport=None,  # noqa: ANN001 - an httpx transport, for tests
@@ -110,6 +112,7 @@ def create_app(
                                 poll_interval=settings.webhook_poll_ms / 1000,
                                 allow_private=settings.webhook_allow_private, resolve=resolve)
     mailer = mailer or make_mailer(settings)
+    sms = sms_sender or make_sms_sender(settings)  # the kiosk's codes by SMS
     translator = Translator.load()
     mail_worker = None
     if settings.send_mail:
@@ -122,6 +125,7 @@ def create_app(
         signer=signer,
         clock=clock,
         mailer=mailer,
+        sms=sms,
         translator=translator,
         jinja=jinja,
         own_origins=own_origins_for(settings),

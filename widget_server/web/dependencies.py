@@ -28,6 +28,7 @@ from ..errors import NotFound
 from ..i18n import Translator
 from ..mailer import Mailer
 from ..settings import Settings
+from ..sms import SmsSender
 from ..store.store import Store
 from ..webhook_addresses import Resolver
 from ..workers.mail import MailQueue
@@ -55,6 +56,7 @@ class AppState(State):
     signer: TokenSigner
     clock: Clock
     mailer: Mailer
+    sms: SmsSender  # the kiosk's codes by SMS: the host's gateway, or a folder
     translator: Translator
     jinja: Environment
     own_origins: OwnOrigins
@@ -65,12 +67,13 @@ class AppState(State):
 
     @classmethod
     def build(cls, *, settings: Settings, centers: Mapping[str, Center], store: Store, signer: TokenSigner,
-              clock: Clock, mailer: Mailer, translator: Translator, jinja: Environment, own_origins: OwnOrigins,
-              changes: Changes, mail_queue: MailQueue, resolve: Resolver) -> AppState:
+              clock: Clock, mailer: Mailer, sms: SmsSender, translator: Translator, jinja: Environment,
+              own_origins: OwnOrigins, changes: Changes, mail_queue: MailQueue, resolve: Resolver) -> AppState:
         """The state, from keyword arguments only, so that none is forgotten or misnamed."""
         return cls({"settings": settings, "centers": centers, "store": store, "signer": signer, "clock": clock,
-                    "mailer": mailer, "translator": translator, "jinja": jinja, "own_origins": own_origins,
-                    "changes": changes, "mail_queue": mail_queue, "resolve": resolve, "form_views": {}})
+                    "mailer": mailer, "sms": sms, "translator": translator, "jinja": jinja,
+                    "own_origins": own_origins, "changes": changes, "mail_queue": mail_queue, "resolve": resolve,
+                    "form_views": {}})
 
     @staticmethod
     def of(app: Litestar) -> AppState:
@@ -110,6 +113,10 @@ def provide_mailer(request: Request) -> Mailer:
     return app_state(request).mailer
 
 
+def provide_sms(request: Request) -> SmsSender:
+    return app_state(request).sms
+
+
 def provide_resolve(request: Request) -> Resolver:
     return app_state(request).resolve
 
@@ -143,6 +150,7 @@ APP_DEPENDENCIES = {
     "translator": _provide(provide_translator),
     "changes": _provide(provide_changes),
     "mailer": _provide(provide_mailer),
+    "sms": _provide(provide_sms),
     "mail_queue": _provide(provide_mail_queue),
     "own_origins": _provide(provide_own_origins),
     "resolve": _provide(provide_resolve),
