@@ -244,3 +244,20 @@ def test_the_trail_needs_an_admin_key(client, make_key) -> None:
         assert problem(answer, 403, "forbidden")["required_scope"] == "admin"
     other = {"Authorization": f"Bearer {make_key('voyago', 'admin')}"}
     problem(client.get(f"{BASE}/agent-searches", headers=other), 403, "forbidden")
+
+
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/devices", "GET, OPTIONS, POST"), ("/devices/dev_x", "DELETE, GET, OPTIONS"), ("/agent-searches", "GET, OPTIONS"),
+])
+def test_options_names_every_method_of_the_address(api, path, methods) -> None:
+    answer = api.options(f"{BASE}{path}")
+    assert (answer.status_code, answer.headers["allow"]) == (204, methods)
+
+
+def test_the_document_describes_the_new_routes(client) -> None:
+    paths = client.get(f"{client.url}/schema/openapi.json").json()["paths"]
+    base = "/api/v1/centers/{center_id}"
+    assert set(paths[f"{base}/devices"]) == {"get", "post"} and set(paths[f"{base}/devices/{{device_id}}"]) == {
+        "get", "delete"}
+    assert "requestBody" in paths[f"{base}/devices"]["post"]  # read by hand, documented all the same
+    assert set(paths[f"{base}/agent-searches"]) == {"get"}
