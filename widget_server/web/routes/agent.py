@@ -101,6 +101,7 @@ STATE_WORDS = {
     UNKNOWN: N_("never asked"),
 }
 
+#: A customer's latest changes, newest first (the unique index on subscriber and version serves it).
 RECENT_EVENTS = (
     select(events.c.version, events.c.occurred_at, events.c.source, events.c.changes)
     .where(events.c.subscriber_id == bindparam("sid"))
@@ -314,10 +315,10 @@ def search_context(request: Request, console: Console, message: Message | None =
 
 
 async def panel_context(request: Request, console: Console, store: Store, found: Found, prefs: Preferences,
-                        message: Message | None = None, pause_choice: str = "keep",
-                        agreed: bool = False) -> dict[str, Any]:
+                        message: Message | None = None, pause_choice: str = "keep") -> dict[str, Any]:
     """The customer panel: the contact searched, their choices as a form, their recent
-    history, the script to read out and the confirmation."""
+    history, the script to read out and the confirmation (never ticked in advance: each
+    save needs the customer's agreement to it)."""
     center, state = console.center, AppState.of(request.app)
     script = script_for(center, found.subscriber)
     rows = await store.run_sync(recent_changes, store, found.subscriber.id)
@@ -326,7 +327,7 @@ async def panel_context(request: Request, console: Console, store: Store, found:
     context.update(
         screen="partials/_agent_panel.html",
         found=found, kind_label=console.gettext(request, SEARCH_KINDS[found.search.kind][0]),
-        pause_choice=pause_choice, agreed=agreed, submission=secrets.token_urlsafe(12),
+        pause_choice=pause_choice, submission=secrets.token_urlsafe(12),
         script=script, script_dir=text_direction(script.locale) if script else "ltr",
         script_language=Locale.parse(script.locale).get_display_name(console.locale) if script else "",
         may_change=console.agent.may("change") and script is not None,
