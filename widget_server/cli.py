@@ -210,14 +210,13 @@ def device_create(center: str, location: str, name: str, database: str | None, c
     from datetime import datetime, timezone
 
     from .store import devices
-    from .tokens import make_signer
-    from .web.routes.api.devices import kiosk_url
+    from .tokens import kiosk_url, make_signer
 
     settings, store = _device_store(database, config)
     _known_center(settings, center)
     with store.writing() as connection:
         made = devices.create(connection, center, location, name, datetime.now(timezone.utc))
-    click.echo(kiosk_url(settings.base_url, make_signer(settings), made))
+    click.echo(kiosk_url(settings.base_url, make_signer(settings), made.center, made.id, made.location))
     click.echo(f"device {made.id} for {center}, store {location!r}, name {name!r}: open this link on the tablet "
                f"now, it cannot be shown again (a lost tablet: widget-server device revoke {made.id})", err=True)
     if not settings.public_url:

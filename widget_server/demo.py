@@ -85,7 +85,7 @@ def demo_kiosks(store: Store, centers: dict[str, Center], signer, base_url: str)
     its token is minted afresh at each start, as ``widget-server device create`` does once.
     """
     from .store import devices
-    from .web.routes.api.devices import kiosk_url
+    from .tokens import kiosk_url
 
     links = {}
     with store.writing() as connection:
@@ -94,7 +94,7 @@ def demo_kiosks(store: Store, centers: dict[str, Center], signer, base_url: str)
                            if d.live and (d.location, d.name) == (DEMO_STORE, DEMO_DEVICE)), None)
             if tablet is None:
                 tablet = devices.create(connection, center_id, DEMO_STORE, DEMO_DEVICE, store.clock())
-            links[center_id] = kiosk_url(base_url, signer, tablet)
+            links[center_id] = kiosk_url(base_url, signer, tablet.center, tablet.id, tablet.location)
     return links
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote, urlencode
 
 from preference_sdk import TokenClaims, TokenExpired, TokenInvalid, TokenSigner
 
@@ -121,3 +122,11 @@ def read_agent_token(signer: TokenSigner, token: str | None, center: Center) -> 
     if not isinstance(name, str) or not isinstance(permissions, str):
         raise AgentSignInRequired(center=center)
     return Agent(claims.subscriber, center.id, name, frozenset(permissions.split(",")), claims.locale)
+
+
+def kiosk_url(base_url: str, signer: TokenSigner, center_id: str, device_id: str, location: str) -> str:
+    """The link a tablet opens: a ``kiosk`` token naming the device and its store (a year;
+    the device row decides whether it still works). Printed by ``device create``, answered
+    once by the API, shown by the demo."""
+    token = signer.mint("kiosk", center_id, device_id, lc=location)
+    return f"{base_url}/c/{quote(center_id, safe='')}/kiosk?" + urlencode({"t": token})

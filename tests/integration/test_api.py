@@ -334,7 +334,7 @@ def test_openapi_documents_every_api_route(client) -> None:
                 "/webhooks", "/webhooks/{endpoint_id}", "/webhooks/{endpoint_id}/deliveries",
                 "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", "/webhooks/{endpoint_id}/replay",
                 "/webhooks/{endpoint_id}/rotate-secret",
-                "/imports"}
+                "/imports", "/devices", "/devices/{device_id}", "/agent-searches"}
     assert {p.removeprefix("/api/v1/centers/{center_id}") for p in paths} == expected
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 

@@ -13,18 +13,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, cast
 
-import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from .... import json_shapes
 from ....centers.model import Center
-from ....errors import BadRequest
 from ....store import agent_searches
 from ....store.agent_searches import Search
 from ....store.store import Store
-from .bodies import PRINTABLE, SearchTrail, problems
+from .bodies import PRINTABLE, SearchTrail, problems, rfc3339
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: 17 digits of microseconds reach the year 5138: every cursor the pattern admits is a time.
@@ -40,23 +38,6 @@ def _before(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     micros, _, search_id = cursor.partition(".")
     return EPOCH + timedelta(microseconds=int(micros)), search_id
-
-
-def _instant(name: str, text: str | None) -> datetime | None:
-    """``since``/``until``: an RFC 3339 time with its offset, else a 400 naming the parameter."""
-    if text is None:
-        return None
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        raise BadRequest(errors=[{"path": name, "message": "an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"}]) from None
-    if moment.tzinfo is None:
-        raise BadRequest(errors=[{"path": name, "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:  # the first or last hours of the calendar, in UTC beyond it: as far as it goes
-        return datetime.min.replace(tzinfo=timezone.utc) if moment.year == 1 else datetime.max.replace(
-            tzinfo=timezone.utc)
 
 
 def shown(search: Search) -> dict[str, Any]:
@@ -80,7 +61,9 @@ async def agent_search_trail(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     before: Annotated[str | None, QueryParameter(pattern=CURSOR, description="The next of the page before")] = None,
 ) -> SearchTrail:
-    start, end, after = _instant("since", since), _instant("until", until), _before(before)
+    start = rfc3339("since", since) if since is not None else None
+    end = rfc3339("until", until) if until is not None else None
+    after = _before(before)
 
     def read() -> dict[str, Any]:
         with store.engine.connect() as connection:

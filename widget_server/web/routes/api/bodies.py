@@ -6,13 +6,15 @@ them; handlers send plain dicts from :mod:`widget_server.json_shapes` typed as t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from ....errors import BadRequest
 from ...openapi import header
 
 State = Literal["opted_in", "opted_out", "pending", "unknown"]
@@ -348,6 +350,24 @@ def write_problems(*statuses: int) -> dict[int, Any]:
     """A write's problems: the common ones, an idempotency key in use (409) or reused (422), the
     database unable to store it (503), plus ``statuses`` (a body's 413 and 415...)."""
     return problems(409, 422, 503, *statuses)
+
+
+# -- parameters handlers read themselves ----------------------------------------------------------
+
+
+def rfc3339(name: str, text: str) -> datetime:
+    """A time parameter (``at``, ``since``, ``until``): RFC 3339 with its offset, in UTC, else a 400
+    naming it. (Read as a datetime by Litestar, a bare number would pass for Unix seconds.)"""
+    try:
+        moment = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        raise BadRequest(errors=[{"path": name, "message": "an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"}]) from None
+    if moment.tzinfo is None:
+        raise BadRequest(errors=[{"path": name, "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # the first or last hours of the calendar, in UTC beyond it: as far as it goes
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=timezone.utc)
 
 
 # -- headers handlers read themselves (documented with ``operation_class=documented(...)``) ---------

@@ -9,14 +9,13 @@ is named by Litestar after the dependency of the same name (``store``), which it
 answers as a server error (500) instead of a 400 saying which member is wrong.
 
 The command line (``widget-server device ...``) and the demo provision devices with the
-same :func:`kiosk_url`.
+same :func:`~widget_server.tokens.kiosk_url`.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, cast
-from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
@@ -32,6 +31,7 @@ from ....settings import Settings
 from ....store import devices
 from ....store.devices import Device
 from ....store.store import Store
+from ....tokens import kiosk_url
 from ...dependencies import Clock
 from ...openapi import documented, struct_schema
 from .bodies import IDEMPOTENCY_KEY, DeviceCreate, DeviceCreated, DeviceList, DeviceOut, problems, write_problems
@@ -54,12 +54,6 @@ def read_device(body: bytes) -> DeviceCreate:
         raise BadRequest(errors=[{"path": path, "message": message}]) from None
     except msgspec.DecodeError:
         raise BadRequest(errors=[{"path": None, "message": "the body is not JSON"}]) from None
-
-
-def kiosk_url(base_url: str, signer: TokenSigner, device: Device) -> str:
-    """The link a tablet opens: a ``kiosk`` token naming the device and its store (365 days)."""
-    token = signer.mint("kiosk", device.center, device.id, lc=device.location)
-    return f"{base_url}/c/{quote(device.center, safe='')}/kiosk?" + urlencode({"t": token})
 
 
 def shown(device: Device) -> dict[str, Any]:
@@ -90,7 +84,8 @@ class DevicesController(Controller):
         def work(connection: Connection) -> Answer:
             device = devices.create(connection, center_id, data.store, data.name, clock())
             # The token is in the answer only (a retry with the same Idempotency-Key gets this same one).
-            return Answer({**shown(device), "kiosk_url": kiosk_url(settings.base_url, signer, device)}, 201,
+            link = kiosk_url(settings.base_url, signer, device.center, device.id, device.location)
+            return Answer({**shown(device), "kiosk_url": link}, 201,
                           {"Location": f"/api/v1/centers/{center_id}/devices/{device.id}"})
 
         return await write(work)

@@ -3,10 +3,9 @@ signed link to put in the message (``/links``)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -16,11 +15,11 @@ from preference_sdk._models import Preferences as SdkPreferences
 
 from .... import json_shapes
 from ....centers.model import Center
-from ....errors import BadRequest, Conflict, InvalidValues, NotFound
+from ....errors import Conflict, InvalidValues, NotFound
 from ....settings import Settings
 from ....store.store import Store
 from ...dependencies import Clock
-from .bodies import PRINTABLE, DecisionOut, LinkOut, LinkRequest, problems
+from .bodies import PRINTABLE, DecisionOut, LinkOut, LinkRequest, problems, rfc3339
 
 _center_infos: dict[int, tuple[Center, CenterInfo]] = {}
 
@@ -54,7 +53,7 @@ class SendingController(Controller):
         subscriber = await store.run_sync(store.get, center.id, subscriber_id)
         if subscriber is None:
             raise NotFound(center=center)
-        when = _instant(at) if at is not None else clock()
+        when = rfc3339("at", at) if at is not None else clock()
         if subscriber.erased_at is not None:  # no topic, not even a required one, reaches an erased person
             return DecisionOut(False, _decision.ERASED, None)
         prefs = SdkPreferences.from_json(json_shapes.document(center, subscriber))
@@ -90,18 +89,6 @@ class SendingController(Controller):
         url = f"{settings.base_url}/c/{center.id}/{page}?t={token}"
         expires = clock() + timedelta(seconds=signer.lifetimes[data.scope])
         return LinkOut(token, url, expires)
-
-
-def _instant(text: str) -> datetime:
-    """``at``: an RFC 3339 time with its offset, else a 400. (Read as a datetime by Litestar, a bare
-    number would pass for Unix seconds.)"""
-    try:
-        instant = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        raise BadRequest(errors=[{"path": "at", "message": "an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"}]) from None
-    if instant.tzinfo is None:
-        raise BadRequest(errors=[{"path": "at", "message": "give a time zone, e.g. 2026-11-23T10:00:00Z"}])
-    return instant
 
 
 def _link_errors(center: Center, data: JSONBody[LinkRequest]) -> list[dict[str, str]]:
