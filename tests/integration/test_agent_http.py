@@ -88,7 +88,8 @@ def test_the_console_opens_on_the_search_with_the_agents_name(agent) -> None:
         tag = re.search(rf'<input id="search-{kind}"[^>]*>', html).group(0)
         assert f'type="{input_type}"' in tag and 'autocomplete="off"' in tag and 'name="value"' in tag
     assert 'id="console"' in html and 'id="messages"' in html
-    assert re.search(r'href="/static/agent.css\?v=\w+"', html)
+    head = html[:html.index("</head>")]
+    assert re.search(r'<link rel="stylesheet" href="/static/agent.css\?v=\w+">', head)
     assert response.headers["cache-control"] == "no-store"
     assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), "no inline script"
     assert all("?" not in action for action in re.findall(r'action="([^"]*)"', html)), "nothing in an address"
