@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from math import ceil
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import anyio
 from babel import Locale
@@ -36,7 +36,6 @@ from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from preference_sdk import TokenSigner
-from sqlalchemy import bindparam, select
 
 from ...centers.model import Center
 from ...changes import Changes
@@ -49,7 +48,6 @@ from ...settings import Settings
 from ...store import agent_searches
 from ...store.agent_searches import Search
 from ...store.store import Store, Subscriber, VersionConflict
-from ...store.tables import events
 from ...tokens import Agent, read_agent_token
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
@@ -100,15 +98,6 @@ STATE_WORDS = {
     PENDING: N_("waiting for the customer's confirmation"),
     UNKNOWN: N_("never asked"),
 }
-
-#: A customer's latest changes, newest first (the unique index on subscriber and version serves it).
-RECENT_EVENTS = (
-    select(events.c.version, events.c.occurred_at, events.c.source, events.c.changes)
-    .where(events.c.subscriber_id == bindparam("sid"))
-    .order_by(events.c.version.desc())
-    .limit(HISTORY_LENGTH)
-)
-
 
 @dataclass(frozen=True)
 class Console:
@@ -214,12 +203,6 @@ def open_search(store: Store, console: Console, search_id: str | None, now: date
     return search
 
 
-def recent_changes(store: Store, subscriber_id: str) -> list[Mapping[str, Any]]:
-    """A customer's latest changes, newest first (one bounded, indexed read)."""
-    with store.engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(RECENT_EVENTS, {"sid": subscriber_id})]
-
-
 def shown_contact(store: Store, center: Center, search: Search, posted: str | None) -> str:
     """The contact the form says was searched, if it is the one the search hashed (else none):
     the console shows what the agent typed, and nothing the form could be made to say."""
@@ -233,7 +216,7 @@ def shown_contact(store: Store, center: Center, search: Search, posted: str | No
 # -- the history, in words ------------------------------------------------------------------------
 
 
-def history_rows(state: AppState, console: Console, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def history_rows(state: AppState, console: Console, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each change as the agent reads it: when, by whom (in words), what (with the form's labels)."""
     _ = state.translator.get(console.locale).gettext
     return [{
@@ -321,7 +304,7 @@ async def panel_context(request: Request, console: Console, store: Store, found:
     save needs the customer's agreement to it)."""
     center, state = console.center, AppState.of(request.app)
     script = script_for(center, found.subscriber)
-    rows = await store.run_sync(recent_changes, store, found.subscriber.id)
+    rows = await store.run_sync(store.recent_events, found.subscriber.id, HISTORY_LENGTH)
     context = console_context(request, console, message)
     context.update(choices_context(state, center, console.locale, prefs))
     context.update(
