@@ -99,6 +99,7 @@ STATE_WORDS = {
     UNKNOWN: N_("never asked"),
 }
 
+
 @dataclass(frozen=True)
 class Console:
     """Who is at the console and how it speaks to them, carried from the request to the answer."""
