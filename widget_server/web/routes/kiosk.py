@@ -108,6 +108,8 @@ def provide_kiosk(store: NamedDependency[Store], changes: NamedDependency[Change
 
 def provide_code_sender(request: Request, sms: NamedDependency[SmsSender], translator: NamedDependency[Translator],
                         settings: NamedDependency[Settings]) -> CodeSender:
+    # The mailer and the Jinja environment from the state: Litestar checks a named dependency's
+    # value against its type, which a Protocol (Mailer) that is not runtime-checkable cannot pass.
     state = AppState.of(request.app)
     return CodeSender(state.mailer, sms, state.jinja, translator, settings.mail_from)
 
