@@ -14,6 +14,8 @@
      ├── BadForm                     422  a submitted value we cannot accept
      │    ├── WrongCode              422  a kiosk code that does not match (attempts left)
      │    ├── CodeLocked             422  a kiosk code tried three times, or expired: ask a new one
+     │    ├── IdentityNotChecked     422  a staff attestation without its tick
+     │    ├── StaffIdInvalid         422  a staff id that is not a badge number, initials or a login
      │    ├── ConsentNotConfirmed    422  an agent's save without the customer's verbal agreement
      │    ├── RepeatedField          400  a field that must come once came twice
      │    └── InvalidContact         422  not an e-mail address, phone number or loyalty number
@@ -179,6 +181,20 @@ class CodeLocked(BadForm):
 
     title = N_("This code can no longer be used")
     detail = N_("For your security, a code works for ten minutes and three tries. Please ask for a new one.")
+
+
+class IdentityNotChecked(BadForm):
+    """A staff attestation without its tick: the event would say what nobody said."""
+
+    title = N_("Please confirm the customer's identity")
+    detail = N_("Tick that you have checked this customer's identity in person, or send them a code instead.")
+
+
+class StaffIdInvalid(BadForm):
+    """A staff id the ledger could not write as ``staff:<id>`` (a badge number, initials, a login)."""
+
+    title = N_("Please check the staff id")
+    detail = N_("Type your staff id as on your badge: letters, digits, dots or dashes, or leave it empty.")
 
 
 class ConsentNotConfirmed(BadForm):

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, update
 
 from .centers.model import Center
 from .changes import Changes
-from .errors import N_, BadForm, CodeLimitReached, CodeLocked, CodeNotSent, NotAllowedHere, WrongCode
+from .errors import CodeLimitReached, CodeLocked, CodeNotSent, NotAllowedHere, StaffIdInvalid, WrongCode
 from .i18n import Translator
 from .ledger import EventContext
 from .mailer import Mailer, build_message
@@ -66,18 +66,6 @@ LIMIT_WINDOW = timedelta(hours=1)
 
 #: A staff id as the ledger's actor writes it (``staff:<id>``): a badge number, initials, a login.
 _STAFF_ID = re.compile(r"^[\w.@-]{1,64}$")
-
-
-class IdentityNotChecked(BadForm):
-    """A staff attestation without its tick: the event would say what nobody said."""
-
-    title = N_("Please confirm the customer's identity")
-    detail = N_("Tick that you have checked this customer's identity in person, or send them a code instead.")
-
-
-class StaffIdInvalid(BadForm):
-    title = N_("Please check the staff id")
-    detail = N_("Type your staff id as on your badge: letters, digits, dots or dashes, or leave it empty.")
 
 
 # -- codes ---------------------------------------------------------------------------------------------
@@ -346,6 +334,14 @@ class CodeSender:
         except Exception as error:  # noqa: BLE001 - whatever the gateway's failure, the code did not go
             log.warning("kiosk code not sent by %s: %s", destination.channel, type(error).__name__)
             raise CodeNotSent() from None
+
+    async def send_quietly(self, destination: Destination, code: str, center: Center, locale: str) -> None:
+        """:meth:`send` after the answer (a loyalty number's code): a failure is logged, as
+        :meth:`send` logs it, and the customer asks again or a member of staff attests."""
+        try:
+            await self.send(destination, code, center, locale)
+        except CodeNotSent:
+            pass
 
     def message(self, address: str, code: str, center: Center, locale: str) -> EmailMessage:
         translations = self.translator.get(locale)

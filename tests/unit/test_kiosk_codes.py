@@ -127,7 +127,7 @@ def test_codes_are_compared_in_constant_time(monkeypatch) -> None:
 def test_a_staff_id_is_optional_but_plain() -> None:
     assert check_staff_id("  ") is None and check_staff_id(None) is None
     assert check_staff_id(" S-1042 ") == "S-1042"
-    from widget_server.kiosk import StaffIdInvalid
+    from widget_server.errors import StaffIdInvalid
 
     for bad in ("a b", "x" * 65, "staff:1", "<b>"):
         with pytest.raises(StaffIdInvalid):

@@ -280,7 +280,7 @@ kiosk_sessions = Table(
     Column("device_id", String(24), ForeignKey("devices.id"), nullable=False),
     Column("kind", String(16), nullable=False),  # email, phone, loyalty
     Column("contact_hash", String(64), nullable=False),
-    Column("contact", String(320)),  # blanked once the session is verified, locked, ended or expired
+    Column("contact", String(320)),  # blanked once verified (a new customer's: once subscribed), locked, ended
     Column("subscriber_id", String(40)),
     Column("method", String(16), nullable=False),  # code, attestation
     Column("staff_id", String(64)),

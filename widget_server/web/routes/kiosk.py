@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
@@ -39,6 +40,7 @@ from ...errors import (
     CodeLimitReached,
     CodeLocked,
     CodeNotSent,
+    IdentityNotChecked,
     InvalidContact,
     KioskNotSetUp,
     NotAllowedHere,
@@ -46,7 +48,7 @@ from ...errors import (
     WrongCode,
 )
 from ...i18n import Translator
-from ...kiosk import CodeLimits, CodeSender, Identity, IdentityNotChecked, Kiosk, check_staff_id
+from ...kiosk import CodeLimits, CodeSender, Identity, Kiosk, check_staff_id
 from ...preferences import Preferences
 from ...settings import Settings
 from ...sms import SmsSender
@@ -161,7 +163,7 @@ class KioskController(Controller):
             if proof != "code":
                 raise BadForm()
             session, code, destination = await kiosk.start_with_code(visit.device, identity)
-            if destination is not None:  # a loyalty number we do not know: nothing sent, and nothing said
+            if identity.kind != "loyalty" and destination is not None:  # sent to what they typed, known or not
                 try:
                     await code_sender.send(destination, code, center, visit.locale)
                 except CodeNotSent:
@@ -169,8 +171,15 @@ class KioskController(Controller):
                     raise
         except RECOVERABLE as error:
             return again(request, visit, error, "welcome")
-        sent_to = None if identity.kind == "loyalty" else masked(identity.kind, identity.value)
-        return screen(request, visit, "code", session=session.id, kind=identity.kind, sent_to=sent_to)
+        if identity.kind != "loyalty":
+            return screen(request, visit, "code", session=session.id, kind=identity.kind,
+                          sent_to=masked(identity.kind, identity.value))
+        answer = screen(request, visit, "code", session=session.id, kind=identity.kind, sent_to=None)
+        if destination is not None:
+            # A loyalty number's code goes to the contact saved with it, after the answer: a number we
+            # know and one we do not are answered alike, in what they say and in how long it takes.
+            answer.background = BackgroundTask(code_sender.send_quietly, destination, code, center, visit.locale)
+        return answer
 
     @post("/verify", media_type=MediaType.HTML, status_code=200, include_in_schema=False)
     async def verify(
