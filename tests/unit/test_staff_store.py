@@ -18,9 +18,9 @@ def engine(request: pytest.FixtureRequest) -> str:
 def test_a_device_is_created_listed_and_revoked_alone(store, clock) -> None:
     with store.writing() as connection:
         first = devices.create(connection, "maison-lumiere", "Lyon", "Tablet 1", clock())
-        second = devices.create(connection, "maison-lumiere", "Lyon", "Tablet 2", clock())
+        second = devices.create(connection, "maison-lumiere", "Lyon", "Tablet 2", clock() + timedelta(seconds=1))
         devices.create(connection, "voyago", "Rome", "Desk", clock())
-    clock.advance(minutes=1)
+    clock.advance(minutes=1)  # after both
     with store.writing() as connection:
         revoked = devices.revoke(connection, first.id, clock())
         again = devices.revoke(connection, first.id, clock() + timedelta(hours=1))  # already: kept as it was
