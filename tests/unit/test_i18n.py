@@ -58,3 +58,20 @@ def test_catalogs_compile_in_memory_at_start() -> None:
     translator = Translator.load()
     assert translator.gettext("fr", "Save my choices") == "Enregistrer mes choix"
     assert translator.get("fr").ngettext("For %(num)d day", "For %(num)d days", 2) % {"num": 2} == "Pendant 2 jours"
+
+
+def test_the_template_holds_every_message_the_code_and_templates_use(tmp_path) -> None:
+    """A message added to a template or to the code but not extracted would be shown in
+    English in every language, and the completeness test above would not see it."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    extracted = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "N_",
+                    "-k", "ngettext:1,2", "--no-location", "--sort-output", "-o", str(extracted), "."],
+                   cwd=ROOT, check=True, capture_output=True)
+    with open(extracted, "rb") as fresh, open(LOCALES / "messages.pot", "rb") as shipped:
+        used, kept = ({str(m.id) for m in read_po(f) if m.id} for f in (fresh, shipped))
+    assert not used - kept, f"run the README's pybabel extract and update, then translate: {sorted(used - kept)}"
