@@ -100,7 +100,8 @@ def test_every_screen_speaks_the_language_and_says_which(screens, client, locale
             direction = "rtl" if locale in RTL else "ltr"
             assert f'<html lang="{locale}" dir="{direction}"' in html, name
         text = visible_text(html)
-        leaked = [source for source in sources if source in text]
+        # Whole words only: German "Daten" holds the English "Date" without leaking it.
+        leaked = [source for source in sources if re.search(rf"(?<!\w){re.escape(source)}(?!\w)", text)]
         assert not leaked, f"{locale} {name}: English left on the page: {leaked}"
         assert "Traceback" not in html
 

@@ -1,0 +1,181 @@
+"""Does the kiosk answer a known customer as fast as an unknown one?
+
+    python bench/kiosk_timing.py                  # loyalty numbers, 4 rounds of 30 (the recorded figures)
+    python bench/kiosk_timing.py --kind email     # e-mail addresses
+
+Whoever stands at a kiosk (or scripts one) must not learn who is a customer. The screen
+after "send me a code" says the same for a known and an unknown contact; this measures
+whether the time to answer says it too. It serves the real app (``create_app``, a fresh
+SQLite file, the example centers, a provisioned device) on one uvicorn worker in this
+process, with a real SMTP server (aiosmtpd) on 127.0.0.1, and times
+``POST /c/maison-lumiere/kiosk/identify`` from a keep-alive client, end to end:
+
+* ``known``     the contact of a subscriber (a loyalty number with an e-mail address on file);
+* ``unknown``   a contact nobody has;
+* ``unknown'``  another one nobody has: the noise floor (an A/A comparison).
+
+For e-mail addresses a code is mailed in the request whoever the address belongs to; for
+a loyalty number only a known one has somewhere to send it, after the answer. Groups are
+interleaved in a random order per triple, with a pause after each; the code limits are
+raised out of reach (this times the path that sends, not the 429). A round's difference
+is the known median minus the unknown median; the noise is the unknown median minus the
+unknown' median. The run is valid when every answer was the 200 code screen and the
+known customer's codes arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(ROOT / "bench"))
+
+from fresh_link_timing import Inbox, _port  # noqa: E402
+
+from widget_server.app import create_app  # noqa: E402
+from widget_server.settings import Settings  # noqa: E402
+from widget_server.store import contacts, devices  # noqa: E402
+from widget_server.tokens import kiosk_url  # noqa: E402
+from widget_server.web.dependencies import AppState  # noqa: E402
+
+CENTER = "maison-lumiere"
+CONTACTS = {
+    "loyalty": {"known": "ML-1001", "unknown": "ML-9001", "unknown'": "ML-9002"},
+    "email": {"known": "camille@example.org", "unknown": "nobody@example.org", "unknown'": "nobody.else@example.org"},
+}
+
+
+def _settings(folder: Path, port: int, smtp_port: int) -> Settings:
+    return Settings(config=str(ROOT / "examples" / "centers"), database=f"sqlite:///{folder / 'widget.db'}",
+                    port=port, secret_keys=("bench-secret-not-for-production",), mail_dir=str(folder / "mail"),
+                    smtp_host="127.0.0.1", smtp_port=smtp_port, deliver_webhooks=False,
+                    kiosk_codes_per_device=10**9, kiosk_codes_per_contact=10**9)
+
+
+def run(kind: str = "loyalty", rounds: int = 4, n: int = 30, pause: float = 0.05, seed: int = 1) -> dict[str, Any]:
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=_port(), ready_timeout=30)
+    smtp.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _port()
+        app = create_app(_settings(Path(tmp), port, smtp.port))
+        state = AppState.of(app)
+        known = state.store.create_subscriber(CENTER, email=CONTACTS["email"]["known"])
+        with state.store.writing() as connection:
+            contacts.add(connection, state.store.lookup_key, CENTER, known, "loyalty", CONTACTS["loyalty"]["known"])
+            tablet = devices.create(connection, CENTER, "Bench store", "Bench tablet", state.clock())
+        token = kiosk_url("", state.signer, CENTER, tablet.id, tablet.location).split("t=", 1)[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               access_log=False, lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.02)
+        try:
+            return _measure(f"http://127.0.0.1:{port}", token, kind, inbox, rounds, n, pause, random.Random(seed))
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            smtp.stop()
+
+
+def _measure(url: str, token: str, kind: str, inbox: Inbox, rounds: int, n: int, pause: float,
+             rng: random.Random) -> dict[str, Any]:
+    problems: list[str] = []
+    groups = CONTACTS[kind]
+    with httpx.Client(base_url=url, headers={"Sec-Fetch-Site": "same-origin"}) as client:
+
+        def once(value: str) -> float:
+            started = time.perf_counter()
+            answer = client.post(f"/c/{CENTER}/kiosk/identify",
+                                 data={"t": token, "lang": "en", "kind": kind, kind: value, "proof": "code"})
+            elapsed = time.perf_counter() - started
+            if answer.status_code != 200 or "Type your code" not in answer.text:
+                problems.append(f"{answer.status_code}")
+            time.sleep(pause)
+            return elapsed * 1000
+
+        for _ in range(10):  # warm-up: caches, pools, the templates
+            for value in groups.values():
+                once(value)
+        mails_before = inbox.count
+        results = []
+        pooled: dict[str, list[float]] = {name: [] for name in groups}
+        for _ in range(rounds):
+            times: dict[str, list[float]] = {name: [] for name in groups}
+            for _ in range(n):
+                order = list(groups.items())
+                rng.shuffle(order)
+                for name, value in order:
+                    times[name].append(once(value))
+            medians = {name: statistics.median(values) for name, values in times.items()}
+            for name, values in times.items():
+                pooled[name] += values
+            results.append({"median_ms": medians, "difference_ms": medians["known"] - medians["unknown"],
+                            "noise_ms": medians["unknown"] - medians["unknown'"]})
+    expected = rounds * n * (1 if kind == "loyalty" else 3)
+    deadline = time.monotonic() + 10
+    while inbox.count - mails_before < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if inbox.count - mails_before != expected:
+        problems.append(f"{inbox.count - mails_before} codes mailed, {expected} expected")
+    overall = {name: statistics.median(values) for name, values in pooled.items()}
+    return {"kind": kind, "rounds": results, "median_ms": overall,
+            "difference_ms": overall["known"] - overall["unknown"],
+            "noise_ms": overall["unknown"] - overall["unknown'"],
+            "known_slower_rounds": sum(r["difference_ms"] > 0 for r in results), "n": n, "pause_s": pause,
+            "mails": inbox.count - mails_before, "valid": not problems, "problems": problems[:10],
+            "python": sys.version.split()[0]}
+
+
+def report(result: dict[str, Any]) -> str:
+    names = ("known", "unknown", "unknown'")
+    lines = [f"kiosk timing ({result['kind']}): {len(result['rounds'])} rounds of {result['n']} per group, "
+             f"pause {result['pause_s'] * 1000:.0f} ms, Python {result['python']}",
+             "round    known  unknown  unknown'  known-unknown  noise (A/A)"]
+    for i, r in enumerate(result["rounds"], 1):
+        known, unknown, other = (r["median_ms"][name] for name in names)
+        lines.append(f"{i:>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
+                     f"{r['difference_ms']:+14.3f} {r['noise_ms']:+12.3f}")
+    known, unknown, other = (result["median_ms"][name] for name in names)
+    lines.append(f"{'all':>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
+                 f"{result['difference_ms']:+14.3f} {result['noise_ms']:+12.3f}")
+    lines.append(f"(milliseconds, medians; the known contact was slower in {result['known_slower_rounds']} "
+                 f"of {len(result['rounds'])} rounds)")
+    lines.append(f"codes mailed: {result['mails']}")
+    lines.append("run: valid" if result["valid"] else "run: INVALID: " + "; ".join(result["problems"]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kind", choices=sorted(CONTACTS), default="loyalty")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds (default 4)")
+    parser.add_argument("--n", type=int, default=30, help="requests per group per round (default 30)")
+    parser.add_argument("--pause", type=float, default=0.05, help="seconds after each request (default 0.05)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.n < 3:
+        parser.error("--rounds must be at least 1 and --n at least 3")
+    result = run(args.kind, args.rounds, args.n, args.pause, args.seed)
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0 if result["valid"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
