@@ -267,9 +267,10 @@ def test_a_loyalty_code_goes_to_the_contact_on_file(store, kiosk, device) -> Non
         contacts.add(connection, store.lookup_key, CENTER, with_email, "phone", "+33612345678")
         contacts.add(connection, store.lookup_key, CENTER, with_phone, "loyalty", "ML-1002")
         contacts.add(connection, store.lookup_key, CENTER, with_phone, "phone", "+33698765432")
-    first, _, to_first = start(kiosk, device, "ML-1001", "loyalty")
-    second, _, to_second = start(kiosk, device, "ML-1002", "loyalty")
-    unknown, _, to_nobody = start(kiosk, device, "ML-9999", "loyalty")
+    started = [start(kiosk, device, number, "loyalty") for number in ("ML-1001", "ML-1002", "ML-9999")]
+    assert [typed_to for _, _, typed_to in started] == [None, None, None]  # the request sends to nobody yet
+    first, second, unknown = (session for session, _, _ in started)
+    to_first, to_second, to_nobody = (anyio.run(kiosk.saved_destination, s) for s in (first, second, unknown))
     assert (first.subscriber_id, to_first.channel, to_first.address) == (with_email, "email", "camille@example.org")
     assert (second.subscriber_id, to_second.channel, to_second.address) == (with_phone, "sms", "+33698765432")
     assert unknown.subscriber_id is None and to_nobody is None

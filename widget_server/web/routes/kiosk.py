@@ -163,7 +163,7 @@ class KioskController(Controller):
             if proof != "code":
                 raise BadForm()
             session, code, destination = await kiosk.start_with_code(visit.device, identity)
-            if identity.kind != "loyalty" and destination is not None:  # sent to what they typed, known or not
+            if destination is not None:  # sent to what they typed, known or not
                 try:
                     await code_sender.send(destination, code, center, visit.locale)
                 except CodeNotSent:
@@ -174,11 +174,10 @@ class KioskController(Controller):
         if identity.kind != "loyalty":
             return screen(request, visit, "code", session=session.id, kind=identity.kind,
                           sent_to=masked(identity.kind, identity.value))
+        # A loyalty number's code goes to the contact saved with it, looked up and sent after the
+        # answer: a number we know and one we do not are answered alike, in words and in time.
         answer = screen(request, visit, "code", session=session.id, kind=identity.kind, sent_to=None)
-        if destination is not None:
-            # A loyalty number's code goes to the contact saved with it, after the answer: a number we
-            # know and one we do not are answered alike, in what they say and in how long it takes.
-            answer.background = BackgroundTask(code_sender.send_quietly, destination, code, center, visit.locale)
+        answer.background = BackgroundTask(code_sender.later, kiosk, session, code, center, visit.locale)
         return answer
 
     @post("/verify", media_type=MediaType.HTML, status_code=200, include_in_schema=False)
