@@ -36,7 +36,12 @@ from .tables import (
 
 SID = bindparam("sid", type_=String)
 
-subscriber_row = select(subscribers).where(subscribers.c.id == SID, subscribers.c.center == bindparam("center"))
+#: The subscriber, and where their latest change came from (the (subscriber, version) index answers it in
+#: the same statement: the widget says "last changed by our service team" without a read of its own).
+last_source = (select(events.c.source).where(events.c.subscriber_id == subscribers.c.id)
+               .order_by(events.c.version.desc()).limit(1).scalar_subquery().label("last_source"))
+subscriber_row = select(subscribers, last_source).where(subscribers.c.id == SID,
+                                                        subscribers.c.center == bindparam("center"))
 
 # kind, key, detail, value: ("s", topic, channel, state), ("f", topic, NULL, frequency), ("i", interest, NULL, NULL)
 choices = union_all(

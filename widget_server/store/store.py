@@ -64,8 +64,9 @@ class Subscriber:
     valid_after: datetime | None
     preferences: Preferences
     external_id: str | None = None
-    updated_at: datetime | None = None
+    updated_at: datetime | None = None  # the time of the latest change (its event's time)
     erased_at: datetime | None = None
+    last_source: str | None = None  # where the latest change came from (web, kiosk, call_center...)
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ class Store:
             suppressed=row.suppressed,
         )
         return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs,
-                          row.external_id, row.updated_at, row.erased_at)
+                          row.external_id, row.updated_at, row.erased_at, row.last_source)
 
     def events(self, subscriber_id: str) -> list[dict]:
         """Every event of a subscriber, oldest first, as plain dicts."""

@@ -73,20 +73,17 @@ STAFF_CHANGES = {
 }
 
 
-async def staff_change_note(store: Store, subscriber: Subscriber, translator: Translator, locale: str,
-                            tz: str | None) -> str | None:
+def staff_change_note(subscriber: Subscriber, translator: Translator, locale: str, tz: str | None) -> str | None:
     """"Last changed by our service team on (date)" when the latest change was made for the
     person by staff (an agent on the phone, a shop's kiosk); else nothing.
 
-    One indexed read (the latest event), none for a subscriber who never had one.
+    Read with the subscriber (``last_source``, in the same statement); the date is the
+    subscriber's ``updated_at``, which every change sets to its event's time.
     """
-    if subscriber.preferences.version == 0:  # versions count events: none yet
+    wording = STAFF_CHANGES.get(subscriber.last_source or "")
+    if wording is None or subscriber.updated_at is None:
         return None
-    last = await store.run_sync(store.last_event, subscriber.id)
-    if last is None or last["source"] not in STAFF_CHANGES:
-        return None
-    wording = STAFF_CHANGES[last["source"]]
-    return translator.get(locale).gettext(wording) % {"date": format_day(last["occurred_at"], locale, tz)}
+    return translator.get(locale).gettext(wording) % {"date": format_day(subscriber.updated_at, locale, tz)}
 
 
 def form_context(request: Request, visit: Visit, prefs: Preferences, message: Message | None = None) -> dict[str, Any]:
@@ -158,8 +155,7 @@ class WidgetController(Controller):
             prefs, pause_choice = unsaved_choices(visit, prefs, request, clock())
         context = form_context(request, visit, prefs, message)
         context["pause_choice"] = pause_choice
-        context["staff_change"] = await staff_change_note(store, subscriber, translator, locale,
-                                                          visit.options.get("tz"))
+        context["staff_change"] = staff_change_note(subscriber, translator, locale, visit.options.get("tz"))
         return Template("pages/preferences.html", context=context, headers={"Vary": "Accept-Language, HX-Request"})
 
     @post(media_type=MediaType.HTML, status_code=200, responses=pages(303, 401, 403, 409, 413, 422, 503),
