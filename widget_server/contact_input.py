@@ -20,7 +20,10 @@ from .errors import InvalidContact
 KIOSK_KINDS = ("email", "phone", "loyalty")
 AGENT_KINDS = ("email", "phone", "external_id")
 
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$")
+#: An address as a mail header reads it back whole: no comments, quotes, commas or other specials,
+#: which would send the code elsewhere than to the address hashed (``a,b@x`` is two addresses).
+_EMAIL = re.compile(r"^[\w!#$%&'*+/=?^`{|}~-]+(\.[\w!#$%&'*+/=?^`{|}~-]+)*"  # letters of any script too
+                    r"@[^\W_](?:[\w-]{0,61}[^\W_])?(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)+$")
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _CRM_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 
@@ -29,7 +32,7 @@ def normalise(kind: str, value: str | None, region: str | None) -> str:
     """``value`` as the store hashes it, or :class:`InvalidContact` saying what to fix."""
     typed = (value or "").strip()
     if kind == "email":
-        if len(typed) > 254 or not _EMAIL.match(typed):
+        if len(typed) > 254 or len(typed.partition("@")[0]) > 64 or not _EMAIL.match(typed):
             raise InvalidContact(kind=kind)
         return typed.lower()
     if kind == "phone":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
-from preference_sdk import TokenClaims, TokenExpired, TokenInvalid, TokenSigner
+from preference_sdk import AGENT_ID_MAX, TokenClaims, TokenExpired, TokenInvalid, TokenSigner
 
 from .centers.model import Center
 from .errors import AgentSignInRequired, KioskNotSetUp, LinkExpired, LinkInvalid
@@ -120,6 +120,8 @@ def read_agent_token(signer: TokenSigner, token: str | None, center: Center) -> 
         raise AgentSignInRequired(center=center) from None
     name, permissions = claims.extra.get("n"), claims.extra.get("p")
     if not isinstance(name, str) or not isinstance(permissions, str):
+        raise AgentSignInRequired(center=center)
+    if len(claims.subscriber) > AGENT_ID_MAX or not claims.subscriber.isprintable():  # agent:<id> is 80 at most
         raise AgentSignInRequired(center=center)
     return Agent(claims.subscriber, center.id, name, frozenset(permissions.split(",")), claims.locale)
 

@@ -28,7 +28,7 @@ from ._exceptions import (
     VersionRequired,
 )
 from ._import import ImportMappingError, import_file, load_mapping, read_records
-from ._links import AGENT_PERMISSIONS, LinkMinter
+from ._links import AGENT_ID_MAX, AGENT_PERMISSIONS, LinkMinter
 from ._models import (
     CenterInfo,
     Change,
@@ -66,6 +66,7 @@ from ._tokens import (
 from ._webhooks import WebhookVerificationError, new_webhook_secret, sign_webhook, verify_webhook, webhook_headers
 
 __all__ = [
+    "AGENT_ID_MAX",
     "AGENT_PERMISSIONS",
     "APIError",
     "AsyncClient",

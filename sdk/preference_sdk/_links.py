@@ -35,6 +35,8 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: What an agent token may allow: search and read a customer, and change their choices.
 AGENT_PERMISSIONS: tuple[str, ...] = ("change", "view")
+#: The longest agent id a console link may name: the ledger's actor ``agent:<id>`` is 80 characters.
+AGENT_ID_MAX = 74
 
 #: RFC 8058: the body a mailbox provider POSTs to the one-click URL.
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -102,6 +104,8 @@ class LinkMinter:
         ``view`` (search and read) and ``change`` (save on a customer's behalf).
         """
         _check_ids(center, agent_id)
+        if len(agent_id) > AGENT_ID_MAX or not agent_id.isprintable():
+            raise ValueError(f"an agent id is 1 to {AGENT_ID_MAX} printable characters (the ledger records agent:<id>)")
         unknown = sorted(set(permissions) - set(AGENT_PERMISSIONS))
         if unknown or not permissions:
             raise ValueError(f"agent permissions are some of {', '.join(AGENT_PERMISSIONS)}; not {unknown or 'none'}")

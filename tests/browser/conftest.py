@@ -84,8 +84,13 @@ def host_site() -> Iterator[HostSite]:
 
 @pytest.fixture(scope="session")
 def centers(centers, host_site):
-    """The example centers, framable by the host site only."""
-    return {cid: dataclasses.replace(c, allowed_origins=(host_site.url,)) for cid, c in centers.items()}
+    """The example centers, framable by the host site only (which also stands in for the
+    call-center screen that frames the agent console)."""
+    def framed_by_host(center):
+        call_center = center.call_center and dataclasses.replace(center.call_center, allowed_origins=(host_site.url,))
+        return dataclasses.replace(center, allowed_origins=(host_site.url,), call_center=call_center)
+
+    return {cid: framed_by_host(c) for cid, c in centers.items()}
 
 
 @dataclass

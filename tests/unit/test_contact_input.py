@@ -10,6 +10,8 @@ from widget_server.errors import InvalidContact
 
 @pytest.mark.parametrize(("kind", "typed", "region", "read"), [
     ("email", "  Claire.Dupont@Example.FR ", None, "claire.dupont@example.fr"),
+    ("email", "claire+news@example.co.uk", None, "claire+news@example.co.uk"),
+    ("email", "josé@müller.de", None, "josé@müller.de"),  # letters of any script
     ("phone", "06 12 34 56 78", "FR", "+33612345678"),
     ("phone", "06.12.34.56.78", "FR", "+33612345678"),
     ("phone", "+33 6 12 34 56 78", None, "+33612345678"),
@@ -27,6 +29,12 @@ def test_what_is_typed_reads_as_the_store_hashes_it(kind: str, typed: str, regio
     ("email", "a b@example.com", None),
     ("email", "claire@example", None),
     ("email", "x" * 65 + "@example.com", None),
+    # What a mail header would read as another address, or as two: the code would go elsewhere.
+    ("email", "a,victim@example.org", None),
+    ("email", "(comment)victim@example.org", None),
+    ("email", '"quoted"@example.org', None),
+    ("email", "a<victim@example.org>", None),
+    ("email", "a;b@example.org", None),
     ("phone", "06 12 34 56 78", None),  # national, and no region to read it in
     ("phone", "12", "FR"),
     ("phone", "not a number", "FR"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from preference_sdk import LinkMinter, TokenSigner
+from preference_sdk import AGENT_ID_MAX, LinkMinter, TokenSigner
 
 from tests.helpers import EXAMPLE_CENTERS, Seconds
 from widget_server.centers import load_centers
@@ -68,3 +68,14 @@ def test_an_agent_token_without_a_name_or_permissions_is_refused(signer: TokenSi
     for extra in ({}, {"n": "Sam"}, {"p": "view"}):
         with pytest.raises(AgentSignInRequired):
             read_agent_token(signer, signer.mint("agent", SHOP.id, "u-42", **extra), SHOP)
+
+
+def test_an_agent_id_the_ledger_could_not_record_is_refused(signer: TokenSigner, clock: Seconds) -> None:
+    """``agent:<id>`` is the event's actor, 80 characters at most: a longer id never signs in."""
+    minter = LinkMinter("https://prefs.example.com", ["secret-new"], clock=clock)
+    assert minter.agent_url(SHOP.id, "a" * AGENT_ID_MAX, name="Sam")
+    for bad in ("a" * (AGENT_ID_MAX + 1), "sam\x00", "sam\n"):
+        with pytest.raises(ValueError):
+            minter.agent_url(SHOP.id, bad, name="Sam")
+        with pytest.raises(AgentSignInRequired):  # minted by hand, past the SDK's check
+            read_agent_token(signer, signer.mint("agent", SHOP.id, bad, n="Sam", p="view"), SHOP)

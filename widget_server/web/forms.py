@@ -12,6 +12,7 @@ refusal, and reports must keep the difference.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
@@ -52,6 +53,20 @@ def read_version(form: Form) -> int:
     if version < 0:
         raise BadForm()
     return version
+
+
+#: What the forms put in ``submission`` (``secrets.token_urlsafe(12)``), with room to spare; the
+#: event keeps it (64 characters), so anything else is refused before it reaches the store.
+_SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def read_submission(form: Form) -> str | None:
+    """The form's submission id (a repeat of the same form records nothing), or None; a ``422``
+    for one no form of ours makes (too long, a NUL, anything a column could not keep)."""
+    submission = single(form, "submission") or None
+    if submission is not None and not _SUBMISSION.match(submission):
+        raise BadForm()
+    return submission
 
 
 def read_action(form: Form) -> str:

@@ -32,11 +32,12 @@ def frame_ancestors(origins: Iterable[str]) -> str:
 
 def framing_origins(center: Center | None, page: str) -> tuple[str, ...]:
     """Who may frame ``page`` (the path's first segment after the center) of ``center``:
-    the center's allowed origins; for the agent console, its call-center screens too."""
+    the center's allowed origins; the agent console, only its call-center screens (the
+    brand's public sites embed the widget, never the console)."""
     if center is None:
         return ()
-    if page == "agent" and center.call_center is not None:
-        return (*center.allowed_origins, *center.call_center.allowed_origins)
+    if page == "agent":
+        return center.call_center.allowed_origins if center.call_center is not None else ()
     return center.allowed_origins
 
 

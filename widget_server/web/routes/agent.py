@@ -51,7 +51,7 @@ from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import Agent, read_agent_token
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
-from ..forms import Form, desired_preferences, read_version, refuse_repeated, single
+from ..forms import Form, desired_preferences, read_submission, read_version, refuse_repeated, single
 from ..labels import CHANNEL_LABELS, FREQUENCY_LABELS
 from ..rendering import page_context
 from ..request_context import client_context
@@ -444,7 +444,7 @@ class AgentController(Controller):
         )
         try:
             result = await changes.save(center.id, subscriber, desired, base_version=base_version, context=context,
-                                        submission_id=single(fields, "submission") or None)
+                                        submission_id=read_submission(fields))
         except VersionConflict as conflict:
             message = Message("warning", _(
                 "The customer's choices were changed elsewhere (on the website, say) while you were editing. "

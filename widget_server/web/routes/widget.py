@@ -33,7 +33,7 @@ from ...tokens import check_not_revoked, read_link
 from ..dependencies import AppState, Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options, shown_topics
 from ..form_wording import choices_context
-from ..forms import desired_preferences, read_version
+from ..forms import desired_preferences, read_submission, read_version
 from ..openapi import documented, pages
 from ..rendering import page_context
 from ..request_context import client_context
@@ -197,7 +197,7 @@ class WidgetController(Controller):
         )
         try:
             result = await changes.save(center.id, subscriber, desired, base_version=base_version,
-                                        context=context, submission_id=form.get("submission") or None)
+                                        context=context, submission_id=read_submission(fields))
         except VersionConflict as conflict:
             return self._respond(request, visit, conflict.current, is_htmx, status=409, message=Message(
                 "warning", _("Your preferences were changed on another device or tab while you were editing. "
