@@ -458,3 +458,18 @@ def test_bad_inputs_answer_in_the_agents_language(client, store, customer) -> No
     expired = client.post(f"/c/{CENTER}/agent/search", data={"t": "nope", "lang": "en", "kind": "email",
                                                              "value": EMAIL}, headers=same_origin(client))
     assert expired.status_code == 401 and '<html lang="en"' in expired.text
+
+
+@BOTH
+@pytest.mark.parametrize("submission", ["x" * 65, "a\x00b", "ab cd"])
+def test_a_submission_id_no_form_makes_is_a_422_on_the_console_and_the_widget(client, agent, store, customer,
+                                                                               submission) -> None:
+    """Kept with the event (64 characters, no NUL on PostgreSQL): refused before the store sees it."""
+    fields = save_form(agent.search("email", EMAIL).text)
+    fields.update({"s.offers.sms": ["on"], "agreed": ["yes"], "submission": [submission]})
+    assert agent.save(fields).status_code == 422
+    token = client.app.state.signer.mint("manage", CENTER, customer)
+    page = client.get(f"/c/{CENTER}/preferences", params={"t": token})
+    widget_fields = {**form_of(page.text), "s.offers.sms": ["on"], "submission": [submission]}
+    assert client.post(f"/c/{CENTER}/preferences", data=widget_fields, headers=same_origin(client)).status_code == 422
+    assert len(store.events(customer)) == 1  # nothing stored, by either
