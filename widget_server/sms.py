@@ -128,7 +128,9 @@ def _message_id() -> str:
 
 
 def make_sms_sender(settings: Settings) -> SmsSender:
-    """The gateway ``SMS_URL`` names, else the folder ``SMS_DIR``."""
+    """The gateway ``SMS_URL`` names, else the folder ``SMS_DIR`` (said once at start: outside the
+    demo, codes in a folder reach no phone, and the folder holds numbers and codes)."""
     if settings.sms_url:
         return HttpSmsSender(settings.sms_url, settings.sms_secret)
+    log.warning("no SMS gateway (WIDGET_SMS_URL): text messages are written to %s, not sent", settings.sms_dir)
     return FolderSmsSender(settings.sms_dir)
