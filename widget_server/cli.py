@@ -206,7 +206,8 @@ def _device_store(database: str | None, config: str | None = None):  # noqa: ANN
 @click.option("--database", help="sqlite:///path.db or postgresql://...")
 @click.option("--config", help="Center file or folder, to check that the center exists.")
 def device_create(center: str, location: str, name: str, database: str | None, config: str | None) -> None:
-    """Provision a tablet: print its kiosk link, once (it holds the device's token, which is not stored)."""
+    """Provision a tablet: print its kiosk link and its staff PIN, once (the link holds the device's
+    token, which is not stored; of the PIN only a keyed hash is)."""
     from datetime import datetime, timezone
 
     from .store import devices
@@ -215,10 +216,14 @@ def device_create(center: str, location: str, name: str, database: str | None, c
     settings, store = _device_store(database, config)
     _known_center(settings, center)
     with store.writing() as connection:
-        made = devices.create(connection, center, location, name, datetime.now(timezone.utc))
+        made, pin = devices.provision(connection, store.lookup_key, center, location, name,
+                                      datetime.now(timezone.utc))
     click.echo(kiosk_url(settings.base_url, make_signer(settings), made.center, made.id, made.location))
+    click.echo(f"staff PIN: {pin}")
     click.echo(f"device {made.id} for {center}, store {location!r}, name {name!r}: open this link on the tablet "
-               f"now, it cannot be shown again (a lost tablet: widget-server device revoke {made.id})", err=True)
+               f"now and give the staff PIN to the store's staff (they type it to confirm a customer's identity); "
+               f"they cannot be shown again (a lost tablet or PIN: widget-server device revoke {made.id}, then "
+               "create another)", err=True)
     if not settings.public_url:
         click.echo(f"the link starts with {settings.base_url}: set WIDGET_PUBLIC_URL to the address the tablets "
                    "reach", err=True)
@@ -346,7 +351,9 @@ def demo(port: int, host: str) -> None:
         click.echo(f"  {center_id}")
         click.echo(f"    widget (a visitor's link):  {link}")
         click.echo(f"    embedded in a host page:    {host_origin}/{center_id}")
-        click.echo(f"    kiosk (a shop's tablet):    {kiosks[center_id]}")
+        kiosk, pin = kiosks[center_id]
+        click.echo(f"    kiosk (a shop's tablet):    {kiosk}")
+        click.echo(f"    its staff PIN:              {pin}  (new at each start: the previous tablet is revoked)")
         click.echo(f"    agent console (Demo Agent): {consoles[center_id]}")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     keys = demo_api_keys(app.state.store, app.state.centers)

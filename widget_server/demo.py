@@ -5,7 +5,8 @@ demo subscriber per example center the first time, and serves a host page from a
 second origin (the next port) that embeds the widget in an iframe, as a brand's
 website would, and the example host pages of ``examples/hosts/`` (script tag, strict
 CSP, app shell, email footers) filled in for the demo subscribers. Each center also gets
-a shop tablet (a kiosk device, kept across restarts) and a call-center agent's console link.
+a shop tablet (a kiosk device with its staff PIN, provisioned afresh at each start) and a
+call-center agent's console link.
 """
 
 from __future__ import annotations
@@ -78,23 +79,27 @@ DEMO_STORE, DEMO_DEVICE = "Demo store", "Front desk tablet"
 DEMO_AGENT, DEMO_AGENT_NAME = "demo-agent", "Demo Agent"
 
 
-def demo_kiosks(store: Store, centers: dict[str, Center], signer, base_url: str) -> dict[str, str]:  # noqa: ANN001
-    """A kiosk link per center, for its live demo tablet ("Front desk tablet" of "Demo store").
+def demo_kiosks(store: Store, centers: dict[str, Center], signer,  # noqa: ANN001
+                base_url: str) -> dict[str, tuple[str, str]]:
+    """A kiosk link and its staff PIN per center, for a demo tablet ("Front desk tablet" of "Demo store").
 
-    The device is created the first time and found again after (a revoked one is replaced);
-    its token is minted afresh at each start, as ``widget-server device create`` does once.
+    The tablet is provisioned afresh at each start, as ``widget-server device create`` does,
+    and the previous start's is revoked: a PIN is shown once and stored only as a hash, so a
+    tablet found again could be printed without its PIN only, and the demo would need it kept
+    in clear on disk instead.
     """
     from .store import devices
     from .tokens import kiosk_url
 
     links = {}
     with store.writing() as connection:
+        now = store.clock()
         for center_id in centers:
-            tablet = next((d for d in devices.listed(connection, center_id)
-                           if d.live and (d.location, d.name) == (DEMO_STORE, DEMO_DEVICE)), None)
-            if tablet is None:
-                tablet = devices.create(connection, center_id, DEMO_STORE, DEMO_DEVICE, store.clock())
-            links[center_id] = kiosk_url(base_url, signer, tablet.center, tablet.id, tablet.location)
+            for previous in devices.listed(connection, center_id):
+                if previous.live and (previous.location, previous.name) == (DEMO_STORE, DEMO_DEVICE):
+                    devices.revoke(connection, previous.id, now)
+            tablet, pin = devices.provision(connection, store.lookup_key, center_id, DEMO_STORE, DEMO_DEVICE, now)
+            links[center_id] = (kiosk_url(base_url, signer, tablet.center, tablet.id, tablet.location), pin)
     return links
 
 

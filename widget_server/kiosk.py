@@ -10,14 +10,22 @@ A customer says who they are (an e-mail address, a phone number, a loyalty numbe
   measurement learns a code. A loyalty number's code goes to the contact saved with it,
   if there is one; to whoever asks, the answer looks the same either way.
 - a **staff attestation**: a member of staff ticks that they checked the customer's
-  identity in person, with their staff id if they give one.
+  identity in person and types the tablet's **staff PIN** (with their staff id if they
+  give one). The PIN is what makes it a staff's attestation: the kiosk link is in the
+  tablet's address for a year, anyone holding the tablet has it, but only the staff were
+  given the PIN (shown once when the device was provisioned, stored as a keyed hash, see
+  :mod:`.store.devices`). A wrong PIN is recorded and counted: after
+  :data:`STAFF_PIN_ATTEMPTS` in :data:`LIMIT_WINDOW`, the device takes no attestation
+  until the oldest of them leaves the window. A device without a PIN takes none.
 
-Codes are limited per kiosk and per contact over :data:`LIMIT_WINDOW`, counted in the
-same write transaction as the new session (writers are serialised on both engines), so
-two requests at once cannot both take the last one. A verified session may change that
-customer's choices through the one write path for :data:`SESSION_LIFETIME` after its
-last save; "I'm done" and the idle reset end it. The rows are in
-:mod:`.store.kiosk_sessions`.
+Sessions are limited per kiosk (codes, attestations and wrong PINs alike) and codes per
+contact over :data:`LIMIT_WINDOW`, counted in the same write transaction as the new
+session (writers are serialised on both engines), so two requests at once cannot both
+take the last one. A new session ends the kiosk's previous ones in that transaction. A
+verified session may change that customer's choices through the one write path for
+:data:`SESSION_LIFETIME` after its last save; "I'm done" and the idle reset end it. A
+session id that is not of the shape the kiosk makes is refused before any query. The
+rows are in :mod:`.store.kiosk_sessions`.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import logging
 import math
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -39,14 +47,23 @@ from sqlalchemy import Connection, update
 
 from .centers.model import Center
 from .changes import Changes
-from .errors import CodeLimitReached, CodeLocked, CodeNotSent, NotAllowedHere, StaffIdInvalid, WrongCode
+from .errors import (
+    N_,
+    BadForm,
+    CodeLimitReached,
+    CodeLocked,
+    CodeNotSent,
+    NotAllowedHere,
+    StaffIdInvalid,
+    WrongCode,
+)
 from .i18n import Translator
 from .ledger import EventContext
 from .mailer import Mailer, build_message
 from .preferences import Preferences
 from .settings import Settings
 from .sms import SmsSender
-from .store import contacts
+from .store import contacts, devices
 from .store import kiosk_sessions as rows
 from .store.devices import Device
 from .store.kiosk_sessions import KioskSession
@@ -64,11 +81,43 @@ CODE_ATTEMPTS = 3
 #: How long a verified session stays open after its verification or its last save.
 SESSION_LIFETIME = timedelta(minutes=15)
 LIMIT_WINDOW = timedelta(hours=1)
+#: Wrong staff PINs a device takes in :data:`LIMIT_WINDOW` before it refuses attestations.
+STAFF_PIN_ATTEMPTS = 5
 #: Seconds after the answer before a loyalty number's code is looked up and sent (see CodeSender.later).
 LOYALTY_SEND_DELAY = 0.25
 
 #: A staff id as the ledger's actor writes it (``staff:<id>``): a badge number, initials, a login.
 _STAFF_ID = re.compile(r"^[\w.@-]{1,64}$")
+
+
+# -- the kiosk's own errors (rendered by the one handler, as errors.py's are) --------------------------
+
+
+class StaffPinWrong(BadForm):
+    """An attestation with a PIN that is not the tablet's: recorded, and counted against the device."""
+
+    title = N_("Please check the staff PIN")
+    detail = N_("This is not this tablet's staff PIN. Type it again, or send the customer a code instead.")
+
+
+class StaffPinNotSet(NotAllowedHere):
+    """A device provisioned without a staff PIN (before PINs existed): it takes codes only."""
+
+    title = N_("Staff confirmation is not set up on this tablet")
+    detail = N_("Please send the customer a code instead, or ask your store manager to set this tablet up again.")
+
+
+class StaffPinsLimitReached(CodeLimitReached):
+    """:data:`STAFF_PIN_ATTEMPTS` wrong PINs on a device within the hour: no attestation until one leaves it."""
+
+    detail = N_("The staff PIN was typed wrong several times on this tablet. Please wait before trying again, "
+                "or send the customer a code instead.")
+
+
+class KioskBusy(CodeLimitReached):
+    """An attestation over the device's hourly limit (the code's wording would send them to the staff)."""
+
+    detail = N_("This tablet has been used many times in a short time. Please wait a little before trying again.")
 
 
 # -- codes ---------------------------------------------------------------------------------------------
@@ -159,14 +208,17 @@ class Kiosk:
 
     def _check_limits(self, connection: Connection, device: Device, contact_hash: str, now: datetime) -> None:
         since = now - self.limits.window
-        for limit, (count, oldest) in (
-            (self.limits.per_device, rows.codes_since(connection, since, device_id=device.id)),
-            (self.limits.per_contact, rows.codes_since(connection, since, center=device.center,
-                                                       contact_hash=contact_hash)),
-        ):
-            if count >= limit:
-                wait = (oldest + self.limits.window - now).total_seconds() if oldest else self.limits.window.seconds
-                raise CodeLimitReached(retry_after=max(1, math.ceil(wait)))
+        self._check(rows.started_since(connection, since, device.id), self.limits.per_device, now, CodeLimitReached)
+        self._check(rows.codes_since(connection, since, device.center, contact_hash), self.limits.per_contact, now,
+                    CodeLimitReached)
+
+    def _check(self, counted: tuple[int, datetime | None], limit: int, now: datetime,
+               error: type[CodeLimitReached]) -> None:
+        """``error`` with Retry-After (when the oldest counted leaves the window) once ``limit`` is reached."""
+        count, oldest = counted
+        if count >= limit:
+            wait = (oldest + self.limits.window - now).total_seconds() if oldest else self.limits.window.seconds
+            raise error(retry_after=max(1, math.ceil(wait)))
 
     async def saved_destination(self, session: KioskSession) -> Destination | None:
         """Where a loyalty number's code goes: the contact saved with it; None for a number we do not know."""
@@ -179,26 +231,49 @@ class Kiosk:
 
         return await self.store.run_sync(read)
 
-    async def attest(self, device: Device, identity: Identity, staff_id: str | None) -> KioskSession:
-        """A session verified by a member of staff, at once."""
-        return await anyio.to_thread.run_sync(self._attest, device, identity, staff_id)
+    async def attest(self, device: Device, identity: Identity, staff_id: str | None, pin: str) -> KioskSession:
+        """A session verified at once by a member of staff, who proves it is them with the device's
+        staff PIN. Else :class:`StaffPinNotSet` (a device without one), :class:`StaffPinsLimitReached`
+        (too many wrong PINs in the hour), :class:`KioskBusy` (the device's hourly limit), or
+        :class:`StaffPinWrong` (recorded and counted before it is raised); nothing of the customer
+        is looked up until the PIN is right."""
+        if device.staff_pin_hash is None:
+            raise StaffPinNotSet()
+        if not "".join(pin.split()):  # nothing typed: no PIN was tried, so none is counted
+            raise StaffPinWrong()
+        session = await anyio.to_thread.run_sync(self._attest, device, identity, staff_id, pin)
+        if session is None:
+            raise StaffPinWrong()
+        return session
 
-    def _attest(self, device: Device, identity: Identity, staff_id: str | None) -> KioskSession:
+    def _attest(self, device: Device, identity: Identity, staff_id: str | None, pin: str) -> KioskSession | None:
         with self.store.writing() as connection:
             now = self.clock()
             rows.forget(connection, now)
-            subscriber_id = self.store.find_by_contact_in(connection, device.center, identity.kind, identity.value)
-            return rows.start(connection, KioskSession(
+            since = now - self.limits.window
+            self._check(rows.refused_since(connection, since, device.id), STAFF_PIN_ATTEMPTS, now,
+                        StaffPinsLimitReached)
+            self._check(rows.started_since(connection, since, device.id), self.limits.per_device, now, KioskBusy)
+            contact_hash = self.store.lookup_hash(device.center, identity.kind, identity.value)
+            attested = KioskSession(
                 id=rows.new_session_id(), center=device.center, device_id=device.id, kind=identity.kind,
-                contact_hash=self.store.lookup_hash(device.center, identity.kind, identity.value),
-                contact=identity.value if subscriber_id is None else None, subscriber_id=subscriber_id,
-                method=rows.ATTESTATION, staff_id=staff_id, code_hash=None, attempts=0, status=rows.VERIFIED,
-                expires_at=now + SESSION_LIFETIME, verified_at=now, ended_at=None, created_at=now))
+                contact_hash=contact_hash, contact=None, subscriber_id=None, method=rows.ATTESTATION,
+                staff_id=staff_id, code_hash=None, attempts=0, status=rows.VERIFIED,
+                expires_at=now + SESSION_LIFETIME, verified_at=now, ended_at=None, created_at=now)
+            if not devices.staff_pin_matches(self.store.lookup_key, device, pin):
+                rows.record(connection, replace(attested, status=rows.REFUSED, expires_at=now, verified_at=None))
+                return None  # committed: the wrong PIN counts
+            subscriber_id = self.store.find_by_contact_in(connection, device.center, identity.kind, identity.value)
+            return rows.start(connection, replace(
+                attested, subscriber_id=subscriber_id, contact=identity.value if subscriber_id is None else None))
 
     async def verify(self, device: Device, session_id: str, typed: str) -> KioskSession:
         """The session, verified by ``typed``; else :class:`WrongCode` (with ``attempts_left``),
         :class:`CodeLocked`, or :class:`NotAllowedHere` for a session that is not this kiosk's
-        or has ended. Each try is recorded before the error is raised."""
+        or has ended (or a session id of no shape the kiosk makes). Each try is recorded before
+        the error is raised."""
+        if not rows.well_formed(session_id):
+            raise NotAllowedHere()
         outcome, session = await anyio.to_thread.run_sync(self._verify, device, session_id, typed)
         if outcome == "verified" and session is not None:
             return session
@@ -221,11 +296,13 @@ class Kiosk:
             return outcome, session
 
     async def live(self, device: Device, session_id: str | None) -> KioskSession:
-        """The device's live verified session, or :class:`NotAllowedHere` (ended, expired, another's)."""
+        """The device's live verified session, or :class:`NotAllowedHere` (ended, expired, another's, malformed)."""
+        if session_id is None or not rows.well_formed(session_id):
+            raise NotAllowedHere()
 
         def read() -> KioskSession | None:
             with self.store.engine.connect() as connection:
-                return rows.live(connection, device.center, device.id, session_id or "", self.clock())
+                return rows.live(connection, device.center, device.id, session_id, self.clock())
 
         session = await self.store.run_sync(read)
         if session is None:
@@ -233,8 +310,8 @@ class Kiosk:
         return session
 
     async def end(self, device: Device, session_id: str | None) -> None:
-        """End the session (its contact blanked); no session, or another kiosk's: nothing to do."""
-        if session_id:
+        """End the session (its contact blanked); no session, a malformed id, or another kiosk's: nothing to do."""
+        if session_id is not None and rows.well_formed(session_id):
             await anyio.to_thread.run_sync(self._end, device, session_id)
 
     def _end(self, device: Device, session_id: str) -> None:
@@ -250,6 +327,8 @@ class Kiosk:
         and the kiosk's location as their origin, in the same transaction as their first
         event. A stale form raises :class:`VersionConflict` with the current state.
         """
+        if not rows.well_formed(session_id):
+            raise NotAllowedHere()
         outcome = await self.changes.write(lambda connection: self._save_in(
             connection, device, center, session_id, desired, base_version, seen, submission_id, locale, client))
         if isinstance(outcome, VersionConflict):  # the session settled on the subscriber first: raised after commit
@@ -313,7 +392,12 @@ def destination_of(connection: Connection, identity: Identity, subscriber_id: st
 
 def event_context(connection: Connection, session: KioskSession, device: Device, center: Center, locale: str,
                   client: Mapping[str, Any]) -> EventContext:
-    """How a kiosk change is recorded: source ``kiosk``, the device and its location, and the proof."""
+    """How a kiosk change is recorded: source ``kiosk``, the device and its location, and the proof.
+
+    ``staff_attestation`` is only ever recorded for a session opened with the device's staff
+    PIN (:meth:`Kiosk.attest`): the PIN is what makes it a member of staff's word, the staff
+    id (the actor ``staff:<id>``) is what they chose to add.
+    """
     where = {"device": device.id, "location": device.location}
     if session.method == rows.ATTESTATION:
         actor = f"staff:{session.staff_id}" if session.staff_id else "subject"

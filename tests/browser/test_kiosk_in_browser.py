@@ -1,8 +1,9 @@
 """The kiosk in a real browser (Debian's Chromium): a customer's whole visit by e-mail code
 (read from a real SMTP server), by SMS code (read from the gateway's endpoint), by staff
-attestation; "I'm done" and the idle reset leaving nothing of them in the DOM, the
-history or the back button; three wrong codes; a kiosk no longer set up; axe-core on
-every screen, right to left too; and the whole visit by keyboard alone.
+attestation with the tablet's staff PIN (a wrong one refused); "I'm done" and the idle
+reset leaving nothing of them in the DOM, the history or the back button; three wrong
+codes; a kiosk no longer set up; axe-core on every screen, right to left too; and the
+whole visit by keyboard alone.
 
 The app runs on a real uvicorn on 127.0.0.1 with the real SMTP mailer and the real
 HTTP SMS sender, so what the customer receives is what a customer would.
@@ -77,6 +78,7 @@ class Shop:
     gateway: Receiver
     gateway_secret: str
     device: object
+    pin: str  # the tablet's staff PIN, as provisioning showed it
     clock: object
     tablets: dict = field(default_factory=dict)
 
@@ -91,7 +93,8 @@ class Shop:
             return self.device
         if center not in self.tablets:
             with self.store.writing() as connection:
-                self.tablets[center] = devices.create(connection, center, "roma-centro", "Tablet", self.clock())
+                self.tablets[center] = devices.provision(connection, self.store.lookup_key, center, "roma-centro",
+                                                         "Tablet", self.clock())[0]
         return self.tablets[center]
 
     def sms_code(self, count: int) -> str:
@@ -117,8 +120,8 @@ def shop(app_factory, store, clock):
                "sms_url": gateway.url, "sms_secret": secret}
     server = serve_app(lambda port: app_factory(port=port, options=options))
     with store.writing() as connection:
-        device = devices.create(connection, CENTER, "paris-opera", "Tablet 1", clock())
-    yield Shop(server.url, server.app, store, inbox, gateway, secret, device, clock)
+        device, pin = devices.provision(connection, store.lookup_key, CENTER, "paris-opera", "Tablet 1", clock())
+    yield Shop(server.url, server.app, store, inbox, gateway, secret, device, pin, clock)
     server.stop()
     gateway.stop()
     smtp.stop()
@@ -150,13 +153,18 @@ def type_code(page: Page, code: str) -> None:
     page.get_by_role("button", name="Check the code").click()
 
 
-def attest(page: Page, staff: str = "S-1042") -> None:
+def attest(page: Page, pin: str, staff: str = "S-1042", *, opens: bool = True) -> None:
+    """The staff's way: the customer's address, the staff id, the tablet's PIN, the tick."""
     page.get_by_label("Your e-mail address").fill(ADDRESS)
     page.get_by_text("A member of staff checks my identity").click()
     page.get_by_label("Staff id (optional)").fill(staff)
-    page.get_by_text("I have checked this customer's identity in person").click()
+    page.get_by_label("Staff PIN").fill(pin)
+    tick = page.locator('[name="checked"]')
+    if not tick.is_checked():
+        page.get_by_text("I have checked this customer's identity in person").click()
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#preferences")).to_be_visible()
+    if opens:
+        expect(page.locator("#preferences")).to_be_visible()
 
 
 def assert_nothing_of(page: Page, *traces: str) -> None:
@@ -212,7 +220,7 @@ def test_the_idle_reset_counts_down_then_leaves_nothing(shop, store, camille, ta
     page.clock.install()
     page.goto(shop.link())
     start = page.evaluate("history.length")
-    attest(page)
+    attest(page, shop.pin)
     session = shop.sessions()[0].id
     countdown = page.locator("#kiosk-idle")
     expect(countdown).to_be_hidden()
@@ -232,7 +240,7 @@ def test_the_idle_reset_counts_down_then_leaves_nothing(shop, store, camille, ta
     expect(countdown).to_be_visible()
     with page.expect_navigation():
         page.clock.run_for(11_000)
-    assert_nothing_of(page, ADDRESS, session, "S-1042")
+    assert_nothing_of(page, ADDRESS, session, "S-1042", shop.pin)
     assert page.evaluate("history.length") == start
     wait_for(lambda: shop.sessions()[0].status == "ended")
     assert shop.sessions()[0].contact is None
@@ -267,10 +275,17 @@ def test_a_phone_identification_with_the_code_from_the_gateway(shop, store, cami
     assert event["evidence"]["device"] == shop.device.id
 
 
-def test_a_staff_attestation(shop, store, camille, tablet) -> None:
+def test_a_staff_attestation(shop, store, camille, tablet, assert_accessible) -> None:
     page = tablet
     page.goto(shop.link())
-    attest(page, "S-1042")
+    expect(page.get_by_label("Staff PIN")).to_have_attribute("type", "password")
+    wrong = f"{(int(shop.pin) + 1) % 10**8:08d}"
+    attest(page, wrong, "S-1042", opens=False)  # a wrong PIN: refused in place, nothing of the customer shown
+    expect(page.locator("#messages [role=alert]")).to_contain_text("Please check the staff PIN")
+    expect(page.locator("#preferences")).to_have_count(0)
+    assert_accessible(page, "a wrong staff PIN")
+    assert [row.status for row in shop.sessions()] == ["refused"]
+    attest(page, shop.pin, "S-1042")
     page.locator('[name="s.offers.email"]').uncheck()
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your choices are saved.")
@@ -426,6 +441,8 @@ def test_a_whole_visit_by_keyboard_alone(shop, store, camille, tablet) -> None:
     expect(page.locator("#proof-staff")).to_be_checked()
     tab_to("#kiosk-staff-id")
     page.keyboard.type("S-7")
+    tab_to("#kiosk-staff-pin")
+    page.keyboard.type(shop.pin)
     tab_to('[name="checked"]')
     page.keyboard.press("Space")
     tab_to("#identify button[type=submit]")

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -165,14 +166,23 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
         stop(process)
     assert (tmp_path / "var" / "demo.db").exists() and (tmp_path / "var" / "secret.key").exists()
     tablets = kiosk_and_agent_links_of(text, tmp_path / "var" / "secret.key")
+    pins = staff_pins_of(text)
 
     process, again = start_demo(tmp_path, port)  # a restart keeps its subscribers and secret
     stop(process)
     assert payloads_of_links(again) == payloads_of_links(banner)  # same centers, same subscribers
-    assert kiosk_and_agent_links_of("".join(again), tmp_path / "var" / "secret.key") == tablets  # the same tablets
+    new_tablets = kiosk_and_agent_links_of("".join(again), tmp_path / "var" / "secret.key")
+    assert set(new_tablets.values()).isdisjoint(tablets.values())  # a new tablet, to show its new PIN
+    assert len(staff_pins_of("".join(again))) == 2
     rows = run("device", "list", "--database", f"sqlite:///{tmp_path / 'var' / 'demo.db'}").stdout.splitlines()[1:]
-    assert sorted(row.split()[0] for row in rows) == sorted(tablets.values())  # reused, not made again
-    assert all("Demo store  Front desk tablet" in row and row.endswith("live") for row in rows), rows
+    state = {row.split()[0]: row for row in rows}
+    assert set(state) == {*tablets.values(), *new_tablets.values()}
+    assert all("Demo store  Front desk tablet" in row for row in rows), rows
+    assert all(not state[d].endswith("live") for d in tablets.values())  # the previous start's: revoked
+    assert all(state[d].endswith("live") for d in new_tablets.values())
+    with sqlite3.connect(tmp_path / "var" / "demo.db") as db:  # only the PINs' hashes are kept
+        kept = repr(db.execute("select * from devices").fetchall())
+    assert not any(pin in kept for pin in pins)
     assert json.loads((tmp_path / "var" / "api-keys.json").read_text()) == keys  # and the same API keys
 
 
@@ -248,6 +258,13 @@ def kiosk_and_agent_links_of(banner: str, secret_file: Path) -> dict[str, str]:
     return tablets
 
 
+def staff_pins_of(banner: str) -> list[str]:
+    """The staff PIN printed under each kiosk link."""
+    pins = re.findall(r"kiosk \(a shop's tablet\):\s+\S+\n\s+its staff PIN:\s+(\d{8})\b", banner)
+    assert len(pins) == 2, banner
+    return pins
+
+
 def payloads_of_links(banner: list[str]) -> list[str]:
     """The signed payload (center, subscriber, scope) of each printed widget link."""
     return [token.split(".")[0] for token in re.findall(r"preferences\?t=(\S+)", "".join(banner))]
@@ -290,12 +307,24 @@ def test_devices_are_created_listed_and_revoked_from_the_command_line(tmp_path: 
     made = run("device", "create", "--center", "maison-lumiere", "--store", "Paris 9e", "--name", "Front desk tablet",
                env=env)
     assert made.returncode == 0, made.stderr
-    link = made.stdout.strip()
+    link, pin_line = made.stdout.strip().splitlines()  # the link, and its staff PIN beside it
     assert re.fullmatch(r"https://prefs\.example\.com/c/maison-lumiere/kiosk\?t=[A-Za-z0-9_.-]+", link), link
+    pin = re.fullmatch(r"staff PIN: (\d{8})", pin_line).group(1)
     claims = TokenSigner(["cli-secret"]).read(link.partition("?t=")[2], "kiosk", center="maison-lumiere")
     assert claims.extra["lc"] == "Paris 9e" and claims.subscriber.startswith("dev_")
     device_id = claims.subscriber
     assert device_id in made.stderr and "cannot be shown again" in made.stderr  # the id, said beside the link
+    from widget_server.settings import Settings
+    from widget_server.store import devices
+    from widget_server.store.engine import make_engine
+    from widget_server.tokens import lookup_key
+
+    engine = make_engine(env["WIDGET_DATABASE"])
+    with engine.connect() as connection:
+        (made_device,) = devices.listed(connection)
+    engine.dispose()
+    key = lookup_key(Settings(secret_keys=("cli-secret",)))  # the store's key, as the server derives it
+    assert devices.staff_pin_matches(key, made_device, pin) and pin not in repr(made_device)
     run("device", "create", "--center", "voyago", "--store", "Berlin Mitte", "--name", "Till 2", env=env)
 
     listed = run("device", "list", env=env)
@@ -303,7 +332,7 @@ def test_devices_are_created_listed_and_revoked_from_the_command_line(tmp_path: 
     header, *rows = listed.stdout.strip().splitlines()
     assert header.split() == ["ID", "CENTER", "STORE", "NAME", "CREATED", "(UTC)", "REVOKED"]
     assert len(rows) == 2 and rows[0].startswith(device_id) and "Paris 9e" in rows[0] and rows[0].endswith("live")
-    assert link.partition("?t=")[2] not in listed.stdout  # never the token
+    assert link.partition("?t=")[2] not in listed.stdout and pin not in listed.stdout  # never the token nor PIN
     only = run("device", "list", "--center", "voyago", env=env).stdout.strip().splitlines()
     assert len(only) == 2 and "Berlin Mitte" in only[1]
 

@@ -3,15 +3,18 @@ devices provisioned and revoked (``/devices``), and the agent searches' audit tr
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import ENGINES
 from widget_server import tokens
 from widget_server.store import agent_searches, devices
+from widget_server.store.tables import idempotency_keys
 
 CENTER = "maison-lumiere"
 BASE = f"/api/v1/centers/{CENTER}"
@@ -52,7 +55,8 @@ def test_a_device_is_created_listed_read_and_revoked(api, settings, centers, sto
     made = provision(api)
     assert made.status_code == 201, made.text
     device = made.json()
-    assert set(device) == {"id", "store", "name", "created_at", "revoked_at", "kiosk_url"}
+    assert set(device) == {"id", "store", "name", "created_at", "revoked_at", "kiosk_url", "staff_pin"}
+    assert list(device)[-2:] == ["kiosk_url", "staff_pin"] and re.fullmatch(r"[0-9]{8}", device["staff_pin"])
     assert (device["store"], device["name"], device["revoked_at"]) == ("Paris 9e", "Front desk tablet", None)
     assert made.headers["location"] == f"{BASE}/devices/{device['id']}"
     assert device["kiosk_url"].startswith(f"{settings.base_url}/c/{CENTER}/kiosk?t=")
@@ -61,12 +65,17 @@ def test_a_device_is_created_listed_read_and_revoked(api, settings, centers, sto
     named = tokens.read_device_token(tokens.make_signer(settings), token, centers[CENTER])
     assert (named.id, named.center, named.location) == (device["id"], CENTER, "Paris 9e")
 
-    without_token = {k: v for k, v in device.items() if k != "kiosk_url"}
+    with store.engine.connect() as connection:
+        made_device = devices.get(connection, CENTER, device["id"])
+    assert devices.staff_pin_matches(store.lookup_key, made_device, device["staff_pin"])  # the tablet's PIN
+    assert device["staff_pin"] not in repr(made_device)  # its hash only
+
+    without_token = {k: v for k, v in device.items() if k not in ("kiosk_url", "staff_pin")}
     listed = api.get(f"{BASE}/devices")
     assert listed.status_code == 200 and listed.json() == {"devices": [without_token]}
-    assert token not in listed.text  # shown at creation only
+    assert token not in listed.text and device["staff_pin"] not in listed.text  # shown at creation only
     one = api.get(f"{BASE}/devices/{device['id']}")
-    assert one.status_code == 200 and one.json() == without_token
+    assert one.status_code == 200 and one.json() == without_token and device["staff_pin"] not in one.text
 
     revoked = api.delete(f"{BASE}/devices/{device['id']}")
     assert revoked.status_code == 200, revoked.text
@@ -138,11 +147,14 @@ def test_eighty_characters_of_any_script_are_a_name(api) -> None:
     assert made.status_code == 201 and made.json()["name"] == "é" * 80
 
 
-def test_a_retry_with_the_same_idempotency_key_gets_the_same_device_and_link(api) -> None:
+def test_a_retry_with_the_same_idempotency_key_gets_the_same_device_and_link_but_not_the_pin(api, store) -> None:
     first = provision(api, **{"Idempotency-Key": "tablet-42"})
     again = provision(api, **{"Idempotency-Key": "tablet-42"})
     assert first.status_code == again.status_code == 201
-    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    pin = first.json()["staff_pin"]
+    assert again.json() == {**first.json(), "staff_pin": None} and again.headers["idempotent-replayed"] == "true"
+    with store.engine.connect() as connection:  # the stored answer the replay came from: no PIN in it
+        assert pin not in repr(connection.execute(select(idempotency_keys)).all())
     assert again.headers["location"] == first.headers["location"]
     assert len(api.get(f"{BASE}/devices").json()["devices"]) == 1  # provisioned once
     problem(provision(api, name="Another", **{"Idempotency-Key": "tablet-42"}), 422, "idempotency_key_reused")
@@ -151,6 +163,22 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_device_and_link(api
     revoked = api.delete(f"{BASE}/devices/{device_id}", headers={"Idempotency-Key": "lost-42"})
     replayed = api.delete(f"{BASE}/devices/{device_id}", headers={"Idempotency-Key": "lost-42"})
     assert replayed.json() == revoked.json() and replayed.headers["idempotent-replayed"] == "true"
+
+
+def test_the_staff_pin_answered_is_the_one_the_kiosk_takes(api, client, store) -> None:
+    from tests.helpers import same_origin
+
+    device = provision(api).json()
+    store.create_subscriber(CENTER, email="camille@example.org")
+
+    def attest(pin: str) -> httpx.Response:
+        return client.post(f"/c/{CENTER}/kiosk/identify", headers=same_origin(client), data={
+            "t": token_of(device["kiosk_url"]), "lang": "en", "kind": "email", "email": "camille@example.org",
+            "proof": "staff", "checked": "yes", "staff_pin": pin})
+
+    assert attest(f"{(int(device['staff_pin']) + 1) % 10**8:08d}").status_code == 422
+    opened = attest(device["staff_pin"])
+    assert opened.status_code == 200 and 'name="session"' in opened.text
 
 
 # -- the agent searches' audit trail --------------------------------------------------------------
@@ -260,4 +288,7 @@ def test_the_document_describes_the_new_routes(client) -> None:
     assert set(paths[f"{base}/devices"]) == {"get", "post"} and set(paths[f"{base}/devices/{{device_id}}"]) == {
         "get", "delete"}
     assert "requestBody" in paths[f"{base}/devices"]["post"]  # read by hand, documented all the same
+    created = paths[f"{base}/devices"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    schemas = client.get(f"{client.url}/schema/openapi.json").json()["components"]["schemas"]
+    assert "staff_pin" in schemas[created["$ref"].rsplit("/", 1)[1]]["properties"]
     assert set(paths[f"{base}/agent-searches"]) == {"get"}

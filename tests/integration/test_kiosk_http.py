@@ -19,6 +19,7 @@ from widget_server.kiosk import LOYALTY_SEND_DELAY
 from widget_server.preferences import OPTED_IN, Preferences
 from widget_server.store import contacts, devices
 from widget_server.store.tables import contact_points, events, kiosk_sessions, subscribers
+from widget_server.store.tables import devices as devices_table
 
 CENTER = "maison-lumiere"
 KIOSK = f"/c/{CENTER}/kiosk"
@@ -62,12 +63,13 @@ class Phone:
 
 
 class Kiosk:
-    """A provisioned tablet of ``CENTER`` and a client posting as its browser would."""
+    """A provisioned tablet of ``CENTER`` (with its staff PIN) and a client posting as its browser would."""
 
     def __init__(self, client, store, clock, mailbox: Mailbox, phone: Phone, location: str = "paris-opera") -> None:
         self.client, self.store, self.mailbox, self.phone = client, store, mailbox, phone
         with store.writing() as connection:
-            self.device = devices.create(connection, CENTER, location, "Tablet 1", clock())
+            self.device, self.pin = devices.provision(connection, store.lookup_key, CENTER, location, "Tablet 1",
+                                                      clock())
         self.token = client.app.state.signer.mint("kiosk", CENTER, self.device.id, lc=location)
 
     def welcome(self, **query: str):
@@ -83,9 +85,10 @@ class Kiosk:
     def identify(self, kind: str = "email", value: str = ADDRESS, *, htmx: bool = False, **fields):
         return self.post("identify", {"kind": kind, kind: value, "proof": "code", **fields}, htmx=htmx)
 
-    def attest(self, kind: str = "email", value: str = ADDRESS, staff: str = "S-1042", **fields):
+    def attest(self, kind: str = "email", value: str = ADDRESS, staff: str = "S-1042", *, htmx: bool = False,
+               **fields):
         return self.post("identify", {"kind": kind, kind: value, "proof": "staff", "staff": staff,
-                                      "checked": "yes", **fields})
+                                      "checked": "yes", "staff_pin": self.pin, **fields}, htmx=htmx)
 
     def verify(self, response, code: str, **options):
         return self.post("verify", {"session": session_of(response.text), "code": code}, **options)
@@ -176,12 +179,13 @@ def test_the_welcome_screen_is_built_for_a_shared_tablet(kiosk) -> None:
     assert 'autocomplete="off"' in identify.split(">", 1)[0]
     inputs = [tag for tag in re.findall(r"<input[^>]*>", identify) if 'type="hidden"' not in tag
               and 'type="radio"' not in tag and 'type="checkbox"' not in tag]
-    assert len(inputs) == 4 and all('autocomplete="off"' in tag for tag in inputs)
+    assert len(inputs) == 5 and all('autocomplete="off"' in tag for tag in inputs)
     assert re.search(r'name="email" type="email" inputmode="email"', identify)
     assert re.search(r'name="phone" type="tel" inputmode="tel"', identify)
     assert re.search(r'name="loyalty" type="text" inputmode="text"', identify)
     assert 'name="proof" value="code"' in identify and 'name="proof" value="staff"' in identify
     assert 'name="checked" value="yes"' in identify and 'name="staff"' in identify
+    assert re.search(r'name="staff_pin" type="password" inputmode="numeric" autocomplete="off"', identify)
     assert re.search(r'name="lang" value="fr" lang="fr"', html) and 'value="en" lang="en" aria-current="true"' in html
     french = kiosk.welcome(lang="fr").text
     assert '<html lang="fr"' in french and "Vos préférences" in french
@@ -441,6 +445,155 @@ def test_an_attestation_needs_its_tick_and_a_plain_staff_id(kiosk, store, camill
         assert response.status_code == 422 and '<form id="identify"' in response.text
     assert "Tick that you have checked this customer&#39;s identity in person" in kiosk.attest(checked="").text
     assert stored(store) == before
+
+
+def wrong_pin(kiosk: Kiosk) -> str:
+    return f"{(int(kiosk.pin) + 1) % 10**8:08d}"
+
+
+def shown(kiosk: Kiosk, response, message: str) -> bool:
+    return str(escape(text(kiosk, "en", message))) in response.text
+
+
+def test_the_right_staff_pin_opens_the_customer_s_choices_and_is_recorded_as_an_attestation(kiosk, store,
+                                                                                              camille) -> None:
+    choices = kiosk.attest(staff_pin=f" {kiosk.pin[:4]} {kiosk.pin[4:]} ")  # typed with spaces
+    assert choices.status_code == 200 and 'name="s.offers.email" value="on" checked' in choices.text
+    with store.engine.connect() as connection:
+        (row,) = connection.execute(select(kiosk_sessions)).all()
+    assert (row.method, row.status, row.staff_id, row.subscriber_id) == ("attestation", "verified", "S-1042", camille)
+
+
+def test_a_wrong_staff_pin_is_a_422_recorded_and_nothing_else_changes(kiosk, store, camille) -> None:
+    before = stored(store)
+    known = kiosk.attest(staff_pin=wrong_pin(kiosk))
+    assert known.status_code == 422 and '<form id="identify"' in known.text
+    assert shown(kiosk, known, "Please check the staff PIN")
+    assert shown(kiosk, known, "This is not this tablet's staff PIN. Type it again, or send the customer a code "
+                               "instead.")
+    assert 'name="session"' not in known.text and 'name="s.offers.email"' not in known.text
+    unknown = kiosk.attest("email", "nobody@example.org", staff_pin=wrong_pin(kiosk))
+    assert unknown.text == known.text  # a wrong PIN tells nothing of the contact
+    htmx = kiosk.attest(staff_pin="", htmx=True)
+    assert htmx.status_code == 422 and htmx.headers["hx-retarget"] == "#messages"
+    after = stored(store)
+    assert {k: v for k, v in after.items() if k != "kiosk_sessions"} == {
+        k: v for k, v in before.items() if k != "kiosk_sessions"}
+    with store.engine.connect() as connection:
+        tries = connection.execute(select(kiosk_sessions)).all()
+    assert len(tries) == 2  # recorded, to be counted (the empty one was no try)
+    assert all((t.status, t.method, t.contact, t.subscriber_id) == ("refused", "attestation", None, None)
+               for t in tries)
+    assert kiosk.attest().status_code == 200  # the right one still works
+
+
+def test_five_wrong_staff_pins_in_an_hour_stop_attestations_on_that_tablet(kiosk, store, clock, camille) -> None:
+    for _ in range(5):
+        assert kiosk.attest(staff_pin=wrong_pin(kiosk)).status_code == 422
+        clock.advance(minutes=1)
+    before = stored(store)
+    for pin in (kiosk.pin, wrong_pin(kiosk)):  # the right PIN too: it is no longer tried
+        refused = kiosk.attest(staff_pin=pin)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == str(3600 - 5 * 60)
+        assert '<form id="identify"' in refused.text and 'name="s.offers.email"' not in refused.text
+        assert shown(kiosk, refused, "The staff PIN was typed wrong several times on this tablet. Please wait before "
+                                     "trying again, or send the customer a code instead.")
+    htmx = kiosk.attest(htmx=True)
+    assert htmx.status_code == 429 and htmx.headers["retry-after"] == str(3600 - 5 * 60)
+    assert stored(store) == before  # refused before the PIN is compared: nothing recorded
+    other = Kiosk(kiosk.client, store, clock, kiosk.mailbox, kiosk.phone, "lyon")
+    assert other.attest().status_code == 200  # another tablet is not stopped
+    assert kiosk.identify().status_code == 200  # nor this one's codes
+    clock.advance(minutes=55, seconds=1)  # the first wrong PIN leaves the hour
+    assert kiosk.attest().status_code == 200
+
+
+def test_a_device_without_a_staff_pin_cannot_attest(kiosk, store, clock, camille) -> None:
+    with store.writing() as connection:
+        old = devices.create(connection, CENTER, "paris-opera", "Old tablet", clock())
+    kiosk.device, kiosk.token = old, kiosk.client.app.state.signer.mint("kiosk", CENTER, old.id, lc="paris-opera")
+    before = stored(store)
+    for pin in ("", "00000000", kiosk.pin):
+        refused = kiosk.attest(staff_pin=pin)
+        assert refused.status_code == 403 and '<form id="identify"' in refused.text
+        assert shown(kiosk, refused, "Staff confirmation is not set up on this tablet")
+    assert stored(store) == before
+    assert kiosk.identify().status_code == 200  # codes still work
+
+
+def test_the_staff_pin_is_never_stored_in_clear(kiosk, store, camille) -> None:
+    from widget_server.store.tables import metadata
+
+    kiosk.save(kiosk.attest(), {"s.offers.sms": ["on"]})
+    kiosk.attest(staff_pin=wrong_pin(kiosk))
+    with store.engine.connect() as connection:
+        everything = {table.name: repr(connection.execute(select(table)).all()) for table in metadata.sorted_tables}
+        (row,) = connection.execute(select(devices_table).where(devices_table.c.id == kiosk.device.id)).all()
+    assert re.fullmatch(r"\d{8}", kiosk.pin)
+    assert not [name for name, rows in everything.items() if kiosk.pin in rows]
+    assert row.staff_pin_hash == devices.staff_pin_hash(store.lookup_key, kiosk.device.id, kiosk.pin)
+    assert re.fullmatch(r"[0-9a-f]{64}", row.staff_pin_hash)
+
+
+def test_attestations_count_toward_the_tablet_s_hourly_limit(kiosk_for, store, camille) -> None:
+    kiosk = kiosk_for(kiosk_codes_per_device=3)
+    assert kiosk.attest().status_code == 200
+    assert kiosk.attest(staff_pin=wrong_pin(kiosk)).status_code == 422  # a wrong PIN is a try too
+    assert kiosk.identify("email", "a@example.org").status_code == 200
+    before = stored(store)
+    busy = kiosk.attest()
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "3600"
+    assert shown(kiosk, busy, "This tablet has been used many times in a short time. Please wait a little before "
+                              "trying again.")
+    assert kiosk.identify("email", "b@example.org").status_code == 429  # and codes after attestations
+    assert stored(store) == before
+
+
+def test_a_new_customer_ends_the_previous_customer_s_session(kiosk, store, camille) -> None:
+    first = kiosk.attest()
+    code_screen = kiosk.identify("email", "next@example.org")  # the next customer, by code
+    assert code_screen.status_code == 200
+    before = stored(store)
+    assert kiosk.post("choices", {"session": session_of(first.text)}).status_code == 403
+    assert kiosk.save(first, {"s.offers.sms": ["on"]}).status_code == 403
+    assert stored(store) == before
+    kiosk.attest("email", "third@example.org")  # and the pending code of the second ends too
+    refused = kiosk.verify(code_screen, kiosk.mailbox.code())
+    assert refused.status_code == 403 and 'name="s.offers' not in refused.text
+    with store.engine.connect() as connection:
+        statuses = {r.id: (r.status, r.contact) for r in connection.execute(select(kiosk_sessions))}
+    assert statuses[session_of(first.text)] == statuses[session_of(code_screen.text)] == ("ended", None)
+    assert sorted(status for status, _ in statuses.values()) == ["ended", "ended", "verified"]
+
+
+BAD_SESSIONS = ["ks_" + "A" * 31 + "\x00", "\x00", "ks_" + "A" * 100, "x" * 1000, "ks_made_up", "é" * 35]
+
+
+@pytest.mark.parametrize("bad", BAD_SESSIONS, ids=["nul-shaped", "nul", "long", "very-long", "short", "accents"])
+def test_a_session_field_of_no_shape_the_kiosk_makes_is_a_403_never_a_500(kiosk, store, camille, bad) -> None:
+    choices = kiosk.attest()
+    before = stored(store)
+    for action, fields in (("verify", {"session": bad, "code": "123456"}), ("choices", {"session": bad}),
+                           ("save", {**choices_form(choices.text), "session": bad})):
+        for htmx in (False, True):
+            response = kiosk.post(action, fields, htmx=htmx)
+            assert response.status_code == 403, (action, response.text)
+    done = kiosk.post("done", {"session": bad})
+    assert done.status_code == 200 and '<form id="identify"' in done.text
+    assert kiosk.post("done", {}).status_code == 200  # none at all: the welcome screen too
+    assert stored(store) == before
+
+
+@pytest.mark.parametrize("bad", ["s" * 65, "abc\x00def", "a b", "é"], ids=["long", "nul", "space", "accent"])
+def test_a_submission_id_of_no_shape_a_form_makes_is_a_422_never_a_500(kiosk, store, camille, bad) -> None:
+    choices = kiosk.attest()
+    before = stored(store)
+    response = kiosk.save(choices, {"submission": [bad], "s.offers.sms": ["on"]})
+    assert response.status_code == 422 and 'name="s.offers.email"' in response.text  # the choices again
+    htmx = kiosk.save(choices, {"submission": [bad], "s.offers.sms": ["on"]}, htmx=True)
+    assert htmx.status_code == 422 and htmx.headers["hx-retarget"] == "#messages"
+    assert stored(store)["events"] == before["events"] and stored(store)["subscribers"] == before["subscribers"]
+    assert kiosk.save(choices, {"submission": ["s" * 64], "s.offers.sms": ["on"]}).status_code == 200
 
 
 def test_a_new_customer_subscribes_with_their_contact_point_and_the_store_as_origin(kiosk, store) -> None:

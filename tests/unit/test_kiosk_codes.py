@@ -1,6 +1,7 @@
 """Kiosk one-time codes: made by secrets, stored as a keyed hash bound to the session,
 compared in constant time, ten minutes and three tries, limited per kiosk and per
-contact over an hour; the sessions that carry them (on both engines)."""
+contact over an hour; the tablets' staff PINs, made and kept the same way; the sessions
+that carry them (on both engines)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ from widget_server.errors import CodeLimitReached, CodeLocked, NotAllowedHere, W
 from widget_server.kiosk import (
     CODE_LIFETIME,
     SESSION_LIFETIME,
+    STAFF_PIN_ATTEMPTS,
     CodeLimits,
     Identity,
     Kiosk,
+    KioskBusy,
+    StaffPinNotSet,
+    StaffPinsLimitReached,
+    StaffPinWrong,
     check_staff_id,
     code_hash,
     code_matches,
@@ -41,16 +47,24 @@ def engine(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+PINS: dict[str, str] = {}  # device id -> its staff PIN, as provisioning showed it
+
+
+def provision(store, clock, location: str, name: str):
+    with store.writing() as connection:
+        device, pin = devices.provision(connection, store.lookup_key, CENTER, location, name, clock())
+    PINS[device.id] = pin
+    return device
+
+
 @pytest.fixture
 def device(store, clock):
-    with store.writing() as connection:
-        return devices.create(connection, CENTER, "paris-opera", "Tablet 1", clock())
+    return provision(store, clock, "paris-opera", "Tablet 1")
 
 
 @pytest.fixture
 def other_device(store, clock):
-    with store.writing() as connection:
-        return devices.create(connection, CENTER, "lyon", "Tablet 2", clock())
+    return provision(store, clock, "lyon", "Tablet 2")
 
 
 def make_kiosk(store, clock, per_device: int = 30, per_contact: int = 3) -> Kiosk:
@@ -80,8 +94,17 @@ def verify(kiosk: Kiosk, device, session_id: str, code: str):
     return anyio.run(lambda: kiosk.verify(device, session_id, code))
 
 
+def attest(kiosk: Kiosk, device, value: str = "camille@example.org", pin: str | None = None, staff: str = "S-1"):
+    return anyio.run(lambda: kiosk.attest(device, Identity("email", value), staff,
+                                          PINS.get(device.id, "") if pin is None else pin))
+
+
 def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def wrong_pin(device) -> str:
+    return f"{(int(PINS[device.id]) + 1) % 10**8:08d}"
 
 
 # -- the code itself (no store) -----------------------------------------------------------------------
@@ -132,6 +155,40 @@ def test_a_staff_id_is_optional_but_plain() -> None:
     for bad in ("a b", "x" * 65, "staff:1", "<b>"):
         with pytest.raises(StaffIdInvalid):
             check_staff_id(bad)
+
+
+def test_a_staff_pin_is_eight_digits_drawn_by_secrets(monkeypatch) -> None:
+    pins = {devices.new_staff_pin() for _ in range(200)}
+    assert all(re.fullmatch(r"[0-9]{8}", pin) for pin in pins) and len(pins) > 195
+    drawn = []
+    monkeypatch.setattr(devices.secrets, "randbelow", lambda n: drawn.append(n) or 42)
+    assert devices.new_staff_pin() == "00000042" and drawn == [10**8]
+
+
+def test_a_staff_pin_s_hash_is_keyed_bound_to_its_device_and_compared_in_constant_time(monkeypatch) -> None:
+    stored = devices.staff_pin_hash(KEY, "dev_one", "12345678")
+    assert re.fullmatch(r"[0-9a-f]{64}", stored) and "12345678" not in stored
+    assert stored != devices.staff_pin_hash(b"another key", "dev_one", "12345678")
+    assert stored != devices.staff_pin_hash(KEY, "dev_two", "12345678")  # the same PIN on another tablet
+    assert stored != code_hash(KEY, "dev_one", "12345678")  # nor is it a code's hash
+    compared = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(devices.hmac, "compare_digest", lambda a, b: compared.append(b) or real(a, b))
+    one = devices.Device("dev_one", CENTER, "paris-opera", "Tablet", datetime.now(), staff_pin_hash=stored)
+    assert devices.staff_pin_matches(KEY, one, "12345678") and devices.staff_pin_matches(KEY, one, "1234 5678")
+    assert not devices.staff_pin_matches(KEY, one, "12345679")
+    assert not devices.staff_pin_matches(KEY, one, "12345678\x00")
+    assert compared == [stored] * 4
+    without = devices.Device("dev_one", CENTER, "paris-opera", "Tablet", datetime.now())
+    assert not devices.staff_pin_matches(KEY, without, "12345678")  # a device without a PIN matches nothing
+
+
+def test_a_session_id_is_checked_for_its_shape() -> None:
+    made = {rows.new_session_id() for _ in range(50)}
+    assert all(rows.well_formed(session_id) for session_id in made)
+    for bad in (None, "", "ks_", "ks_made_up", rows.new_session_id() + "A", rows.new_session_id()[:-1] + "\x00",
+                rows.new_session_id()[:-1] + "é", "ks_" + "A" * 31 + "\n", "xx_" + "A" * 32):
+        assert not rows.well_formed(bad), bad
 
 
 # -- sessions on the store -----------------------------------------------------------------------------
@@ -236,25 +293,108 @@ def test_codes_per_kiosk_are_limited_over_the_hour(store, device, other_device, 
         start(kiosk, device, "c@example.org")
     assert limited.value.extra["retry_after"] == 3600 - 90
     start(kiosk, other_device, "c@example.org")  # another kiosk is not limited
-    attested = anyio.run(lambda: kiosk.attest(device, Identity("email", "d@example.org"), "S-1"))
-    assert attested.method == "attestation" and attested.status == "verified"  # staff checks are not codes
+    with pytest.raises(KioskBusy) as busy:  # a staff attestation is a session of the kiosk too
+        attest(kiosk, device, "d@example.org")
+    assert busy.value.extra["retry_after"] == 3600 - 90 and isinstance(busy.value, CodeLimitReached)
+    attested = attest(kiosk, other_device, "d@example.org")
+    assert attested.method == "attestation" and attested.status == "verified"
+    with pytest.raises(CodeLimitReached):  # and counts there: 2 of 2
+        start(kiosk, other_device, "e@example.org")
 
 
-def test_the_count_and_the_insert_share_one_transaction(store, device, clock, monkeypatch) -> None:
+def test_the_count_and_the_insert_share_one_transaction(store, device, other_device, clock, monkeypatch) -> None:
     kiosk = make_kiosk(store, clock, per_device=1, per_contact=1)
     seen = []
-    counted = rows.codes_since
 
-    def spy(connection, *args, **kwargs):
-        seen.append(connection)
-        return counted(connection, *args, **kwargs)
+    def spying(name: str) -> None:
+        real = getattr(rows, name)
 
-    inserted = rows.start
-    monkeypatch.setattr(rows, "codes_since", spy)
-    monkeypatch.setattr(rows, "start", lambda connection, session: seen.append(connection) or inserted(connection,
-                                                                                                      session))
+        def spy(connection, *args, **kwargs):
+            seen.append((name, connection))
+            return real(connection, *args, **kwargs)
+
+        monkeypatch.setattr(rows, name, spy)
+
+    for name in ("started_since", "codes_since", "refused_since", "end_others", "record"):
+        spying(name)
     start(kiosk, device)
-    assert len(seen) == 3 and len({id(c) for c in seen}) == 1
+    assert [name for name, _ in seen] == ["started_since", "codes_since", "end_others", "record"]
+    seen.clear()
+    attest(kiosk, other_device)
+    assert [name for name, _ in seen] == ["refused_since", "started_since", "end_others", "record"]
+    assert len({id(connection) for _, connection in seen}) == 1
+
+
+def test_an_attestation_needs_the_device_s_staff_pin(store, kiosk, device, clock) -> None:
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org")
+    for typed in ("", "   ", wrong_pin(device)):
+        with pytest.raises(StaffPinWrong):
+            attest(kiosk, device, pin=typed)
+    refused = all_rows(store)
+    assert len(refused) == 1  # the empty ones were no try
+    assert (refused[0]["status"], refused[0]["subscriber_id"], refused[0]["contact"]) == ("refused", None, None)
+    session = attest(kiosk, device, pin=f" {PINS[device.id]} ")
+    assert (session.status, session.subscriber_id, session.method) == ("verified", subscriber, "attestation")
+    with pytest.raises(NotAllowedHere):  # a refused row is no session
+        anyio.run(lambda: kiosk.live(device, refused[0]["id"]))
+
+
+def test_wrong_staff_pins_stop_attestations_for_the_hour(store, kiosk, device, other_device, clock) -> None:
+    for _ in range(STAFF_PIN_ATTEMPTS):
+        with pytest.raises(StaffPinWrong):
+            attest(kiosk, device, pin=wrong_pin(device))
+        clock.advance(minutes=10)
+    before = all_rows(store)
+    with pytest.raises(StaffPinsLimitReached) as limited:
+        attest(kiosk, device)  # the right one: not even compared
+    assert limited.value.extra["retry_after"] == 10 * 60 and limited.value.status == 429
+    assert all_rows(store) == before
+    attest(kiosk, other_device)  # another tablet is not stopped
+    clock.advance(minutes=10, seconds=1)
+    assert attest(kiosk, device).status == "verified"
+
+
+def test_a_device_without_a_staff_pin_takes_no_attestation(store, kiosk, clock) -> None:
+    with store.writing() as connection:
+        old = devices.create(connection, CENTER, "paris-opera", "Old tablet", clock())
+    assert old.staff_pin_hash is None
+    for pin in ("", "12345678"):
+        with pytest.raises(StaffPinNotSet) as refused:
+            attest(kiosk, old, pin=pin)
+        assert refused.value.status == 403 and isinstance(refused.value, NotAllowedHere)
+    assert all_rows(store) == []
+
+
+def test_a_new_session_ends_the_kiosk_s_others_in_its_transaction(store, kiosk, device, other_device) -> None:
+    pending, _, _ = start(kiosk, device, "first@example.org")
+    elsewhere, _, _ = start(kiosk, other_device, "elsewhere@example.org")
+    verified = attest(kiosk, device, "second@example.org")
+    assert (row_of(store, pending.id)["status"], row_of(store, pending.id)["contact"]) == ("ended", None)
+    assert row_of(store, pending.id)["ended_at"] is not None
+    assert row_of(store, elsewhere.id)["status"] == "pending"  # another kiosk's customer stays
+    third, _, _ = start(kiosk, device, "third@example.org")
+    assert row_of(store, verified.id)["status"] == "ended"
+    with pytest.raises(NotAllowedHere):
+        anyio.run(lambda: kiosk.live(device, verified.id))
+    assert row_of(store, third.id)["status"] == "pending"
+
+
+@pytest.mark.parametrize("bad", ["ks_" + "A" * 31 + "\x00", "\x00", "x" * 500, ""])
+def test_a_malformed_session_id_is_refused_before_any_query(store, kiosk, device, centers, monkeypatch, bad) -> None:
+    def no_query(*args, **kwargs):
+        raise AssertionError("queried")
+
+    monkeypatch.setattr(rows, "get", no_query)
+    monkeypatch.setattr(rows, "live", no_query)
+    monkeypatch.setattr(rows, "end", no_query)
+    with pytest.raises(NotAllowedHere):
+        verify(kiosk, device, bad, "123456")
+    with pytest.raises(NotAllowedHere):
+        anyio.run(lambda: kiosk.live(device, bad))
+    with pytest.raises(NotAllowedHere):
+        anyio.run(lambda: kiosk.save(device, centers[CENTER], bad, Preferences(), base_version=0, seen=None,
+                                     submission_id=None, locale="fr", client={}))
+    anyio.run(lambda: kiosk.end(device, bad))  # nothing to end
 
 
 def test_a_loyalty_code_goes_to_the_contact_on_file(store, kiosk, device) -> None:
@@ -348,5 +488,5 @@ def test_an_expired_verified_session_no_longer_saves(store, kiosk, device, clock
 def test_datetimes_read_back_aware(store, kiosk, device) -> None:
     session, _, _ = start(kiosk, device)
     with store.engine.connect() as connection:
-        _, oldest = rows.codes_since(connection, session.created_at - timedelta(seconds=1), device_id=device.id)
+        _, oldest = rows.started_since(connection, session.created_at - timedelta(seconds=1), device.id)
     assert isinstance(oldest, datetime) and oldest.tzinfo is not None

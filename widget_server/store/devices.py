@@ -3,10 +3,22 @@
 A device's token (``kiosk`` scope, see :mod:`widget_server.tokens`) names the device id
 and its location (the store); the token is checked against this table at every request,
 so revoking a device takes effect at its next request, whatever its token says.
+
+A device is provisioned with a **staff PIN** (:func:`provision`): :data:`STAFF_PIN_DIGITS`
+digits from :mod:`secrets`, shown once to whoever sets the tablet up and given to the
+store's staff. The kiosk link is in the tablet's address bar for a year; the PIN is not,
+so it is what tells a member of staff from anyone holding the tablet when a customer's
+identity is attested (:mod:`widget_server.kiosk`). Only an HMAC of the PIN is stored,
+keyed with the store's lookup key and bound to the device id (the same PIN on two
+devices hashes apart), and a typed PIN is compared in constant time. A lost PIN cannot be
+shown again: the tablet is provisioned anew and the old device revoked. A device made
+without one (:func:`create`, or before PINs existed) takes no attestation.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +26,8 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from .tables import devices
+
+STAFF_PIN_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,7 @@ class Device:
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    staff_pin_hash: str | None = None
 
     @property
     def live(self) -> bool:
@@ -34,11 +49,43 @@ def new_device_id() -> str:
     return "dev_" + secrets.token_urlsafe(12)
 
 
+def new_staff_pin() -> str:
+    return f"{secrets.randbelow(10**STAFF_PIN_DIGITS):0{STAFF_PIN_DIGITS}d}"
+
+
+def staff_pin_hash(key: bytes, device_id: str, pin: str) -> str:
+    """The stored form of a staff PIN: keyed, and bound to its device."""
+    return hmac.new(key, f"kiosk staff pin\x00{device_id}\x00{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def staff_pin_matches(key: bytes, device: Device, typed: str) -> bool:
+    """Whether ``typed`` (spaces ignored) is the device's PIN, compared in constant time; a device
+    without a PIN matches nothing."""
+    compact = "".join(typed.split())
+    stored = device.staff_pin_hash
+    return stored is not None and hmac.compare_digest(staff_pin_hash(key, device.id, compact), stored)
+
+
+def provision(connection: Connection, key: bytes, center: str, location: str, name: str,
+              now: datetime) -> tuple[Device, str]:
+    """A new device and its staff PIN: the PIN is for the caller to show once, only its hash is kept."""
+    device_id, pin = new_device_id(), new_staff_pin()
+    device = Device(device_id, center, location, name, now, staff_pin_hash=staff_pin_hash(key, device_id, pin))
+    _insert(connection, device)
+    return device, pin
+
+
 def create(connection: Connection, center: str, location: str, name: str, now: datetime) -> Device:
+    """A device without a staff PIN: its kiosk works with codes only (tablets are set up with :func:`provision`)."""
     device = Device(new_device_id(), center, location, name, now)
-    connection.execute(insert(devices).values(id=device.id, center=center, location=location, name=name,
-                                              created_at=now))
+    _insert(connection, device)
     return device
+
+
+def _insert(connection: Connection, device: Device) -> None:
+    connection.execute(insert(devices).values(
+        id=device.id, center=device.center, location=device.location, name=device.name,
+        created_at=device.created_at, staff_pin_hash=device.staff_pin_hash))
 
 
 def get(connection: Connection, center: str, device_id: str) -> Device | None:

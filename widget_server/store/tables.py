@@ -267,6 +267,9 @@ devices = Table(
     Column("name", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # The keyed hash of the staff PIN shown once at provisioning (store/devices.py); None for a
+    # device made without one, which cannot take staff attestations.
+    Column("staff_pin_hash", String(64)),
 )
 
 kiosk_sessions = Table(
@@ -274,7 +277,8 @@ kiosk_sessions = Table(
     metadata,
     # One customer at a kiosk: who they said they are (the keyed hash, and the value only until the
     # session settles), how they proved it (a one-time code, stored hashed, or a staff attestation),
-    # and until when the session may change their choices. The rows are the code limits' count.
+    # and until when the session may change their choices. The rows are the kiosk limits' count (a
+    # wrong staff PIN is a ``refused`` row of its own, counted too).
     Column("id", String(40), primary_key=True),
     Column("center", String(64), nullable=False),
     Column("device_id", String(24), ForeignKey("devices.id"), nullable=False),
@@ -286,7 +290,7 @@ kiosk_sessions = Table(
     Column("staff_id", String(64)),
     Column("code_hash", String(64)),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("status", String(12), nullable=False),  # pending, verified, locked, ended
+    Column("status", String(12), nullable=False),  # pending, verified, locked, ended, refused (a wrong staff PIN)
     Column("expires_at", UTCDateTime, nullable=False),
     Column("verified_at", UTCDateTime),
     Column("ended_at", UTCDateTime),

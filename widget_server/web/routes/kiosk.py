@@ -9,7 +9,8 @@ with a whole ``200`` page, never a redirect to an address with personal data in 
 
 Every request reads the device token *and* asks the store whether the device is still
 live, so revoking a kiosk takes effect at its next request. The customer's session id
-travels in a hidden field of the screen, never in the address or a cookie.
+travels in a hidden field of the screen, never in the address or a cookie; one of another
+shape than the kiosk makes is refused (403) before any query, as a session that has ended.
 
 Errors are the app's (``errors.py``, :mod:`widget_server.kiosk`): to htmx the one
 handler answers them into the screen's ``#messages``; to a plain post this module shows
@@ -59,7 +60,7 @@ from ...store.store import SaveResult, Store, VersionConflict
 from ...tokens import read_device_token
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
-from ..forms import Form, desired_preferences, read_version, single
+from ..forms import Form, desired_preferences, read_submission, read_version, single
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -147,7 +148,8 @@ class KioskController(Controller):
         kiosk: NamedDependency[Kiosk],
         code_sender: NamedDependency[CodeSender],
     ) -> Template:
-        """Who the customer is, and how they prove it: a code sent to them, or a member of staff."""
+        """Who the customer is, and how they prove it: a code sent to them, or a member of staff
+        (the tick, and the tablet's staff PIN, which is what tells staff from whoever holds the tablet)."""
         visit, fields = await read_visit(request, center, store, signer, own_origins)
         try:
             kind = single(fields, "kind") or ""
@@ -158,7 +160,8 @@ class KioskController(Controller):
             if proof == "staff":
                 if single(fields, "checked") != "yes":
                     raise IdentityNotChecked()
-                session = await kiosk.attest(visit.device, identity, check_staff_id(single(fields, "staff")))
+                session = await kiosk.attest(visit.device, identity, check_staff_id(single(fields, "staff")),
+                                             single(fields, "staff_pin") or "")
                 return await choices_screen(request, visit, store, session)
             if proof != "code":
                 raise BadForm()
@@ -248,6 +251,7 @@ class KioskController(Controller):
         current = await current_choices(store, center, session)
         try:
             base_version = read_version(fields)
+            submission_id = read_submission(fields)
             desired = desired_preferences(center, current, fields, clock())
         except BadForm as bad:
             return again(request, visit, bad, "choices", **await choices_of(request, visit, store, session))
@@ -258,7 +262,7 @@ class KioskController(Controller):
         try:
             result = await kiosk.save(
                 visit.device, center, session.id, desired, base_version=base_version,
-                seen=current if session.subscriber_id else None, submission_id=single(fields, "submission") or None,
+                seen=current if session.subscriber_id else None, submission_id=submission_id,
                 locale=visit.locale, client=client_context(request))
         except VersionConflict as conflict:
             return await choices_screen(request, visit, store, session, status=409, prefs=conflict.current,
@@ -280,7 +284,8 @@ class KioskController(Controller):
         own_origins: NamedDependency[Origins],
         kiosk: NamedDependency[Kiosk],
     ) -> Template:
-        """ "I'm done" (and the idle reset): the session ends, its contact is blanked, the welcome screen."""
+        """ "I'm done" (and the idle reset): the session ends, its contact is blanked, the welcome screen
+        (whatever the form's session field holds: none, a malformed one, one already ended)."""
         visit, fields = await read_visit(request, center, store, signer, own_origins)
         await kiosk.end(visit.device, single(fields, "session"))
         return screen(request, visit, "welcome")

@@ -1,4 +1,4 @@
-"""kiosks and agents: devices, kiosk sessions (one-time codes), the agent search audit, subscribers.origin
+"""kiosks and agents: devices (with their staff PIN's hash), kiosk sessions (one-time codes), the agent search audit, subscribers.origin
 
 Revision ID: 0005
 Revises: 0004
@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('created_at', UTC, nullable=False),
     sa.Column('revoked_at', UTC, nullable=True),
+    sa.Column('staff_pin_hash', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_devices'))
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:

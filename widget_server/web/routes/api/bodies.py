@@ -259,9 +259,11 @@ class DeviceOut(Struct):
 
 
 class DeviceCreated(DeviceOut):
-    """A device just provisioned, with the one link that opens its kiosk (not shown again)."""
+    """A device just provisioned, with the one link that opens its kiosk and its staff PIN (neither
+    shown again; a replay of the same Idempotency-Key has the link, and ``null`` for the PIN)."""
 
     kiosk_url: str
+    staff_pin: str | None
 
 
 class DeviceList(Struct):

@@ -1,8 +1,13 @@
 """``/api/v1/centers/{center}/devices``: the shop tablets (kiosks), provisioned and revoked (admin keys).
 
 A device's token is minted once, when it is created, into the kiosk link the answer
-carries (``kiosk_url``); it is not stored, so no later answer can show it again. Revoking
-takes effect at the kiosk's next request: the kiosk checks the device's row every time.
+carries (``kiosk_url``); it is not stored, so no later answer can show it again. Beside it
+the answer carries the device's staff PIN (``staff_pin``), which the store's staff type to
+attest a customer's identity: only its keyed hash is stored (:mod:`widget_server.store.devices`),
+and it is kept out of the idempotency record too, so a replay of the same
+``Idempotency-Key`` answers the same device and link with ``"staff_pin": null`` (its
+first answer lost: revoke that device and provision another). Revoking takes effect at
+the kiosk's next request: the kiosk checks the device's row every time.
 
 The body of ``POST`` is read here rather than by Litestar: a member that fails validation
 is named by Litestar after the dependency of the same name (``store``), which it then
@@ -67,7 +72,7 @@ class DevicesController(Controller):
     tags = ["kiosk"]
     opt = {"scope": "admin"}
 
-    @post("/", status_code=201, summary="Provision a kiosk (its link is shown once)",
+    @post("/", status_code=201, summary="Provision a kiosk (its link and staff PIN are shown once)",
           responses=write_problems(413, 415),
           operation_class=documented(parameters=[IDEMPOTENCY_KEY], body=DEVICE_BODY))
     async def create(
@@ -77,18 +82,24 @@ class DevicesController(Controller):
         settings: NamedDependency[Settings],
         signer: NamedDependency[TokenSigner],
         clock: NamedDependency[Clock],
+        store: NamedDependency[Store],
         write: NamedDependency[ApiWrite],
     ) -> Response[DeviceCreated]:
         data = read_device(await request.body())
+        pins: list[str] = []
 
         def work(connection: Connection) -> Answer:
-            device = devices.create(connection, center_id, data.store, data.name, clock())
+            device, pin = devices.provision(connection, store.lookup_key, center_id, data.store, data.name, clock())
+            pins.append(pin)
             # The token is in the answer only (a retry with the same Idempotency-Key gets this same one).
             link = kiosk_url(settings.base_url, signer, device.center, device.id, device.location)
             return Answer({**shown(device), "kiosk_url": link}, 201,
                           {"Location": f"/api/v1/centers/{center_id}/devices/{device.id}"})
 
-        return await write(work)
+        answer = await write(work)
+        # The PIN joins the answer after its idempotency record is stored: never kept in clear, anywhere.
+        answer.content = {**answer.content, "staff_pin": pins[0] if pins else None}
+        return answer
 
     @get("/", summary="Every kiosk of the center, revoked ones included, oldest first", responses=problems())
     async def listing(self, center_id: FromPath[str], store: NamedDependency[Store]) -> DeviceList:
