@@ -310,7 +310,11 @@ def agent_link(center: str, agent_id: str, name: str | None, permissions: tuple[
         raise click.ClickException("no link-signing secret: set WIDGET_SECRET_KEYS as for serve "
                                    "(comma-separated, newest first)")
     minter = LinkMinter(settings.base_url, settings.secret_keys)
-    click.echo(minter.agent_url(center, agent_id, name=name or agent_id, permissions=permissions, locale=locale))
+    try:
+        link = minter.agent_url(center, agent_id, name=name or agent_id, permissions=permissions, locale=locale)
+    except ValueError as refused:  # an id or a name the console could not take: the SDK says which
+        raise click.ClickException(str(refused)) from None
+    click.echo(link)
     click.echo(f"agent console of {center} for agent:{agent_id} ({','.join(sorted(set(permissions)))}), valid "
                "12 hours", err=True)
 

@@ -9,6 +9,7 @@
      ├── KioskNotSetUp               403  a kiosk's device token that is not (or no longer) valid
      ├── AgentSignInRequired         401  an agent token expired, invalid, or another center's
      ├── NotAllowedHere              403  an agent without the permission, a kiosk session ended
+     │    └── StaffPinNotSet         403  a tablet provisioned without a staff PIN: codes only
      ├── NotFound                    404  unknown center, subscriber or page
      ├── CrossSiteRequest            403  a state change posted from another site
      ├── BadForm                     422  a submitted value we cannot accept
@@ -16,12 +17,15 @@
      │    ├── CodeLocked             422  a kiosk code tried three times, or expired: ask a new one
      │    ├── IdentityNotChecked     422  a staff attestation without its tick
      │    ├── StaffIdInvalid         422  a staff id that is not a badge number, initials or a login
+     │    ├── StaffPinWrong          422  not the tablet's staff PIN (recorded, counted)
      │    ├── ConsentNotConfirmed    422  an agent's save without the customer's verbal agreement
      │    ├── RepeatedField          400  a field that must come once came twice
      │    └── InvalidContact         422  not an e-mail address, phone number or loyalty number
      ├── TooManyRequests             429
      │    ├── LinkLimitReached       429  "send me a new link" asked too often (Retry-After)
      │    ├── CodeLimitReached       429  kiosk codes asked too often, per device or per contact
+     │    │    ├── StaffPinsLimitReached  five wrong staff PINs on a tablet within the hour
+     │    │    └── KioskBusy          a tablet over its hourly limit of codes and attestations
      │    └── SearchLimitReached     429  an agent's searches over the hour's limit
      ├── InternalError               500  logged with an id, shown with that id
      ├── StorageUnavailable          503  the database cannot store a write now (Retry-After)
@@ -351,3 +355,34 @@ class VersionRequired(ApiError):
     code = "version_required"
     title = N_("Version required")
     detail = N_("Send If-Match with the version you read (its ETag).")
+
+
+# -- the kiosk's staff PIN (kiosk.py) ------------------------------------------------------------
+
+
+class StaffPinWrong(BadForm):
+    """An attestation with a PIN that is not the tablet's: recorded, and counted against the device."""
+
+    title = N_("Please check the staff PIN")
+    detail = N_("This is not this tablet's staff PIN. Type it again, or send the customer a code instead.")
+
+
+class StaffPinNotSet(NotAllowedHere):
+    """A device provisioned without a staff PIN (before PINs existed): it takes codes only."""
+
+    title = N_("Staff confirmation is not set up on this tablet")
+    detail = N_("Please send the customer a code instead, or ask your store manager to set this tablet up again.")
+
+
+class StaffPinsLimitReached(CodeLimitReached):
+    """Five wrong PINs (``kiosk.STAFF_PIN_ATTEMPTS``) on a device within the hour: no attestation
+    until the oldest leaves it."""
+
+    detail = N_("The staff PIN was typed wrong several times on this tablet. Please wait before trying again, "
+                "or send the customer a code instead.")
+
+
+class KioskBusy(CodeLimitReached):
+    """An attestation over the device's hourly limit (the code's wording would send them to the staff)."""
+
+    detail = N_("This tablet has been used many times in a short time. Please wait a little before trying again.")

@@ -48,13 +48,15 @@ from sqlalchemy import Connection, update
 from .centers.model import Center
 from .changes import Changes
 from .errors import (
-    N_,
-    BadForm,
     CodeLimitReached,
     CodeLocked,
     CodeNotSent,
+    KioskBusy,
     NotAllowedHere,
     StaffIdInvalid,
+    StaffPinNotSet,
+    StaffPinsLimitReached,
+    StaffPinWrong,
     WrongCode,
 )
 from .i18n import Translator
@@ -91,33 +93,6 @@ _STAFF_ID = re.compile(r"^[\w.@-]{1,64}$")
 
 
 # -- the kiosk's own errors (rendered by the one handler, as errors.py's are) --------------------------
-
-
-class StaffPinWrong(BadForm):
-    """An attestation with a PIN that is not the tablet's: recorded, and counted against the device."""
-
-    title = N_("Please check the staff PIN")
-    detail = N_("This is not this tablet's staff PIN. Type it again, or send the customer a code instead.")
-
-
-class StaffPinNotSet(NotAllowedHere):
-    """A device provisioned without a staff PIN (before PINs existed): it takes codes only."""
-
-    title = N_("Staff confirmation is not set up on this tablet")
-    detail = N_("Please send the customer a code instead, or ask your store manager to set this tablet up again.")
-
-
-class StaffPinsLimitReached(CodeLimitReached):
-    """:data:`STAFF_PIN_ATTEMPTS` wrong PINs on a device within the hour: no attestation until one leaves it."""
-
-    detail = N_("The staff PIN was typed wrong several times on this tablet. Please wait before trying again, "
-                "or send the customer a code instead.")
-
-
-class KioskBusy(CodeLimitReached):
-    """An attestation over the device's hourly limit (the code's wording would send them to the staff)."""
-
-    detail = N_("This tablet has been used many times in a short time. Please wait a little before trying again.")
 
 
 # -- codes ---------------------------------------------------------------------------------------------

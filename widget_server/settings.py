@@ -88,7 +88,8 @@ class Settings:
     sms_secret: str = _setting("", "Secret the SMS gateway verifies our requests with (`whsec_...`).", secret=True)
     sms_dir: str = _setting("var/sms", "Folder where SMS messages are written when no `SMS_URL` is set.")
     kiosk_codes_per_device: int = _setting(
-        30, "One-time codes one kiosk may send per hour (then the kiosk asks to wait)."
+        30, "Customers one kiosk may start per hour: one-time codes sent, staff attestations and wrong staff "
+        "PINs alike (then the kiosk asks to wait)."
     )
     kiosk_codes_per_contact: int = _setting(
         3, "One-time codes one e-mail address, phone number or loyalty number may be sent per hour, per center."

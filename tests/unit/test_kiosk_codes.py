@@ -16,7 +16,16 @@ from sqlalchemy import select, update
 from tests.helpers import ENGINES
 from widget_server import kiosk as kiosk_module
 from widget_server.changes import Changes
-from widget_server.errors import CodeLimitReached, CodeLocked, NotAllowedHere, WrongCode
+from widget_server.errors import (
+    CodeLimitReached,
+    CodeLocked,
+    KioskBusy,
+    NotAllowedHere,
+    StaffPinNotSet,
+    StaffPinsLimitReached,
+    StaffPinWrong,
+    WrongCode,
+)
 from widget_server.kiosk import (
     CODE_LIFETIME,
     SESSION_LIFETIME,
@@ -24,10 +33,6 @@ from widget_server.kiosk import (
     CodeLimits,
     Identity,
     Kiosk,
-    KioskBusy,
-    StaffPinNotSet,
-    StaffPinsLimitReached,
-    StaffPinWrong,
     check_staff_id,
     code_hash,
     code_matches,
