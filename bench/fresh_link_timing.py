@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import uvicorn
@@ -124,20 +124,7 @@ def _measure(url: str, inbox: Inbox, rounds: int, n: int, pause: float, rng: ran
         for _ in range(10):  # warm-up: caches, pools, the template
             for address in GROUPS.values():
                 once(address)
-        results = []
-        pooled: dict[str, list[float]] = {name: [] for name in GROUPS}
-        for _ in range(rounds):
-            times: dict[str, list[float]] = {name: [] for name in GROUPS}
-            for _ in range(n):
-                order = list(GROUPS.items())
-                rng.shuffle(order)
-                for name, address in order:
-                    times[name].append(once(address))
-            medians = {name: statistics.median(values) for name, values in times.items()}
-            for name, values in times.items():
-                pooled[name] += values
-            results.append({"median_ms": medians, "difference_ms": medians["known"] - medians["unknown"],
-                            "noise_ms": medians["unknown"] - medians["unknown'"]})
+        results, pooled = interleaved(GROUPS, once, rounds, n, rng)
     deadline = time.monotonic() + 10
     while inbox.count == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -151,19 +138,47 @@ def _measure(url: str, inbox: Inbox, rounds: int, n: int, pause: float, rng: ran
             "problems": problems[:10], "python": sys.version.split()[0]}
 
 
-def report(result: dict[str, Any]) -> str:
-    lines = [f"fresh link timing: {len(result['rounds'])} rounds of {result['n']} per group, "
+def interleaved(groups: dict[str, str], once: Callable[[str], float], rounds: int, n: int,
+                rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """``rounds`` of ``n`` timings per group (known, unknown, unknown'), in a random order per
+    triple: each round's medians, difference and A/A noise, and every timing by group."""
+    results = []
+    pooled: dict[str, list[float]] = {name: [] for name in groups}
+    for _ in range(rounds):
+        times: dict[str, list[float]] = {name: [] for name in groups}
+        for _ in range(n):
+            order = list(groups.items())
+            rng.shuffle(order)
+            for name, value in order:
+                times[name].append(once(value))
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        for name, values in times.items():
+            pooled[name] += values
+        results.append({"median_ms": medians, "difference_ms": medians["known"] - medians["unknown"],
+                        "noise_ms": medians["unknown"] - medians["unknown'"]})
+    return results, pooled
+
+
+def table(result: dict[str, Any], title: str, what: str) -> list[str]:
+    """The rounds' medians, then all of them pooled, and how often the known one was slower."""
+    names = ("known", "unknown", "unknown'")
+    lines = [f"{title}: {len(result['rounds'])} rounds of {result['n']} per group, "
              f"pause {result['pause_s'] * 1000:.0f} ms, Python {result['python']}",
              "round    known  unknown  unknown'  known-unknown  noise (A/A)"]
     for i, r in enumerate(result["rounds"], 1):
-        known, unknown, other = (r["median_ms"][name] for name in GROUPS)
+        known, unknown, other = (r["median_ms"][name] for name in names)
         lines.append(f"{i:>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
                      f"{r['difference_ms']:+14.3f} {r['noise_ms']:+12.3f}")
-    known, unknown, other = (result["median_ms"][name] for name in GROUPS)
+    known, unknown, other = (result["median_ms"][name] for name in names)
     lines.append(f"{'all':>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
                  f"{result['difference_ms']:+14.3f} {result['noise_ms']:+12.3f}")
-    lines.append(f"(milliseconds, medians; the known address was slower in {result['known_slower_rounds']} "
+    lines.append(f"(milliseconds, medians; the known {what} was slower in {result['known_slower_rounds']} "
                  f"of {len(result['rounds'])} rounds)")
+    return lines
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = table(result, "fresh link timing", "address")
     lines.append(f"mails received: {result['mails']}")
     lines.append("run: valid" if result["valid"] else "run: INVALID: " + "; ".join(result["problems"]))
     return "\n".join(lines)

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fresh_link_timing import Inbox, _port  # noqa: E402
+from fresh_link_timing import Inbox, _port, interleaved, table  # noqa: E402
 
 from widget_server.app import create_app  # noqa: E402
 from widget_server.settings import Settings  # noqa: E402
@@ -140,38 +140,13 @@ def _probe(url: str, token: str, kind: str, rounds: int, n: int, pause: float, s
         for _ in range(warm_up):  # caches, pools, the templates
             for value in groups.values():
                 once(value)
-        results = []
-        pooled: dict[str, list[float]] = {name: [] for name in groups}
-        for _ in range(rounds):
-            times: dict[str, list[float]] = {name: [] for name in groups}
-            for _ in range(n):
-                order = list(groups.items())
-                rng.shuffle(order)
-                for name, value in order:
-                    times[name].append(once(value))
-            medians = {name: statistics.median(values) for name, values in times.items()}
-            for name, values in times.items():
-                pooled[name] += values
-            results.append({"median_ms": medians, "difference_ms": medians["known"] - medians["unknown"],
-                            "noise_ms": medians["unknown"] - medians["unknown'"]})
+        results, pooled = interleaved(groups, once, rounds, n, rng)
     return {"problems": problems, "rounds": results, "pooled": pooled,
             "warm_up_mails": warm_up * (1 if kind == "loyalty" else 3)}
 
 
 def report(result: dict[str, Any]) -> str:
-    names = ("known", "unknown", "unknown'")
-    lines = [f"kiosk timing ({result['kind']}): {len(result['rounds'])} rounds of {result['n']} per group, "
-             f"pause {result['pause_s'] * 1000:.0f} ms, Python {result['python']}",
-             "round    known  unknown  unknown'  known-unknown  noise (A/A)"]
-    for i, r in enumerate(result["rounds"], 1):
-        known, unknown, other = (r["median_ms"][name] for name in names)
-        lines.append(f"{i:>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
-                     f"{r['difference_ms']:+14.3f} {r['noise_ms']:+12.3f}")
-    known, unknown, other = (result["median_ms"][name] for name in names)
-    lines.append(f"{'all':>5} {known:8.3f} {unknown:8.3f} {other:8.3f}  "
-                 f"{result['difference_ms']:+14.3f} {result['noise_ms']:+12.3f}")
-    lines.append(f"(milliseconds, medians; the known contact was slower in {result['known_slower_rounds']} "
-                 f"of {len(result['rounds'])} rounds)")
+    lines = table(result, f"kiosk timing ({result['kind']})", "contact")
     lines.append(f"codes mailed: {result['mails']}")
     lines.append("run: valid" if result["valid"] else "run: INVALID: " + "; ".join(result["problems"]))
     return "\n".join(lines)
