@@ -41,18 +41,18 @@ from ...centers.model import Center
 from ...changes import Changes
 from ...contact_input import AGENT_KINDS, normalise
 from ...errors import N_, ConsentNotConfirmed, InvalidContact, NotAllowedHere, SearchLimitReached
-from ...i18n import Translator, format_day, text_direction
+from ...i18n import Translator, text_direction
 from ...ledger import EventContext
-from ...preferences import OPTED_IN, OPTED_OUT, PENDING, UNKNOWN, Preferences
+from ...preferences import Preferences
 from ...settings import Settings
 from ...store import agent_searches
 from ...store.agent_searches import Search
 from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import Agent, read_agent_token
+from .. import history_words
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
 from ..forms import Form, desired_preferences, read_submission, read_version, refuse_repeated, single
-from ..labels import CHANNEL_LABELS, FREQUENCY_LABELS
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -78,25 +78,6 @@ NOT_FOUND = {
     "email": N_("No customer has this e-mail address."),
     "phone": N_("No customer has this phone number."),
     "external_id": N_("No customer has this CRM id."),
-}
-
-#: Who made a change, as the history says it (never an agent's or a key's name).
-SOURCE_WORDS = {
-    "web": N_("the customer online"),
-    "app": N_("the customer in the app"),
-    "kiosk": N_("in store"),
-    "call_center": N_("our service team"),
-    "email_link": N_("an e-mail link"),
-    "api": N_("one of our systems"),
-    "import": N_("an import"),
-    "system": N_("the system"),
-}
-
-STATE_WORDS = {
-    OPTED_IN: N_("subscribed"),
-    OPTED_OUT: N_("unsubscribed"),
-    PENDING: N_("waiting for the customer's confirmation"),
-    UNKNOWN: N_("never asked"),
 }
 
 
@@ -220,46 +201,7 @@ def shown_contact(store: Store, center: Center, search: Search, posted: str | No
 def history_rows(state: AppState, console: Console, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each change as the agent reads it: when, by whom (in words), what (with the form's labels)."""
     _ = state.translator.get(console.locale).gettext
-    return [{
-        "date": format_day(row["occurred_at"], console.locale),
-        "who": _(SOURCE_WORDS.get(row["source"], SOURCE_WORDS["system"])),
-        "what": [change_words(console, _, change) for change in row["changes"] or []],
-    } for row in rows]
-
-
-def change_words(console: Console, _: Any, change: Mapping[str, Any]) -> str:
-    """One change in words, with the labels the form shows; a path the console does not know, as it is."""
-    center, locale = console.center, console.locale
-    path, after = str(change.get("path", "")), change.get("to")
-    head, _dot, tail = path.partition(".")
-    if head == "frequency":
-        frequency = _(FREQUENCY_LABELS[after]) if after in FREQUENCY_LABELS else _("the default")
-        return _("%(topic)s, how often: %(frequency)s") % {"topic": topic_label(center, tail, locale),
-                                                             "frequency": frequency}
-    if path == "interests":
-        labels = {i.id: center.text(i.label, locale) for i in center.interests}
-        chosen = ", ".join(labels.get(i, i) for i in after or [])
-        return _("Interests: %(interests)s") % {"interests": chosen or _("none")}
-    if path == "pause":
-        if not after:
-            return _("Pause ended")
-        return _("Marketing messages paused until %(date)s") % {"date": format_day(datetime.fromisoformat(after),
-                                                                                      locale)}
-    if path == "suppression":
-        return _("Unsubscribed from everything") if after else _("No longer unsubscribed from everything")
-    if path == "erasure":
-        return _("Personal data erased")
-    if tail and center.topic(head) is not None:
-        channel = _(CHANNEL_LABELS[tail]) if tail in CHANNEL_LABELS else tail
-        state = _(STATE_WORDS[after]) if after in STATE_WORDS else str(after)
-        return _("%(topic)s, %(channel)s: %(state)s") % {"topic": topic_label(center, head, locale),
-                                                          "channel": channel, "state": state}
-    return path
-
-
-def topic_label(center: Center, topic_id: str, locale: str) -> str:
-    topic = center.topic(topic_id)
-    return center.text(topic.label, locale) if topic else topic_id
+    return history_words.history_rows(history_words.CONSOLE, console.center, console.locale, _, rows)
 
 
 # -- the screens ----------------------------------------------------------------------------------
