@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from .. import json_shapes
+from ..centers.model import Center
 from ..ledger import Change, EventContext
 from ..preferences import Preferences
 from . import contacts
@@ -42,6 +44,21 @@ def export(store: "Store", connection: Connection, center: str, subscriber_id: s
     ).mappings().all()
     history = [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
     return {"subscriber": subscriber, "contact_points": [dict(p) for p in points], "events": history}
+
+
+def export_document(store: "Store", center: Center, subscriber_id: str, exported_at: datetime) -> dict[str, Any] | None:
+    """The export as a document (json_shapes), in its own read: what the API's ``/export``
+    answers and what the person downloads from their history page, the same bytes' worth."""
+    with store.engine.connect() as connection:
+        held = export(store, connection, center.id, subscriber_id)
+    if held is None:
+        return None
+    return {
+        "subscriber": json_shapes.document(center, held["subscriber"]),
+        "contact_points": held["contact_points"],
+        "events": [json_shapes.recorded_event(e) for e in held["events"]],
+        "exported_at": json_shapes.instant(exported_at),
+    }
 
 
 def erase(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from litestar import Controller, Request, Response, delete, get
 from litestar.di import NamedDependency
@@ -37,20 +36,10 @@ class RightsController(Controller):
         clock: NamedDependency[Clock],
         subscriber_id: FromPath[str],
     ) -> Export:
-
-        def read() -> dict[str, Any] | None:
-            with store.engine.connect() as connection:
-                return gdpr.export(store, connection, center.id, subscriber_id)
-
-        held = await store.run_sync(read, large=True)
-        if held is None:
+        document = await store.run_sync(gdpr.export_document, store, center, subscriber_id, clock(), large=True)
+        if document is None:
             raise NotFound(center=center)
-        return {  # type: ignore[return-value]
-            "subscriber": json_shapes.document(center, held["subscriber"]),
-            "contact_points": held["contact_points"],
-            "events": [json_shapes.recorded_event(e) for e in held["events"]],
-            "exported_at": json_shapes.instant(clock()),
-        }
+        return document  # type: ignore[return-value]
 
     @delete("/{subscriber_id:str}", opt={"scope": "admin"}, status_code=200, summary="Erase (GDPR)",
             responses=write_problems(), operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
