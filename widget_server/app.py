@@ -43,6 +43,7 @@ from .web.routes.api import SECURITY_COMPONENTS, SHAPE_SCHEMAS, api_router
 from .web.routes.common import single_query_fields
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
+from .web.routes.history import HistoryController
 from .web.routes.kiosk import KioskController
 from .web.routes.links import FreshLinkController
 from .web.routes.theme import center_theme
@@ -139,8 +140,8 @@ def create_app(
         route_handlers=[
             # The visitor's pages of one center: `center` is the one the path names, or a 404.
             Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES, guards=[single_query_fields],
-                   route_handlers=[WidgetController, FreshLinkController, UnsubscribeController, center_theme,
-                                   KioskController, AgentController]),
+                   route_handlers=[WidgetController, HistoryController, FreshLinkController, UnsubscribeController,
+                                   center_theme, KioskController, AgentController]),
             embed_script,
             healthz,
             readyz,

@@ -1,0 +1,126 @@
+"""The person's own view over HTTP, the app in-process: their history in words, their data,
+and "sign out every link I was sent"; every bad link answered as the widget answers it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.helpers import same_origin
+
+CENTER = "maison-lumiere"
+
+
+@pytest.fixture
+def person(client, centers, store, clock):
+    """A subscriber of maison-lumiere with three changes a day apart (the system's, our
+    service team's, their own on the website), and their manage link."""
+    from widget_server.ledger import EventContext
+    from widget_server.preferences import OPTED_IN, Preferences, suppress_all
+
+    subscriber = store.create_subscriber(
+        CENTER, email="camille@example.org",
+        preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}),
+    )
+    clock.advance(days=1)
+    current = store.get(CENTER, subscriber).preferences
+    by_phone = replace(current, subscriptions={**current.subscriptions, ("offers", "sms"): OPTED_IN},
+                       interests=frozenset({"lighting"}))
+    store.save(CENTER, subscriber, by_phone, base_version=current.version,
+               context=EventContext(source="call_center", actor="agent:a1"))
+    clock.advance(days=1)
+    current = store.get(CENTER, subscriber).preferences
+    store.save(CENTER, subscriber, suppress_all(centers[CENTER], current), base_version=current.version,
+               context=EventContext(source="web", actor="subject"))
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    clock.advance(seconds=5)  # the link was sent before it is used (revocation counts in seconds)
+    return subscriber, token
+
+
+def history_of(client, token: str, **params):
+    return client.get(f"/c/{CENTER}/history", params={"t": token, **params})
+
+
+def test_the_widget_links_to_the_history_with_its_token(client, person) -> None:
+    _, token = person
+    page = client.get(f"/c/{CENTER}/preferences", params={"t": token, "lang": "en"}).text
+    assert f'href="/c/{CENTER}/history?t={token}&amp;lang=en"' in page
+    assert "Your history and your data" in page
+
+
+def test_the_history_says_each_change_in_words_newest_first(client, person) -> None:
+    _, token = person
+    response = history_of(client, token, lang="en")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    html = response.text
+    table = html[html.index('id="history-title"'):html.index("</table>")]
+    assert '<th scope="col">Date</th>' in table
+    newest, staff, first = (table.index("You unsubscribed from everything"),
+                            table.index("by our service team"), table.index("automatically"))
+    assert newest < staff < first
+    assert "on our website" in table
+    assert "You subscribed to Offers and promotions by Text message (SMS)" in table
+    assert "Interests: Lighting" in table
+    assert "agent:" not in html and "a1" not in table  # where, never who
+    assert f'action="/c/{CENTER}/history"' in html and f'name="t" value="{token}"' in html
+
+
+def test_the_data_download_is_the_api_export(client, person, make_key) -> None:
+    subscriber, token = person
+    response = client.get(f"/c/{CENTER}/history/data", params={"t": token})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="my-data.json"'
+    assert response.headers["cache-control"] == "no-store"
+    mine = response.json()
+    key = make_key(CENTER, "admin")
+    api = client.get(f"/api/v1/centers/{CENTER}/subscribers/{subscriber}/export",
+                     headers={"Authorization": f"Bearer {key}"}).json()
+    assert mine.keys() == api.keys()
+    assert mine == api  # the same clock: the same exported_at too
+    assert [e["source"] for e in mine["events"]] == ["system", "call_center", "web"]
+
+
+def test_signing_out_revokes_every_link_this_one_too(client, person, store, clock) -> None:
+    subscriber, token = person
+    response = client.post(f"/c/{CENTER}/history", data={"t": token, "lang": "en"}, headers=same_origin(client))
+    assert response.status_code == 200
+    assert "Your links are signed out" in response.text
+    assert f'action="/c/{CENTER}/link"' in response.text
+    assert store.get(CENTER, subscriber).valid_after is not None
+    clock.advance(seconds=2)
+    assert client.get(f"/c/{CENTER}/preferences", params={"t": token}).status_code == 401
+    again = client.post(f"/c/{CENTER}/history", data={"t": token}, headers=same_origin(client))
+    assert again.status_code == 401 and f'action="/c/{CENTER}/link"' in again.text
+
+
+@pytest.mark.parametrize("headers", [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}])
+def test_a_sign_out_from_another_site_is_refused(client, person, store, headers) -> None:
+    subscriber, token = person
+    response = client.post(f"/c/{CENTER}/history", data={"t": token}, headers=headers)
+    assert response.status_code == 403
+    assert store.get(CENTER, subscriber).valid_after is None
+    assert history_of(client, token).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/history", "/history/data"])
+def test_bad_links_answer_as_the_widget_answers(client, person, clock, path) -> None:
+    subscriber, token = person
+    signer = client.app.state.signer
+    for bad in (token[:-4] + "AAAA", "", "garbage", signer.mint("unsubscribe", CENTER, subscriber)):
+        page = client.get(f"/c/{CENTER}{path}", params={"t": bad})
+        widget = client.get(f"/c/{CENTER}/preferences", params={"t": bad})
+        assert page.status_code == widget.status_code == 403
+        assert "Ce lien ne fonctionne pas" in page.text
+    assert client.get(f"/c/voyago{path}", params={"t": token}).status_code == 403  # another center's
+    clock.advance(days=181)
+    expired = client.get(f"/c/{CENTER}{path}", params={"t": token})
+    assert expired.status_code == 401 and "Ce lien a expiré" in expired.text
+
+
+def test_the_page_is_in_french_for_a_french_link(client, person) -> None:
+    _, token = person
+    with client.another(headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as browser:
+        html = history_of(browser, token).text
+    assert '<html lang="fr"' in html
+    assert '<th scope="col">Modification</th>' in html  # "What changed", reused from the console

@@ -1,0 +1,117 @@
+"""The person's own view: ``/c/{center}/history``, opened with the widget's links.
+
+Their history in plain words (where each change was made, never who), their data as the
+same document the API's export answers, and "sign out every link I was sent", which
+revokes every link signed until now, the one in use included. The link's token travels
+as the widget's does: in the query string, then a hidden field; never a cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import FromQuery
+from litestar.response import Template
+from preference_sdk import TokenSigner
+
+from ...centers.model import Center
+from ...errors import NotFound
+from ...i18n import Translator
+from ...store import gdpr
+from ...store.store import Store
+from .. import history_words
+from ..dependencies import Clock, Origins
+from ..openapi import documented, form, pages
+from ..rendering import page_context
+from ..security import check_same_origin
+from .common import fields_of, visitor_locale
+from .widget import load_subscriber
+
+#: How many of the latest changes the page shows.
+HISTORY_PAGE = 50
+
+#: The sign-out form, as the history page posts it.
+SIGN_OUT_FORM = form({
+    "t": Schema(type=OpenAPIType.STRING, description="The link's token"),
+    "lang": Schema(type=OpenAPIType.STRING, description="The page's language, if the center has it"),
+})
+
+
+class HistoryController(Controller):
+    path = "/history"  # under /c/{center_id}
+
+    @get(media_type=MediaType.HTML, responses=pages(401, 403))
+    async def show(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        translator: NamedDependency[Translator],
+        t: FromQuery[str | None] = None,
+        lang: FromQuery[str | None] = None,
+    ) -> Template:
+        """Their latest changes in words, newest first, with the download and the sign-out."""
+        subscriber, claims = await load_subscriber(store, signer, center, t)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
+        _ = translator.get(locale).gettext
+        rows = await store.run_sync(store.recent_events, subscriber.id, HISTORY_PAGE)
+        context = history_context(request, center, locale, t or "")
+        context["history"] = history_words.history_rows(history_words.OWN, center, locale, _, rows)
+        return Template("pages/history.html", context=context, headers={"Vary": "Accept-Language"})
+
+    @get("/data", media_type=MediaType.JSON, responses=pages(401, 403))
+    async def data(
+        self,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        clock: NamedDependency[Clock],
+        t: FromQuery[str | None] = None,
+    ) -> Response[dict[str, Any]]:
+        """Everything held about them: the API's export document, as a file to keep."""
+        subscriber, _claims = await load_subscriber(store, signer, center, t)
+        document = await store.run_sync(gdpr.export_document, store, center, subscriber.id, clock(), large=True)
+        if document is None:  # erased between the two reads
+            raise NotFound(center=center)
+        return Response(document, media_type=MediaType.JSON,
+                        headers={"Content-Disposition": 'attachment; filename="my-data.json"'})
+
+    @post(media_type=MediaType.HTML, status_code=200, responses=pages(401, 403, 413),
+          operation_class=documented(body=SIGN_OUT_FORM))
+    async def sign_out(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        own_origins: NamedDependency[Origins],
+    ) -> Template:
+        """Every link signed until now stops working, this one too; the page offers a new one."""
+        check_same_origin(request.headers, own_origins)
+        posted = await request.form()
+        fields_of(posted)
+        token = posted.get("t")
+        request.state.lang = posted.get("lang")  # for errors before the language is settled
+        subscriber, claims = await load_subscriber(store, signer, center, token)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
+        await store.run_sync(store.revoke_links, subscriber.id)
+        return Template("pages/history_signed_out.html", context=history_context(request, center, locale, token or ""))
+
+
+def history_context(request: Request, center: Center, locale: str, token: str) -> dict[str, Any]:
+    """What the history pages render from: the page's, and the addresses that carry the token."""
+    context = page_context(request, locale, center, query={"t": token})
+    link_query = urlencode({"t": token, "lang": locale})
+    context.update(
+        token=token,
+        preferences_url=f"/c/{center.id}/preferences?{link_query}",
+        data_url=f"/c/{center.id}/history/data?{urlencode({'t': token})}",
+        sign_out_action=f"/c/{center.id}/history",
+        fresh_link_url=f"/c/{center.id}/link?{urlencode({'lang': locale})}",
+    )
+    return context
