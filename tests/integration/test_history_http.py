@@ -60,7 +60,7 @@ def test_the_history_says_each_change_in_words_newest_first(client, person) -> N
                             table.index("by our service team"), table.index("automatically"))
     assert newest < staff < first
     assert "on our website" in table
-    assert "You subscribed to Offers and promotions by Text message (SMS)" in table
+    assert "You subscribed to Offers and promotions: Text message (SMS)" in table
     assert "Interests: Lighting" in table
     assert "agent:" not in html and "a1" not in table  # where, never who
     assert f'action="/c/{CENTER}/history"' in html and f'name="t" value="{token}"' in html
