@@ -124,3 +124,19 @@ def test_the_page_is_in_french_for_a_french_link(client, person) -> None:
         html = history_of(browser, token).text
     assert '<html lang="fr"' in html
     assert '<th scope="col">Modification</th>' in html  # "What changed", reused from the console
+
+
+def test_inside_an_embed_the_history_and_its_way_back_keep_the_embeds_options(client, person) -> None:
+    """The history link, the way back and the sign-out form carry the embed's theme and origin,
+    so the framed page keeps its look and keeps telling the host page its height."""
+    _, token = person
+    embed = {"embed_origin": "http://127.0.0.1:8001", "mode": "dark"}
+    widget = client.get(f"/c/{CENTER}/preferences", params={"t": token, "lang": "en", **embed}).text
+    assert "embed_origin=http%3A%2F%2F127.0.0.1%3A8001" in widget.split('class="own-history"')[1].split("</p>")[0]
+    page = history_of(client, token, lang="en", **embed).text
+    assert 'data-embed-origin="http://127.0.0.1:8001"' in page
+    back = page.split("Back to your preferences")[0].rsplit('href="', 1)[1]
+    assert "embed_origin=http%3A%2F%2F127.0.0.1%3A8001" in back and "mode=dark" in back
+    assert '<input type="hidden" name="embed_origin" value="http://127.0.0.1:8001">' in page
+    unlisted = history_of(client, token, lang="en", embed_origin="https://evil.example").text
+    assert "evil.example" not in unlisted  # only an origin the center lists, as in the widget

@@ -25,6 +25,7 @@ from ...store import gdpr
 from ...store.store import Store
 from .. import history_words
 from ..dependencies import Clock, Origins
+from ..embedding import THEME_OPTIONS, read_options
 from ..openapi import documented, form, pages
 from ..rendering import page_context
 from ..security import check_same_origin
@@ -60,7 +61,7 @@ class HistoryController(Controller):
         locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
         _ = translator.get(locale).gettext
         rows = await store.run_sync(store.recent_events, subscriber.id, HISTORY_PAGE)
-        context = history_context(request, center, locale, t or "")
+        context = history_context(request, center, locale, t or "", read_options(center, request.query_params.get))
         context["history"] = history_words.history_rows(history_words.OWN, center, locale, _, rows)
         return Template("pages/history.html", context=context, headers={"Vary": "Accept-Language"})
 
@@ -100,15 +101,22 @@ class HistoryController(Controller):
         subscriber, claims = await load_subscriber(store, signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
         await store.run_sync(store.revoke_links, subscriber.id)
-        return Template("pages/history_signed_out.html", context=history_context(request, center, locale, token or ""))
+        options = read_options(center, posted.get)
+        return Template("pages/history_signed_out.html",
+                        context=history_context(request, center, locale, token or "", options))
 
 
-def history_context(request: Request, center: Center, locale: str, token: str) -> dict[str, Any]:
-    """What the history pages render from: the page's, and the addresses that carry the token."""
-    context = page_context(request, locale, center, query={"t": token})
-    link_query = urlencode({"t": token, "lang": locale})
+def history_context(request: Request, center: Center, locale: str, token: str,
+                    options: dict[str, str]) -> dict[str, Any]:
+    """What the history pages render from: the page's, and the addresses that carry the token
+    and, opened inside an embed, its options (theme, embed_origin), so the way back is the embed's."""
+    theme_query = {k: v for k, v in options.items() if k in THEME_OPTIONS}
+    context = page_context(request, locale, center, query={"t": token, **options}, theme_query=theme_query)
+    link_query = urlencode({"t": token, "lang": locale, **options})
     context.update(
         token=token,
+        options=options,
+        embed_origin=options.get("embed_origin"),
         preferences_url=f"/c/{center.id}/preferences?{link_query}",
         data_url=f"/c/{center.id}/history/data?{urlencode({'t': token})}",
         sign_out_action=f"/c/{center.id}/history",

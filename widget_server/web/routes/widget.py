@@ -97,7 +97,7 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
         token=token,
         submission=secrets.token_urlsafe(12),
         form_action=f"/c/{center.id}/preferences",
-        history_url=f"/c/{center.id}/history?{urlencode({'t': token, 'lang': locale})}",
+        history_url=f"/c/{center.id}/history?{urlencode({'t': token, 'lang': locale, **visit.options})}",
         options=visit.options,
         embed_origin=visit.options.get("embed_origin"),
         message=message,
