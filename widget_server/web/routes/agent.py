@@ -300,9 +300,7 @@ class AgentController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """"New search": the search screen again, with nothing of the last customer left."""
-        check_same_origin(request.headers, own_origins)
-        fields = await self._fields(request)
-        console = sign_in(request, center, signer, single(fields, "t"), single(fields, "lang"))
+        console, fields = await self._posted(request, center, signer, own_origins)
         return render(request, search_context(request, console))
 
     @post("/search", media_type=MediaType.HTML, status_code=200)
@@ -317,9 +315,7 @@ class AgentController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """Find a customer by what they say, exactly; found or not, the search is audited."""
-        check_same_origin(request.headers, own_origins)
-        fields = await self._fields(request)
-        console = sign_in(request, center, signer, single(fields, "t"), single(fields, "lang"))
+        console, fields = await self._posted(request, center, signer, own_origins)
         kind, typed = single(fields, "kind") or "", single(fields, "value") or ""
         _ = AppState.of(request.app).translator.get(console.locale).gettext
         try:
@@ -351,9 +347,7 @@ class AgentController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """Save the customer's choices on their behalf, once they agreed to the script read out."""
-        check_same_origin(request.headers, own_origins)
-        fields = await self._fields(request)
-        console = sign_in(request, center, signer, single(fields, "t"), single(fields, "lang"), "change")
+        console, fields = await self._posted(request, center, signer, own_origins, "change")
         if center.call_center is None:  # no script to read: no change can be made here
             raise NotAllowedHere(center=center)
         _ = translator.get(console.locale).gettext
@@ -398,9 +392,12 @@ class AgentController(Controller):
                                                    Message("success", text)))
 
     @staticmethod
-    async def _fields(request: Request) -> Form:
-        """The posted form (a field that must come once, twice: 400), its language noted for errors."""
+    async def _posted(request: Request, center: Center, signer: TokenSigner, own_origins: Origins,
+                      permission: str = "view") -> tuple[Console, Form]:
+        """What every post of the console checks first: from this site (403), the form (a field that
+        must come once, twice: 400; its language noted for errors), then the agent and ``permission``."""
+        check_same_origin(request.headers, own_origins)
         fields = fields_of(await request.form())
         refuse_repeated(fields, CONSOLE_FIELDS)
         request.state.lang = single(fields, "lang")
-        return fields
+        return sign_in(request, center, signer, single(fields, "t"), single(fields, "lang"), permission), fields
