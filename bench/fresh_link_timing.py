@@ -184,8 +184,8 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def timing_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The options both timing scripts take (rounds, n, pause, seed, json), read and checked."""
     parser.add_argument("--rounds", type=int, default=4, help="rounds (default 4)")
     parser.add_argument("--n", type=int, default=30, help="requests per group per round (default 30)")
     parser.add_argument("--pause", type=float, default=0.05, help="seconds after each request (default 0.05)")
@@ -194,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.n < 3:
         parser.error("--rounds must be at least 1 and --n at least 3")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = timing_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]), argv)
     result = run(args.rounds, args.n, args.pause, args.seed)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0 if result["valid"] else 1

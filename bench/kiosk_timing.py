@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fresh_link_timing import Inbox, _port, interleaved, table  # noqa: E402
+from fresh_link_timing import Inbox, _port, interleaved, table, timing_arguments  # noqa: E402
 
 from widget_server.app import create_app  # noqa: E402
 from widget_server.settings import Settings  # noqa: E402
@@ -155,14 +155,7 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=sorted(CONTACTS), default="loyalty")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds (default 4)")
-    parser.add_argument("--n", type=int, default=30, help="requests per group per round (default 30)")
-    parser.add_argument("--pause", type=float, default=0.05, help="seconds after each request (default 0.05)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    if args.rounds < 1 or args.n < 3:
-        parser.error("--rounds must be at least 1 and --n at least 3")
+    args = timing_arguments(parser, argv)
     result = run(args.kind, args.rounds, args.n, args.pause, args.seed)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0 if result["valid"] else 1
