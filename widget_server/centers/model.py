@@ -21,6 +21,12 @@ FREQUENCIES: tuple[str, ...] = ("realtime", "daily", "weekly", "monthly")
 #: Topic kinds. ``required`` topics are transactional: shown, never switchable.
 TOPIC_KINDS: tuple[str, ...] = ("marketing", "informational", "required")
 
+#: Why a subscription may be used (docs: DOMAIN.md, "Legal basis").
+LEGAL_BASES: tuple[str, ...] = ("consent", "soft_opt_in", "contract", "legitimate_interest")
+
+#: Days a pending double opt-in waits for its confirmation, unless the center says otherwise.
+PENDING_DAYS = 7
+
 Wording = Mapping[str, str]
 
 
@@ -40,6 +46,12 @@ class Topic:
     frequencies: tuple[str, ...] = ()
     default_frequency: str | None = None
     special_category_reviewed: bool = False
+    #: Channels on which an opt-in to this topic waits for a confirmation (double opt-in),
+    #: whatever the region says.
+    double_opt_in: tuple[str, ...] = ()
+    #: The topic involves selling or sharing personal data with partners: a browser sending
+    #: Global Privacy Control (``Sec-GPC: 1``) is opted out of it.
+    shares_personal_data: bool = False
 
     @property
     def switchable(self) -> bool:
@@ -87,6 +99,57 @@ class CallCenter:
     allowed_origins: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ChannelRule:
+    """What one region's law asks of one channel.
+
+    ``opt_in_required`` False means opt-out suffices: a subscription never answered
+    (``unknown``) may be used on a basis that needs no opt-in (``legitimate_interest``,
+    ``soft_opt_in``) until the person opts out. ``lifetime_days`` is keyed by basis, or by
+    ``basis.reason`` (``soft_opt_in.purchase``, ``soft_opt_in.inquiry``) where the law
+    distinguishes them; a basis without a lifetime lasts until withdrawn.
+    ``remind_days_before``: how long before an expiry the person is asked to renew
+    (re-permission); None asks nothing.
+    """
+
+    opt_in_required: bool = True
+    double_opt_in: bool = False
+    bases: tuple[str, ...] = ("consent",)
+    lifetime_days: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    remind_days_before: int | None = None
+
+    def lifetime(self, basis: str, reason: str | None = None) -> int | None:
+        """Days a basis lasts (for ``reason`` where the rule names one), None: until withdrawn."""
+        if reason is not None and f"{basis}.{reason}" in self.lifetime_days:
+            return self.lifetime_days[f"{basis}.{reason}"]
+        return self.lifetime_days.get(basis)
+
+
+#: The rule of a channel nobody wrote one for: opt-in, by consent, until withdrawn.
+DEFAULT_RULE = ChannelRule()
+
+
+@dataclass(frozen=True)
+class Region:
+    """The rules of one region: ``code`` is ``default``, a group (``EU``, ``EEA``) or an
+    ISO 3166 country code (``FR``, ``CA``, ``US``). ``text`` is the wording the region
+    requires in the widget, per locale (key ``notice``)."""
+
+    code: str
+    channels: Mapping[str, ChannelRule] = field(default_factory=lambda: MappingProxyType({}))
+    text: Mapping[str, Wording] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A center's consent lifecycle: how long a double opt-in waits, whether the widget asks
+    the person's country, and the regions' rules (see :mod:`widget_server.regions`)."""
+
+    pending_days: int = PENDING_DAYS
+    ask_country: bool = False
+    regions: tuple[Region, ...] = ()
+
+
 #: Seconds without a touch before a kiosk returns to its welcome screen.
 KIOSK_IDLE_SECONDS = 60
 
@@ -112,6 +175,7 @@ class Center:
     kiosk_idle_seconds: int = KIOSK_IDLE_SECONDS
     #: None: no script, so the agent console can show choices but not change them.
     call_center: CallCenter | None = None
+    consent: Consent = field(default_factory=Consent)
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
