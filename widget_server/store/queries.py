@@ -113,7 +113,7 @@ def enqueue_deliveries_of(appended: Select) -> Insert:
     )
 
 
-# One event, just appended (store.writes.append_event); imports enqueue a batch's at once.
+# One event, just appended (store.chain.append_event); imports enqueue a batch's at once.
 enqueue_deliveries = enqueue_deliveries_of(select(
     cast(bindparam("event_id"), Integer).label("id"), cast(bindparam("sid"), String).label("subscriber_id"),
     cast(bindparam("center"), String).label("center"),

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, TypeVar, cast
 
 import anyio
@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import StorageUnavailable
 from ..ledger import ChainReport, Change, EventContext, verify_chain
 from ..preferences import Preferences, diff
-from . import contacts, feed, migrate, writes
+from . import chain, contacts, feed, migrate, writes
 from . import queries as q
 from .engine import WRITE, outcome_unknown, storage_fault
 from .tables import (
@@ -48,6 +48,11 @@ log = logging.getLogger("widget_server.store")
 #: The write ``/readyz`` tries while writes fail: it changes nothing, yet it commits (a
 #: page of the WAL on SQLite, a row version on PostgreSQL), so it fails as a real one does.
 PROBE = text("UPDATE alembic_version SET version_num = version_num")
+
+
+def _next_second(moment: datetime) -> datetime:
+    """The start of the second after ``moment``."""
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def utcnow() -> datetime:
@@ -394,12 +399,26 @@ class Store:
             return call(*args)
         return await anyio.to_thread.run_sync(call, *args)
 
-    def revoke_links(self, subscriber_id: str) -> None:
-        """Every link signed before now stops working."""
+    def revoke_links(self, subscriber_id: str) -> datetime | None:
+        """Every link signed until now stops working (:meth:`revoke_links_in`, in its own transaction)."""
         with self.writing() as connection:
-            connection.execute(
-                update(subscribers).where(subscribers.c.id == subscriber_id).values(valid_after=self.clock())
-            )
+            return self.revoke_links_in(connection, subscriber_id)
+
+    def revoke_links_in(self, connection: Connection, subscriber_id: str, center: str | None = None) -> datetime | None:
+        """Every link signed until now stops working, inside the caller's write transaction.
+
+        Links carry their signing time in whole seconds, so "valid after" is the start of
+        the next second: a link signed in the very second of the revocation (the page's
+        own, a moment before) is revoked with the others, and a new one works from the
+        next second. Returns that instant, or None when there is no such subscriber (of
+        ``center``, when given) or they are erased.
+        """
+        after = _next_second(self.clock())
+        query = update(subscribers).where(subscribers.c.id == subscriber_id, subscribers.c.erased_at.is_(None))
+        if center is not None:
+            query = query.where(subscribers.c.center == center)
+        done = connection.execute(query.values(valid_after=after))
+        return after if done.rowcount == 1 else None
 
     def _seen_submission(self, connection: Connection, subscriber_id: str, submission_id: str) -> bool:
         seen = connection.execute(q.submission_seen, {"sid": subscriber_id, "submission": submission_id})
@@ -430,7 +449,7 @@ class Store:
             if latest is None:
                 raise UnknownSubscriber(subscriber_id)
             raise VersionConflict(latest.preferences)
-        event_id = writes.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
+        event_id = chain.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
         writes.write_preferences(connection, subscriber_id, current, desired, now, event_id)
         return SaveResult("saved", replace(desired, version=version), tuple(changes), event_id)
 

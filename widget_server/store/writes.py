@@ -1,8 +1,8 @@
-"""What a committed change writes besides the subscriber's version: its chained event (and
-the event's outbox rows), and the rows of the state it leads to.
+"""What a committed change writes besides the subscriber's version and its event
+(``store/chain.py``): the rows of the state it leads to.
 
 ``Store.save_in`` calls these inside its write transaction; bulk imports write the same
-rows in batches (``store/imports/``), whose events verify like any other's.
+rows in batches (``store/imports/``).
 """
 
 from __future__ import annotations
@@ -11,43 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from ..ledger import Change, EventContext, event_hash
 from ..preferences import UNKNOWN, Preferences
 from . import queries as q
 
-
-def append_event(
-    connection: Connection,
-    center: str,
-    subscriber_id: str,
-    version: int,
-    now: datetime,
-    changes: list[Change],
-    context: EventContext,
-    submission_id: str | None,
-) -> int:
-    """Append the event of version ``version``, chained to the one before, and queue its webhook deliveries."""
-    prev_hash = connection.scalar(q.previous_hash, {"sid": subscriber_id, "version": version - 1})
-    record = {
-        "subscriber_id": subscriber_id,
-        "center": center,
-        "version": version,
-        "occurred_at": now,
-        "source": context.source,
-        "actor": context.actor,
-        "changes": [c.as_dict() for c in changes],
-        "notice_version": context.notice_version,
-        "locale": context.locale,
-        "evidence": dict(context.evidence) if context.evidence else None,
-        "context": dict(context.context) or None,
-        "submission_id": submission_id,
-        "prev_hash": prev_hash,
-    }
-    record["hash"] = event_hash(record)
-    event_id: int = connection.execute(q.append_event, record).inserted_primary_key[0]  # type: ignore[index]
-    connection.execute(q.enqueue_deliveries, {"event_id": event_id, "sid": subscriber_id, "center": center,
-                                              "now": now})
-    return event_id
 
 def write_preferences(
     connection: Connection,

@@ -5,7 +5,7 @@ runs a handful of queries whatever its size (existing subscribers by external id
 their choices, the owners of the e-mail addresses, the suppressed ones), decides per
 row what changes, and writes with one ``executemany`` per table. Every changed
 subscriber gets one ``import`` event, hashed and chained exactly as
-``state.append_event`` does (the canonical bytes come from :func:`ledger.canonical`
+``store.chain.append_event`` does (the canonical bytes come from :func:`ledger.canonical`
 itself, see :class:`Hasher`), and one outbox row per active webhook endpoint, as
 ``queries.enqueue_deliveries`` writes them, here with one ``INSERT ... SELECT``.
 
