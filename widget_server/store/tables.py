@@ -107,6 +107,9 @@ subscriptions = Table(
     Column("event_id", EventId),
 )
 
+# The lifecycle worker's question, "whose pending or basis has run out?", answered without a scan.
+Index("ix_subscriptions_until", subscriptions.c.until)
+
 topic_settings = Table(
     "topic_settings",
     metadata,
@@ -316,3 +319,31 @@ agent_searches = Table(
 
 Index("ix_agent_searches_agent", agent_searches.c.center, agent_searches.c.agent_id, agent_searches.c.searched_at)
 Index("ix_agent_searches_center", agent_searches.c.center, agent_searches.c.searched_at)
+
+confirmations = Table(
+    "confirmations",
+    metadata,
+    # Each confirmation link (scope ``confirm``: a double opt-in, a re-permission, an erasure) that
+    # was used, by its token id: a link works once, and a replay is told apart from a tampered one.
+    Column("token_id", String(32), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("subscriber_id", String(40), nullable=False),
+    Column("purpose", String(16), nullable=False),  # opt_in, renew, erase
+    Column("used_at", UTCDateTime, nullable=False),
+)
+
+repermission_reminders = Table(
+    "repermission_reminders",
+    metadata,
+    # One re-permission mail per subscription and expiry: the row is written with the mail's outbox
+    # row, so a second worker (or pass) finds it and queues none; ``mail_id`` names that row while
+    # it is kept (the mail worker reads which subscription the mail is about from here).
+    Column("subscriber_id", String(40), primary_key=True),
+    Column("topic", String(64), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("until", UTCDateTime, primary_key=True),
+    Column("mail_id", EventId),
+    Column("queued_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_repermission_reminders_mail_id", repermission_reminders.c.mail_id)
