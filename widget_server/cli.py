@@ -272,6 +272,22 @@ def device_revoke(device_id: str, database: str | None) -> None:
     click.echo(f"revoked {device_id} ({was.center}, store {was.location!r}, {was.name!r})", err=True)
 
 
+@main.command("revoke-links")
+@click.option("--center", required=True, help="The subscriber's center.")
+@click.option("--subscriber", "subscriber_id", required=True, help="The subscriber's id (sub_...).")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+def revoke_links(center: str, subscriber_id: str, database: str | None) -> None:
+    """Sign out every link sent to a subscriber (a lost phone, a forwarded mail): links signed until
+    now stop working; new ones work from the next second. The API's twin is
+    POST /api/v1/centers/{center}/subscribers/{id}/revoke-links."""
+    settings, store = _device_store(database)
+    with store.writing() as connection:
+        after = store.revoke_links_in(connection, subscriber_id, center)
+    if after is None:
+        raise click.ClickException(f"no subscriber {subscriber_id!r} in {center!r} (or erased)")
+    click.echo(f"links of {subscriber_id} signed before {after:%Y-%m-%d %H:%M:%S} UTC no longer work", err=True)
+
+
 def _permissions(value: str) -> tuple[str, ...]:
     from preference_sdk import AGENT_PERMISSIONS
 

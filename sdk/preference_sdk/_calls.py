@@ -16,7 +16,17 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, Final, Generic, Mapping, TypeVar
 from urllib.parse import quote
 
-from ._models import CenterInfo, Decision, Delivery, FeedPage, ImportReport, Link, Preferences, WebhookEndpoint
+from ._models import (
+    CenterInfo,
+    Decision,
+    Delivery,
+    FeedPage,
+    ImportReport,
+    Link,
+    Preferences,
+    WebhookEndpoint,
+    parse_time,
+)
 
 T = TypeVar("T")
 
@@ -155,6 +165,10 @@ class Calls:
 
     def _erase(self, subscriber_id: str, *, idempotency_key: str | None = None) -> _Call[dict[str, Any]]:
         return _write("DELETE", f"/subscribers/{_segment(subscriber_id)}", None, dict, idempotency_key)
+
+    def _revoke_links(self, subscriber_id: str, *, idempotency_key: str | None = None) -> _Call[datetime]:
+        return _write("POST", f"/subscribers/{_segment(subscriber_id)}/revoke-links", None,
+                      lambda data: parse_time(data["links_valid_after"]), idempotency_key)
 
     def _events(self, *, after: int = 0, limit: int = 500) -> _Call[FeedPage]:
         return _Call("GET", "/events", FeedPage.from_json, params={"after": str(after), "limit": str(limit)})

@@ -338,6 +338,11 @@ class Client(BaseClient):
         """Erase a subscriber (GDPR): answers what was deleted and what is kept as proof. Needs ``admin``."""
         return self._send(self._erase(subscriber_id, idempotency_key=idempotency_key))
 
+    def revoke_links(self, subscriber_id: str, *, idempotency_key: str | None = None) -> datetime:
+        """Sign out every link sent to a subscriber (a lost phone, a forwarded mail): links signed
+        before the instant answered stop working. Needs the ``write`` scope."""
+        return self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
+
     def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
         return self._send(self._events(after=after, limit=limit))
@@ -578,6 +583,11 @@ class AsyncClient(BaseClient):
     async def erase(self, subscriber_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
         """Erase a subscriber (GDPR): answers what was deleted and what is kept as proof. Needs ``admin``."""
         return await self._send(self._erase(subscriber_id, idempotency_key=idempotency_key))
+
+    async def revoke_links(self, subscriber_id: str, *, idempotency_key: str | None = None) -> datetime:
+        """Sign out every link sent to a subscriber (a lost phone, a forwarded mail): links signed
+        before the instant answered stop working. Needs the ``write`` scope."""
+        return await self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
 
     async def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed)."""

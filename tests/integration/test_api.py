@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from tests.helpers import ENGINES
+from widget_server.json_shapes import instant as json_instant
 from widget_server.store import api_keys
 
 CENTER = "maison-lumiere"
@@ -224,6 +226,31 @@ def test_links_open_the_widget_and_the_unsubscribe_page(api, client) -> None:
             422, "invalid")
     problem(api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "login"}), 400, "bad_request")
     problem(api.post(f"{BASE}/subscribers/sub_nobody/links", json={}), 404, "not_found")
+
+
+def test_revoking_every_link_of_a_subscriber(api, client, make_key, store, clock) -> None:
+    sid = create(api, locale="en")["subscriber_id"]
+    link = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "manage"}).json()["url"]
+    assert client.get(link).status_code == 200
+    clock.advance(seconds=0.5)
+    answer = api.post(f"{BASE}/subscribers/{sid}/revoke-links", headers={"Idempotency-Key": "rk-1"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"subscriber_id": sid, "links_valid_after": json_instant(
+        clock().replace(microsecond=0) + timedelta(seconds=1))}
+    assert client.get(link).status_code == 401
+    versions = event_count(store, sid)
+    replay = api.post(f"{BASE}/subscribers/{sid}/revoke-links", headers={"Idempotency-Key": "rk-1"})
+    assert replay.json() == answer.json() and replay.headers["Idempotent-Replayed"] == "true"
+    assert event_count(store, sid) == versions  # a sign-out is no preference change: no event
+    problem(api.post(f"{BASE}/subscribers/sub_nobody/revoke-links"), 404, "not_found")
+    reader = make_key(CENTER, "read")
+    refused = client.post(f"{client.url}{BASE}/subscribers/{sid}/revoke-links",
+                          headers={"Authorization": f"Bearer {reader}"})
+    problem(refused, 403, "forbidden")
+    other = make_key("voyago", "write")  # another center's key cannot reach this subscriber
+    elsewhere = client.post(f"{client.url}/api/v1/centers/voyago/subscribers/{sid}/revoke-links",
+                            headers={"Authorization": f"Bearer {other}"})
+    problem(elsewhere, 404, "not_found")
 
 
 def test_export_and_erasure(api, store) -> None:

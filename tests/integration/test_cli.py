@@ -380,3 +380,29 @@ def test_agent_link_prints_a_console_link_for_one_shift(tmp_path: Path) -> None:
         assert refused.returncode == status and "Traceback" not in refused.stderr, refused.stderr
     no_secret = run("agent-link", "--center", "voyago", "--agent", "x", env={**env, "WIDGET_SECRET_KEYS": ""})
     assert no_secret.returncode == 1 and "WIDGET_SECRET_KEYS" in no_secret.stderr
+
+
+def test_a_subscribers_links_are_revoked_from_the_command_line(tmp_path: Path) -> None:
+    from preference_sdk import TokenSigner
+
+    from widget_server.settings import Settings
+    from widget_server.store.engine import make_engine
+    from widget_server.store.store import Store
+    from widget_server.tokens import lookup_key
+
+    env = device_env(tmp_path)
+    engine = make_engine(env["WIDGET_DATABASE"])
+    store = Store(engine, lookup_key=lookup_key(Settings(secret_keys=("cli-secret",))))
+    store.migrate()
+    subscriber = store.create_subscriber("maison-lumiere")
+    revoked = run("revoke-links", "--center", "maison-lumiere", "--subscriber", subscriber, env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert f"links of {subscriber} signed before" in revoked.stderr
+    valid_after = store.get("maison-lumiere", subscriber).valid_after
+    assert valid_after is not None and valid_after.microsecond == 0
+    token = TokenSigner(["cli-secret"]).mint("manage", "maison-lumiere", subscriber)  # signed before that instant
+    assert TokenSigner(["cli-secret"]).read(token, "manage").issued_at < valid_after.timestamp()
+    for center, who in (("voyago", subscriber), ("maison-lumiere", "sub_nobody")):
+        refused = run("revoke-links", "--center", center, "--subscriber", who, env=env)
+        assert refused.returncode == 1 and "no subscriber" in refused.stderr and "Traceback" not in refused.stderr
+    engine.dispose()

@@ -95,6 +95,18 @@ def test_export_erase_and_the_feed(client) -> None:
     assert events[-1].erased
 
 
+def test_revoking_a_subscribers_links_from_the_sdk(live_server, settings, client, clock) -> None:
+    sid = client.create_subscriber().subscriber_id
+    minter = LinkMinter(live_server.url, settings.secret_keys, clock=lambda: clock().timestamp())
+    link = minter.manage_url(CENTER, sid, locale="en")
+    assert httpx.get(link).status_code == 200
+    after = client.revoke_links(sid)
+    assert after.tzinfo is not None and after > clock()
+    assert httpx.get(link).status_code == 401  # answered as an expired link: "send me a new one"
+    with pytest.raises(NotFound):
+        client.revoke_links("sub_nobody")
+
+
 def test_the_async_client_makes_the_same_calls(live_server, make_key) -> None:
     key = make_key(CENTER, "write")
 
@@ -104,6 +116,7 @@ def test_the_async_client_makes_the_same_calls(live_server, make_key) -> None:
             assert (await sdk.get_preferences(made.subscriber_id)) == made
             page = await sdk.events(after=0)
             assert page.next_cursor >= 0
+            assert (await sdk.revoke_links(made.subscriber_id)).tzinfo is not None
 
     asyncio.run(run())
 

@@ -4,6 +4,7 @@ proof together, chains, conflicts, repeats. A test about SQLite alone says so.""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect, text
@@ -179,9 +180,19 @@ def test_contact_points_are_found_by_keyed_hash_not_stored_in_the_clear_index(st
     assert store.lookup_hash("acme", "email", "ann@example.org") != store.lookup_hash("b", "email", "ann@example.org")
 
 
-def test_revoking_links_sets_a_valid_after_instant(store: Store, subscriber: str, clock) -> None:
-    store.revoke_links(subscriber)
-    assert store.get("acme", subscriber).valid_after == clock()
+def test_revoking_links_makes_them_valid_only_from_the_next_second(store: Store, subscriber: str, clock) -> None:
+    # Links carry whole seconds: one signed in the second of the revocation is revoked too.
+    clock.advance(seconds=0.25)
+    after = store.revoke_links(subscriber)
+    assert after == clock().replace(microsecond=0) + timedelta(seconds=1)
+    assert store.get("acme", subscriber).valid_after == after
+
+
+def test_revoking_the_links_of_nobody_says_so(store: Store, subscriber: str) -> None:
+    assert store.revoke_links("sub_nobody") is None
+    with store.writing() as connection:
+        assert store.revoke_links_in(connection, subscriber, center="other-center") is None
+    assert store.get("acme", subscriber).valid_after is None
 
 
 def test_subscriber_ids_are_opaque(store: Store) -> None:

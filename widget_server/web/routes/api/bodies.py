@@ -168,6 +168,12 @@ class Erasure(Struct):
     kept: list[str]
 
 
+class RevokedLinks(Struct):
+    subscriber_id: str
+    #: Links signed before this instant no longer open anything (the start of the second after the call).
+    links_valid_after: Instant
+
+
 class LinkOut(Struct):
     token: str
     url: str

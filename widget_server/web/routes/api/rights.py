@@ -1,10 +1,11 @@
-"""A subscriber's GDPR rights: everything held (access, portability) and erasure."""
+"""A subscriber's rights: everything held (access, portability), erasure, and signing out
+every link they were sent (the API's twin of the history page's sign-out)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from litestar import Controller, Request, Response, delete, get
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy import Connection
@@ -18,7 +19,7 @@ from ....store import gdpr
 from ....store.store import Store
 from ...dependencies import Clock
 from ...openapi import documented
-from .bodies import IDEMPOTENCY_KEY, Erasure, Export, problems, write_problems
+from .bodies import IDEMPOTENCY_KEY, Erasure, Export, RevokedLinks, problems, write_problems
 from .subscribers import load
 from .writes import Answer, ApiWrite
 
@@ -65,3 +66,25 @@ class RightsController(Controller):
 
         return await write(work)
 
+
+    @post("/{subscriber_id:str}/revoke-links", opt={"scope": "write"}, status_code=200,
+          summary="Sign out every link sent to this subscriber", responses=write_problems(),
+          operation_class=documented(parameters=[IDEMPOTENCY_KEY]))
+    async def revoke_links(
+        self,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        write: NamedDependency[ApiWrite],
+        subscriber_id: FromPath[str],
+    ) -> Response[RevokedLinks]:
+        """Every link signed until now (footer, unsubscribe, confirmation, history) stops working,
+        as when the person signs out from their history page; new links work from the next second.
+        A lost phone, a forwarded mail: the host's support can act without the person's link."""
+
+        def work(connection: Connection) -> Answer:
+            after = store.revoke_links_in(connection, subscriber_id, center.id)
+            if after is None:
+                raise NotFound(center=center)
+            return Answer({"subscriber_id": subscriber_id, "links_valid_after": json_shapes.instant(after)})
+
+        return await write(work)
