@@ -9,8 +9,8 @@ that an event records; an empty diff means "nothing to record".
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Mapping
+from datetime import datetime, timezone
+from typing import Any, Mapping
 
 from .centers.model import Center
 from .ledger import Change
@@ -19,9 +19,31 @@ OPTED_IN = "opted_in"
 OPTED_OUT = "opted_out"
 PENDING = "pending"
 UNKNOWN = "unknown"
-STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN)
+#: Only the system sets it (a pending confirmation that never came, a basis whose lifetime
+#: ended); no form or API write may. It reads as "not subscribed", and opting in again
+#: starts afresh.
+EXPIRED = "expired"
+STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN, EXPIRED)
 
 Key = tuple[str, str]  # (topic, channel)
+
+
+@dataclass(frozen=True)
+class Basis:
+    """Why a subscription may be used, since when and until when (None: until withdrawn).
+
+    ``reason`` is what gave a ``soft_opt_in`` (``purchase``, ``inquiry``) where the law's
+    lifetime depends on it. An ``opted_out`` subscription keeps the basis it had when it
+    was withdrawn, with ``since`` the withdrawal: the row says what stopped, and when.
+    """
+
+    legal_basis: str
+    since: datetime
+    until: datetime | None = None
+    reason: str | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.until is not None and self.until <= now
 
 
 @dataclass(frozen=True)
@@ -34,12 +56,20 @@ class Preferences:
     interests: frozenset[str] = frozenset()
     paused_until: datetime | None = None
     suppressed: bool = False
+    #: The basis of each stored subscription (what the store holds for it); a surface's
+    #: write sets it for the subscriptions it changes (``choosing.apply``).
+    bases: Mapping[Key, Basis] = field(default_factory=dict)
+    #: The subscriber's country (ISO 3166 alpha-2), which picks the region's rules.
+    country: str | None = None
 
     def state(self, topic: str, channel: str) -> str:
         return self.subscriptions.get((topic, channel), UNKNOWN)
 
     def opted_in(self, topic: str, channel: str) -> bool:
         return self.state(topic, channel) == OPTED_IN
+
+    def basis(self, topic: str, channel: str) -> Basis | None:
+        return self.bases.get((topic, channel))
 
     def frequency(self, center: Center, topic_id: str) -> str | None:
         topic = center.topic(topic_id)
@@ -65,13 +95,66 @@ def suppress_all(center: Center, prefs: Preferences) -> Preferences:
     return replace(prefs, subscriptions=subscriptions, suppressed=True)
 
 
+@dataclass(frozen=True)
+class SubscriptionChange(Change):
+    """A subscription's change, with the basis it reached: the event (so the change feed,
+    webhooks and the export) says on what basis, since and until when, not only the state.
+    A change of basis alone (a renewed consent, an existing customer's soft opt-in made an
+    express consent) is a change too, from a state to the same state."""
+
+    basis: Basis | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        shown = super().as_dict()
+        if self.basis is not None:
+            shown["basis"] = basis_dict(self.basis)
+        return shown
+
+
+def basis_dict(basis: Basis) -> dict[str, Any]:
+    """A basis as the API, the feed and the export write it (times UTC, ``Z``)."""
+    return {"legal_basis": basis.legal_basis, "since": _instant(basis.since), "until": _instant(basis.until),
+            "reason": basis.reason}
+
+
+def settle_bases(current: Preferences, desired: Preferences, now: datetime) -> Preferences:
+    """``desired`` with a basis for every subscription whose state changes.
+
+    ``choosing.apply`` gives the ones a person's choice reaches (by the region's rules); a
+    write that changes states by another way (an unsubscribe link, "unsubscribe from
+    everything", an erasure) leaves the old basis, or none, and gets here: an opt-out keeps
+    the withdrawn basis, since now; an expiry keeps the expired one as it was; an opt-in by
+    consent, since now, until withdrawn.
+    """
+    bases = dict(desired.bases)
+    for key in set(current.subscriptions) | set(desired.subscriptions):
+        old, new = current.state(*key), desired.state(*key)
+        if old == new:
+            continue
+        given = bases.get(key)
+        if new == UNKNOWN:
+            bases.pop(key, None)
+        elif given is None or given is current.bases.get(key):
+            previous = current.bases.get(key)
+            if new == EXPIRED and previous is not None:
+                bases[key] = previous
+            elif new in (OPTED_OUT, EXPIRED):
+                bases[key] = Basis(previous.legal_basis if previous else "consent", now, None,
+                                   previous.reason if previous else None)
+            else:
+                bases[key] = Basis("consent", now)
+    return replace(desired, bases=bases)
+
+
 def diff(before: Preferences, after: Preferences) -> list[Change]:
     """The changes from ``before`` to ``after``, in a stable order."""
     changes: list[Change] = []
-    for key in sorted(set(before.subscriptions) | set(after.subscriptions)):
+    for key in sorted(set(before.subscriptions) | set(after.subscriptions) | set(after.bases)):
         old, new = before.state(*key), after.state(*key)
-        if old != new:
-            changes.append(Change(f"{key[0]}.{key[1]}", old, new))
+        basis = after.bases.get(key) if new != UNKNOWN else None
+        if old != new or (basis is not None and basis != before.bases.get(key)):
+            path = f"{key[0]}.{key[1]}"
+            changes.append(SubscriptionChange(path, old, new, basis) if basis else Change(path, old, new))
     for topic in sorted(set(before.frequencies) | set(after.frequencies)):
         was, now = before.frequencies.get(topic), after.frequencies.get(topic)
         if was != now:
@@ -82,8 +165,16 @@ def diff(before: Preferences, after: Preferences) -> list[Change]:
         changes.append(Change("pause", _iso(before.paused_until), _iso(after.paused_until)))
     if before.suppressed != after.suppressed:
         changes.append(Change("suppression", before.suppressed, after.suppressed))
+    if before.country != after.country:
+        changes.append(Change("country", before.country, after.country))
     return changes
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
