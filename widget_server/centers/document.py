@@ -65,6 +65,23 @@ class Document:
     def call_center(self) -> Mapping[str, Any]:
         return _table(self.raw.get("call_center"))
 
+    @property
+    def consent(self) -> Mapping[str, Any]:
+        return _table(self.raw.get("consent"))
+
+    @property
+    def regions(self) -> list[tuple[str, str, Mapping[str, Any]]]:
+        """Each ``[regions.CODE]`` table: its path, its code, itself."""
+        return [(join("regions", code), code, table) for code, table in _table(self.raw.get("regions")).items()
+                if isinstance(table, dict)]
+
+    def channel_rules(self) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
+        """Each ``[regions.CODE.CHANNEL]`` table: its path, the region's code, the channel, itself."""
+        for path, code, region in self.regions:
+            for channel, rule in region.items():
+                if channel != "text" and isinstance(rule, dict):
+                    yield join(path, channel), code, channel, rule
+
 
 def text(table: Mapping[str, Any], key: str) -> str | None:
     """A non-empty string value, or None."""

@@ -45,6 +45,10 @@ starting anything. The format, every key shown::
                                                      # not allowed on required topics
     default_frequency = "weekly"    # required when frequencies are given; one of them
     special_category_reviewed = false                # optional, see below
+    double_opt_in = ["email"]       # optional: channels whose opt-in waits for a confirmation
+                                    # everywhere, whatever the region says (see [regions] below)
+    shares_personal_data = false    # optional: the topic sells or shares personal data with
+                                    # partners; Global Privacy Control (Sec-GPC: 1) opts out of it
     [topics.label]                  # required, one line per locale in locales
     fr = "Offres et promotions"
     en = "Offers and promotions"
@@ -61,6 +65,30 @@ starting anything. The format, every key shown::
     [call_center.script]            # required in [call_center], one line per locale
     fr = "Acceptez-vous que nous enregistrions ces choix en votre nom ?"
     en = "Do you agree that we record these choices on your behalf?"
+
+    [consent]                       # optional: the consent lifecycle
+    pending_days = 7                # a double opt-in waits this long for its confirmation (1-90),
+                                    # then expires
+    ask_country = false             # true: the widget asks the person's country (it picks the rules)
+
+    [regions.CA.email]              # optional: the law of a region, per channel. Region codes:
+                                    # default (everyone else), EU, EEA, or an ISO 3166 country code;
+                                    # a country's own region wins, then EU, then EEA, then default.
+                                    # The channel must be one some topic offers.
+    opt_in = "required"             # "required": only an opt-in allows a message (GDPR, CASL);
+                                    # "opt_out": a subscription never answered may be used until the
+                                    # person opts out (CAN-SPAM), on a basis that needs no opt-in
+    double_opt_in = false           # an opt-in waits for a confirmation link (not with "opt_out")
+    bases = ["consent", "soft_opt_in"]   # the legal bases allowed (default ["consent"]): consent,
+                                    # soft_opt_in, contract, legitimate_interest; "opt_out" needs
+                                    # legitimate_interest or soft_opt_in among them
+    lifetime_days = { soft_opt_in = { purchase = 730, inquiry = 183 } }
+                                    # optional: days a basis lasts (1-3650), for an allowed basis,
+                                    # as basis = N or per reason; without one it lasts until withdrawn
+    remind_days_before = 30         # optional: ask the person to renew this long before an expiry
+
+    [regions.CA.text.en]            # optional: the wording the region's law asks the widget to
+    notice = "You may withdraw your consent at any time."  # show near the save; every locale
 
     [[interests]]                   # optional list
     id = "garden"                   # may equal a topic id, not another interest's
@@ -92,7 +120,18 @@ from types import MappingProxyType
 from typing import Any
 
 from ..i18n import shipped_locales as shipped_interface_locales
-from .model import KIOSK_IDLE_SECONDS, CallCenter, Center, Interest, Theme, Topic
+from .model import (
+    KIOSK_IDLE_SECONDS,
+    PENDING_DAYS,
+    CallCenter,
+    Center,
+    ChannelRule,
+    Consent,
+    Interest,
+    Region,
+    Theme,
+    Topic,
+)
 from .validate import Problem, check_document
 
 __all__ = ["CenterFileError", "Problem", "check_paths", "load_center", "load_centers"]
@@ -192,6 +231,38 @@ def build_center(document: Mapping[str, Any], source: str = "") -> Center:
         phone_region=center.get("phone_region"),
         kiosk_idle_seconds=document.get("kiosk", {}).get("idle_seconds", KIOSK_IDLE_SECONDS),
         call_center=_call_center(document.get("call_center")),
+        consent=_consent(document.get("consent", {}), document.get("regions", {})),
+    )
+
+
+def _consent(table: Mapping[str, Any], regions: Mapping[str, Any]) -> Consent:
+    return Consent(
+        pending_days=table.get("pending_days", PENDING_DAYS),
+        ask_country=table.get("ask_country", False),
+        regions=tuple(_region(code, region) for code, region in regions.items()),
+    )
+
+
+def _region(code: str, table: Mapping[str, Any]) -> Region:
+    channels = {channel: _channel_rule(rule) for channel, rule in table.items() if channel != "text"}
+    text = {locale: _wording(wording) for locale, wording in table.get("text", {}).items()}
+    return Region(code, MappingProxyType(channels), MappingProxyType(text))
+
+
+def _channel_rule(table: Mapping[str, Any]) -> ChannelRule:
+    """One ``[regions.CODE.CHANNEL]``; ``lifetime_days`` flattened to ``basis`` and ``basis.reason``."""
+    lifetimes: dict[str, int] = {}
+    for basis, days in table.get("lifetime_days", {}).items():
+        if isinstance(days, dict):
+            lifetimes.update({f"{basis}.{reason}": n for reason, n in days.items()})
+        else:
+            lifetimes[basis] = days
+    return ChannelRule(
+        opt_in_required=table.get("opt_in", "required") == "required",
+        double_opt_in=table.get("double_opt_in", False),
+        bases=tuple(table.get("bases", ("consent",))),
+        lifetime_days=MappingProxyType(lifetimes),
+        remind_days_before=table.get("remind_days_before"),
     )
 
 
@@ -267,6 +338,8 @@ def _topic(topic: Mapping[str, Any]) -> Topic:
         frequencies=tuple(topic.get("frequencies", ())),
         default_frequency=topic.get("default_frequency"),
         special_category_reviewed=topic.get("special_category_reviewed", False),
+        double_opt_in=tuple(topic.get("double_opt_in", ())),
+        shares_personal_data=topic.get("shares_personal_data", False),
     )
 
 

@@ -26,14 +26,19 @@ class Key:
 
     ``kind`` is one of ``string``, ``strings`` (a list of strings), ``bool``, ``integer``,
     ``wording`` (a table of locale = text), ``table`` (checked against
-    ``fields``), ``tables`` (an array of tables, each checked against ``fields``)
-    or ``per_locale`` (a table of locale = table, each checked against ``fields``).
+    ``fields``), ``tables`` (an array of tables, each checked against ``fields``),
+    ``per_locale`` (a table of locale = table, each checked against ``fields``),
+    ``keyed`` (a table of name = value, each value checked against ``entry``, except the
+    names in ``fields``, checked as those keys: ``[regions.CA.email]`` beside
+    ``[regions.CA.text.en]``) or ``lifetimes`` (a table of basis = days, or basis = a
+    table of reason = days).
     """
 
     kind: str
     required: bool = False
     example: str = ""
     fields: Mapping[str, Key] = field(default_factory=dict)
+    entry: Key | None = None
 
 
 CENTER_TEXT = {
@@ -77,6 +82,8 @@ TOPIC = {
     "frequencies": Key("strings", False, 'frequencies = ["weekly", "monthly"]'),
     "default_frequency": Key("string", False, 'default_frequency = "weekly"'),
     "special_category_reviewed": Key("bool", False, "special_category_reviewed = true"),
+    "double_opt_in": Key("strings", False, 'double_opt_in = ["email"]'),
+    "shares_personal_data": Key("bool", False, "shares_personal_data = true"),
     "label": Key("wording", True, '[topics.label] with one line per locale, en = "Offers"'),
     "description": Key("wording", False, '[topics.description] with en = "..."'),
 }
@@ -97,6 +104,27 @@ CALL_CENTER = {
     "allowed_origins": Key("strings", False, 'allowed_origins = ["https://crm.example.com"]'),
 }
 
+CONSENT = {
+    "pending_days": Key("integer", False, "pending_days = 7"),
+    "ask_country": Key("bool", False, "ask_country = true"),
+}
+
+CHANNEL_RULE = {
+    "opt_in": Key("string", False, 'opt_in = "required"'),
+    "double_opt_in": Key("bool", False, "double_opt_in = true"),
+    "bases": Key("strings", False, 'bases = ["consent", "soft_opt_in"]'),
+    "lifetime_days": Key("lifetimes", False, "lifetime_days = { soft_opt_in = { purchase = 730 } }"),
+    "remind_days_before": Key("integer", False, "remind_days_before = 30"),
+}
+
+REGION_TEXT = {
+    "notice": Key("string", True, 'notice = "..."'),
+}
+
+REGION = Key("keyed", False, "[regions.CA.email] with opt_in, bases...", {
+    "text": Key("per_locale", False, '[regions.CA.text.en] with notice = "..."', REGION_TEXT),
+}, entry=Key("table", False, '[regions.CA.email] with opt_in = "required"', CHANNEL_RULE))
+
 DOCUMENT = {
     "center": Key("table", True, "[center] with id, name, locales...", CENTER),
     "theme": Key("table", False, "[theme]", THEME),
@@ -104,6 +132,8 @@ DOCUMENT = {
     "interests": Key("tables", False, "[[interests]] with id and label", INTEREST),
     "kiosk": Key("table", False, "[kiosk] with idle_seconds", KIOSK),
     "call_center": Key("table", False, "[call_center] with script_version and a script", CALL_CENTER),
+    "consent": Key("table", False, "[consent] with pending_days", CONSENT),
+    "regions": Key("keyed", False, "[regions.CA.email] with opt_in = \"required\"", entry=REGION),
 }
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -188,6 +218,10 @@ def _check_value(value: Any, key: Key, path: str) -> Iterator[Finding]:
         yield from _check_tables(value, key, path)
     elif key.kind == "per_locale":
         yield from _check_per_locale(value, key, path)
+    elif key.kind == "keyed":
+        yield from _check_keyed(value, key, path)
+    elif key.kind == "lifetimes":
+        yield from _check_lifetimes(value, key, path)
     else:  # pragma: no cover - a mistake in the schema above, not in a file
         raise ValueError(f"unknown key kind {key.kind!r}")
 
@@ -246,6 +280,36 @@ def _check_per_locale(value: Any, key: Key, path: str) -> Iterator[Finding]:
             yield join(path, locale), _wrong_type("a table", table, f"write {key.example}")
         else:
             yield from _check_table(table, key.fields, join(path, locale))
+
+
+def _check_keyed(value: Any, key: Key, path: str) -> Iterator[Finding]:
+    """A table whose names are the file's own (region codes, channels): each value against
+    ``entry``; whether a name is right is a meaning check (:mod:`.validate`)."""
+    if not isinstance(value, dict):
+        yield path, _wrong_type("a table", value, f"write {key.example}")
+        return
+    assert key.entry is not None  # the schema above gives every keyed key an entry
+    for name, item in value.items():
+        if name in key.fields:
+            yield from _check_value(item, key.fields[name], join(path, name))
+        else:
+            yield from _check_value(item, key.entry, join(path, name))
+
+
+def _check_lifetimes(value: Any, key: Key, path: str) -> Iterator[Finding]:
+    if not isinstance(value, dict):
+        yield path, _wrong_type("a table of basis = days", value, f"write {key.example}")
+        return
+    for basis, days in value.items():
+        if isinstance(days, dict):
+            for reason, reason_days in days.items():
+                if isinstance(reason_days, bool) or not isinstance(reason_days, int):
+                    yield join(join(path, basis), reason), _wrong_type(
+                        "a whole number of days", reason_days, f"write {reason} = 730 (no quotes)")
+        elif isinstance(days, bool) or not isinstance(days, int):
+            yield join(path, basis), _wrong_type(
+                "a whole number of days, or a table of reason = days", days,
+                f"write {basis} = 730, or {basis} = {{ purchase = 730, inquiry = 183 }}")
 
 
 def _wrong_type(expected: str, value: Any, fix: str) -> str:

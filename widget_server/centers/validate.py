@@ -21,7 +21,8 @@ from typing import Any
 from ..web.contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
-from .model import CHANNELS, FREQUENCIES, TOPIC_KINDS, Theme
+from .. import countries
+from .model import CHANNELS, FREQUENCIES, LEGAL_BASES, TOPIC_KINDS, Theme
 from .special_categories import CATEGORY_NAMES, find_special_categories
 from .structure import DOCUMENT, Finding, check_structure, join
 
@@ -389,6 +390,138 @@ def _special_hits(item: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
     return hits
 
 
+# --- consent and regions ------------------------------------------------------------
+
+#: Region codes besides countries: the fallback and the groups of regions.py.
+REGION_GROUPS = ("default", "EU", "EEA")
+OPT_IN_MODES = ("required", "opt_out")
+#: The bases that need no opt-in: an opt-out region's rule must allow one, or it means nothing.
+_WITHOUT_OPT_IN = ("legitimate_interest", "soft_opt_in")
+#: Longer than this is surely a typo (a year of days for a pending double opt-in, 10 years of a basis).
+_MAX_PENDING_DAYS, _MAX_LIFETIME_DAYS = 90, 3650
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_consent(doc: Document) -> Iterator[Finding]:
+    """How long a double opt-in waits: at least a day, a mail can take that long to be read."""
+    days = doc.consent.get("pending_days")
+    if isinstance(days, int) and not isinstance(days, bool) and not 1 <= days <= _MAX_PENDING_DAYS:
+        yield "consent.pending_days", f"must be between 1 and {_MAX_PENDING_DAYS} days, not {days}"
+
+
+def check_region_codes(doc: Document) -> Iterator[Finding]:
+    """A region code is matched against a subscriber's country: one that no country can
+    have would never apply, silently."""
+    for path, code, _ in doc.regions:
+        if code in REGION_GROUPS or countries.known(code):
+            continue
+        if code.lower() == "default":
+            yield path, f"unknown region '{code}' (did you mean 'default'?); write [regions.default.CHANNEL]"
+        elif countries.known(code.upper()) or code.upper() in REGION_GROUPS:
+            yield path, f"write region codes in capitals: [regions.{code.upper()}...]"
+        else:
+            yield path, (f"unknown region '{code}'; use default, EU, EEA or an ISO 3166 alpha-2 country code "
+                         f"(FR, CA, US)")
+
+
+def check_region_channels(doc: Document) -> Iterator[Finding]:
+    """A rule for a channel no topic offers is never applied: usually a typo."""
+    offered = sorted({channel for _, topic in doc.topics for _, channel in strings(topic, "channels")})
+    for path, _, channel, _ in doc.channel_rules():
+        if channel not in offered:
+            yield path, (f"no topic offers the channel '{channel}'{_did_you_mean(channel, offered)}; "
+                         f"write rules for one of: {', '.join(offered)}")
+
+
+def check_channel_rules(doc: Document) -> Iterator[Finding]:
+    """Each rule's meaning: a known mode and bases, a lifetime only for a basis the rule allows,
+    no double opt-in where opt-out suffices, positive days."""
+    for path, _, _, rule in doc.channel_rules():
+        yield from _rule_problems(path, rule)
+
+
+def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
+    mode = text(rule, "opt_in")
+    if mode is not None and mode not in OPT_IN_MODES:
+        yield join(path, "opt_in"), (f"unknown mode '{mode}'{_did_you_mean(mode, OPT_IN_MODES)}; write "
+                                     f"opt_in = \"required\" (the person must opt in) or \"opt_out\" "
+                                     f"(usable until they opt out)")
+    bases = [basis for _, basis in strings(rule, "bases")]
+    if isinstance(rule.get("bases"), list) and not rule["bases"]:
+        yield join(path, "bases"), 'lists no basis; list at least one, e.g. bases = ["consent"]'
+    yield from _unknown_values(rule, path, "bases", "legal basis", LEGAL_BASES)
+    allowed = bases or ["consent"]
+    if mode == "opt_out" and not set(allowed) & set(_WITHOUT_OPT_IN):
+        yield join(path, "bases"), ('opt_in = "opt_out" needs a basis that needs no opt-in; add '
+                                    '"legitimate_interest" or "soft_opt_in" to bases')
+    if mode == "opt_out" and rule.get("double_opt_in") is True:
+        yield join(path, "double_opt_in"), ('a double opt-in confirms an opt-in, and opt_in = "opt_out" asks '
+                                            'none; remove double_opt_in, or write opt_in = "required"')
+    yield from _lifetime_problems(join(path, "lifetime_days"), rule.get("lifetime_days"), allowed)
+    remind = rule.get("remind_days_before")
+    if isinstance(remind, int) and not isinstance(remind, bool) and not _positive(remind):
+        yield join(path, "remind_days_before"), f"must be a positive number of days, not {remind}"
+    elif _positive(remind) and not rule.get("lifetime_days"):
+        yield join(path, "remind_days_before"), ("nothing here expires, so there is nothing to remind of; give a "
+                                                 "basis a lifetime_days, or remove remind_days_before")
+
+
+def _lifetime_problems(path: str, lifetimes: Any, allowed: list[str]) -> Iterator[Finding]:
+    if not isinstance(lifetimes, dict):
+        return
+    for basis, days in lifetimes.items():
+        where = join(path, basis)
+        if basis not in allowed:
+            known = f"{_did_you_mean(basis, LEGAL_BASES)}" if basis not in LEGAL_BASES else ""
+            yield where, (f"a lifetime for '{basis}'{known}, which this rule does not allow (bases: "
+                          f"{', '.join(allowed)}); add it to bases, or remove this lifetime")
+        for reason_where, n in ([(join(where, r), v) for r, v in days.items()] if isinstance(days, dict)
+                                else [(where, days)]):
+            if isinstance(n, int) and not isinstance(n, bool) and not 1 <= n <= _MAX_LIFETIME_DAYS:
+                yield reason_where, f"must be between 1 and {_MAX_LIFETIME_DAYS} days, not {n}"
+        if isinstance(days, dict):
+            for reason in days:
+                problem = values.id_problem(reason)
+                if problem:
+                    yield join(where, reason), f"a reason is an id: {problem}"
+
+
+def check_region_text(doc: Document) -> Iterator[Finding]:
+    """A region's notice is shown in the widget in the visitor's language: in every locale of the
+    center, and in no other."""
+    locales = doc.locales
+    if locales is None:
+        return
+    for path, code, region in doc.regions:
+        wording = region.get("text")
+        if not isinstance(wording, dict):
+            continue
+        for locale in wording:
+            if locale not in locales:
+                yield join(join(path, "text"), locale), (f"'{locale}' is not in center.locales "
+                                                         f"({', '.join(locales)}); add it there, or remove it")
+        for locale in locales:
+            if locale not in wording:
+                yield join(join(path, "text"), locale), (f"missing the '{locale}' notice; add "
+                                                         f"[regions.{code}.text.{locale}] with notice = \"...\"")
+
+
+def check_topic_consent(doc: Document) -> Iterator[Finding]:
+    """A topic's double opt-in names channels the topic offers."""
+    for path, topic in doc.topics:
+        offered = [channel for _, channel in strings(topic, "channels")]
+        for index, channel in strings(topic, "double_opt_in"):
+            if channel not in offered:
+                yield join(join(path, "double_opt_in"), index), (
+                    f"this topic is not offered on '{channel}'{_did_you_mean(channel, offered)}; "
+                    f"list some of: {', '.join(offered)}")
+        if text(topic, "kind") == "required" and strings(topic, "double_opt_in"):
+            yield join(path, "double_opt_in"), "a required topic is never opted in to; remove double_opt_in"
+
+
 def _file_order(path: str) -> tuple[int, int]:
     """Sort key: the section as the format lists them, then the entry index."""
     sections = list(DOCUMENT)
@@ -420,4 +553,10 @@ CHECKS: tuple[Callable[[Document], Iterable[Finding]], ...] = (
     check_switchable_topic,
     check_duplicate_interest_ids,
     check_special_categories,
+    check_topic_consent,
+    check_consent,
+    check_region_codes,
+    check_region_channels,
+    check_channel_rules,
+    check_region_text,
 )
