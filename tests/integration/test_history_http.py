@@ -3,6 +3,7 @@ and "sign out every link I was sent"; every bad link answered as the widget answ
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -140,3 +141,50 @@ def test_inside_an_embed_the_history_and_its_way_back_keep_the_embeds_options(cl
     assert '<input type="hidden" name="embed_origin" value="http://127.0.0.1:8001">' in page
     unlisted = history_of(client, token, lang="en", embed_origin="https://evil.example").text
     assert "evil.example" not in unlisted  # only an origin the center lists, as in the widget
+
+
+def test_a_long_history_pages_by_fifty_and_its_days_follow_the_embeds_zone(client, store, clock) -> None:
+    from widget_server.ledger import EventContext
+    from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
+    from widget_server.web.routes.history import HISTORY_PAGE
+
+    subscriber = store.create_subscriber(CENTER)  # no event yet
+    web = EventContext(source="web", actor="subject")
+    for n in range(HISTORY_PAGE + 3):
+        current = store.get(CENTER, subscriber).preferences
+        state = OPTED_IN if n % 2 == 0 else OPTED_OUT
+        store.save(CENTER, subscriber, Preferences(version=current.version, subscriptions={("offers", "email"): state}),
+                   base_version=current.version, context=web)
+    clock.advance(seconds=5)
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    first = history_of(client, token, lang="en", tz="Pacific/Kiritimati")
+    html = first.text
+    assert first.status_code == 200 and html.count("<tr>") == HISTORY_PAGE + 1  # the header row, and fifty
+    older = re.search(r'href="(/c/[^"]*before=(\d+)[^"]*)"', html)
+    assert older and older.group(2) == "4" and "Older changes" in html and "Newest changes" not in html
+    rest = client.get(older.group(1).replace("&amp;", "&"))
+    assert rest.status_code == 200 and rest.text.count("<tr>") == 1 + 3
+    assert "Older changes" not in rest.text and "Newest changes" in rest.text and "tz=Pacific%2FKiritimati" in rest.text
+    # 23:30 UTC on the 1st is already the 2nd in Kiritimati (UTC+14).
+    day = store.events(subscriber)[0]["occurred_at"]
+    from widget_server.i18n import format_day
+    assert format_day(day, "en", "Pacific/Kiritimati") in rest.text
+    for silly in ("0", "1", "-5"):
+        assert history_of(client, token, lang="en", before=silly).text.count("<tr>") == HISTORY_PAGE + 1
+    assert history_of(client, token, lang="en", before="many").status_code == 400
+
+
+def test_a_privacy_signal_and_a_confirmation_read_as_how_they_were_made(centers) -> None:
+    from widget_server.web import history_words
+
+    center = centers[CENTER]
+    rows = [{"occurred_at": __import__("datetime").datetime(2026, 3, 3, tzinfo=__import__("datetime").timezone.utc),
+             "source": source, "evidence": evidence, "changes": [{"path": "offers.email", "from": "a", "to": to}]}
+            for source, evidence, to in (("web", {"method": "global_privacy_control"}, "opted_out"),
+                                         ("email_link", {"method": "double_opt_in"}, "opted_in"),
+                                         ("system", {"reason": "pending_expired"}, "expired"),
+                                         ("web", None, "opted_in"))]
+    words = history_words.history_rows(history_words.OWN, center, "en", lambda s: s, rows)
+    assert [w["who"] for w in words] == ["by your browser's privacy signal (Global Privacy Control)",
+                                         "confirmed from our e-mail", "not confirmed in time", "on our website"]
+    assert words[2]["what"] == ["Offers and promotions, E-mail: expired"]

@@ -93,8 +93,9 @@ insert_interests = insert(subscriber_interests)
 events_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version)
 last_event_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version.desc()).limit(1)
 #: A subscriber's latest events, newest first (the unique index on subscriber and version serves it).
-recent_events_of = (select(events.c.version, events.c.occurred_at, events.c.source, events.c.changes)
-                    .where(events.c.subscriber_id == SID).order_by(events.c.version.desc()).limit(bindparam("n")))
+recent_events_of = (select(events.c.version, events.c.occurred_at, events.c.source, events.c.changes, events.c.evidence)
+                    .where(events.c.subscriber_id == SID, events.c.version < bindparam("before"))
+                    .order_by(events.c.version.desc()).limit(bindparam("n")))
 
 
 

@@ -278,10 +278,12 @@ class Store:
             row = connection.execute(q.last_event_of, {"sid": subscriber_id}).first()
         return dict(row._mapping) if row is not None else None
 
-    def recent_events(self, subscriber_id: str, limit: int) -> list[dict]:
-        """A subscriber's ``limit`` latest events, newest first: version, time, source, changes."""
+    def recent_events(self, subscriber_id: str, limit: int, before: int | None = None) -> list[dict]:
+        """A subscriber's ``limit`` latest events (of versions below ``before``, for the next page),
+        newest first: version, time, source, changes, evidence."""
         with self.engine.connect() as connection:
-            rows = connection.execute(q.recent_events_of, {"sid": subscriber_id, "n": limit})
+            rows = connection.execute(q.recent_events_of, {"sid": subscriber_id, "n": limit,
+                                                           "before": before if before is not None else 2**31 - 1})
             return [dict(row._mapping) for row in rows]
 
     def verify_chain(self, subscriber_id: str) -> ChainReport:

@@ -5,7 +5,9 @@ The agent console tells an agent what happened to a customer ("Offers and promot
 message (SMS): subscribed", made by "our service team"); the person's own history page tells
 the person ("You subscribed to Offers and promotions by Text message (SMS)", "by our service
 team"). Both read a change the same way (:func:`change_words`) with the form's own labels and
-differ only in their :class:`Wording`. Neither ever names who made a change: only where.
+differ only in their :class:`Wording`. Neither ever names who made a change: only where, or
+how when the evidence says more than the source ("confirmed from our e-mail", "by your
+browser's privacy signal", "not confirmed in time").
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ..centers.model import Center
 from ..errors import N_
 from ..i18n import format_day
 from ..preferences import OPTED_IN, OPTED_OUT, PENDING, UNKNOWN
+
+#: A subscription whose pending confirmation or legal basis ran out (set by the system only).
+EXPIRED = "expired"
 from .labels import CHANNEL_LABELS, FREQUENCY_LABELS
 
 Gettext = Callable[[str], str]
@@ -28,6 +33,7 @@ STATE_WORDS = {
     OPTED_OUT: N_("unsubscribed"),
     PENDING: N_("waiting for the customer's confirmation"),
     UNKNOWN: N_("never asked"),
+    EXPIRED: N_("expired"),
 }
 
 
@@ -36,7 +42,8 @@ class Wording:
     """The msgids one audience reads a change in.
 
     ``sources`` says where a change was made (by its event's source; an unknown one reads as
-    ``system``). ``subscription`` maps a state to its sentence (``%(topic)s``, ``%(channel)s``
+    ``system``); ``ways`` says it better where the event's evidence names a way (its
+    ``method``, or the ``reason`` of a system change). ``subscription`` maps a state to its sentence (``%(topic)s``, ``%(channel)s``
     and ``%(state)s``: the state in ``STATE_WORDS``); a state it does not name reads
     ``other_state``.
     """
@@ -51,6 +58,7 @@ class Wording:
     suppressed: str
     unsuppressed: str
     erased: str
+    ways: Mapping[str, str]
 
 
 _CONSOLE_SUBSCRIPTION = N_("%(topic)s, %(channel)s: %(state)s")
@@ -76,6 +84,13 @@ CONSOLE = Wording(
     suppressed=N_("Unsubscribed from everything"),
     unsuppressed=N_("No longer unsubscribed from everything"),
     erased=N_("Personal data erased"),
+    ways={
+        "double_opt_in": N_("confirmed by e-mail"),
+        "repermission": N_("renewed by e-mail"),
+        "global_privacy_control": N_("the customer's browser privacy signal (Global Privacy Control)"),
+        "pending_expired": N_("not confirmed in time"),
+        "basis_expired": N_("its validity ended"),
+    },
 )
 
 #: What the person reads on their own history page (web/routes/history.py).
@@ -95,6 +110,7 @@ OWN = Wording(
         OPTED_OUT: N_("You unsubscribed from %(topic)s: %(channel)s"),
         PENDING: N_("%(topic)s, %(channel)s: waiting for your confirmation"),
         UNKNOWN: N_("%(topic)s, %(channel)s: not chosen yet"),
+        EXPIRED: N_("%(topic)s, %(channel)s: expired"),
     },
     other_state=N_("%(topic)s, %(channel)s: %(state)s"),
     frequency=N_("How often you hear about %(topic)s: %(frequency)s"),
@@ -104,18 +120,35 @@ OWN = Wording(
     suppressed=N_("You unsubscribed from everything"),
     unsuppressed=N_("You are no longer unsubscribed from everything"),
     erased=N_("Your personal data was erased"),
+    ways={
+        "double_opt_in": N_("confirmed from our e-mail"),
+        "repermission": N_("renewed from our reminder e-mail"),
+        "global_privacy_control": N_("by your browser's privacy signal (Global Privacy Control)"),
+        "pending_expired": N_("not confirmed in time"),
+        "basis_expired": N_("when its validity ended"),
+    },
 )
 
 
 def history_rows(wording: Wording, center: Center, locale: str, _: Gettext,
-                 rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each recorded event (``Store.recent_events``' rows) as ``date``, ``who`` (where it was
-    made, in words) and ``what`` (each change, in words)."""
+                 rows: Sequence[Mapping[str, Any]], tz: str | None = None) -> list[dict[str, Any]]:
+    """Each recorded event (``Store.recent_events``' rows) as ``date`` (the day in ``tz``, the
+    embed's zone, else UTC), ``who`` (where or how it was made, in words) and ``what`` (each
+    change, in words)."""
     return [{
-        "date": format_day(row["occurred_at"], locale),
-        "who": _(wording.sources.get(row["source"], wording.sources["system"])),
+        "date": format_day(row["occurred_at"], locale, tz),
+        "who": _(where(wording, row)),
         "what": [change_words(wording, center, locale, _, change) for change in row["changes"] or []],
     } for row in rows]
+
+
+def where(wording: Wording, row: Mapping[str, Any]) -> str:
+    """The msgid of where (or how) an event was made: its evidence's way, else its source."""
+    evidence = row.get("evidence") or {}
+    way = (evidence.get("method") or evidence.get("reason")) if isinstance(evidence, Mapping) else None
+    if isinstance(way, str) and way in wording.ways:
+        return wording.ways[way]
+    return wording.sources.get(row["source"], wording.sources["system"])
 
 
 def change_words(wording: Wording, center: Center, locale: str, _: Gettext, change: Mapping[str, Any]) -> str:

@@ -55,14 +55,26 @@ class HistoryController(Controller):
         translator: NamedDependency[Translator],
         t: FromQuery[str | None] = None,
         lang: FromQuery[str | None] = None,
+        before: FromQuery[int | None] = None,
     ) -> Template:
-        """Their latest changes in words, newest first, with the download and the sign-out."""
+        """Their latest changes in words, newest first, :data:`HISTORY_PAGE` at a time (``before``:
+        the changes older than that version, from the "older changes" link), with the download and
+        the sign-out."""
         subscriber, claims = await load_subscriber(store, signer, center, t)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, lang)
         _ = translator.get(locale).gettext
-        rows = await store.run_sync(store.recent_events, subscriber.id, HISTORY_PAGE)
-        context = history_context(request, center, locale, t or "", read_options(center, request.query_params.get))
-        context["history"] = history_words.history_rows(history_words.OWN, center, locale, _, rows)
+        if before is not None and before < 2:  # nothing is older than the first change: the newest then
+            before = None
+        rows = await store.run_sync(store.recent_events, subscriber.id, HISTORY_PAGE + 1, before)
+        options = read_options(center, request.query_params.get)
+        context = history_context(request, center, locale, t or "", options)
+        shown = rows[:HISTORY_PAGE]
+        context["history"] = history_words.history_rows(history_words.OWN, center, locale, _, shown, options.get("tz"))
+        if len(rows) > HISTORY_PAGE:
+            older = urlencode({"t": t or "", "lang": locale, **options, "before": shown[-1]["version"]})
+            context["older_url"] = f"/c/{center.id}/history?{older}#history-title"
+        if before is not None:
+            context["newest_url"] = f"/c/{center.id}/history?{urlencode({'t': t or '', 'lang': locale, **options})}"
         return Template("pages/history.html", context=context, headers={"Vary": "Accept-Language"})
 
     @get("/data", media_type=MediaType.JSON, responses=pages(401, 403))

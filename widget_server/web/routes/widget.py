@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +28,7 @@ from ...errors import N_, BadForm, LinkInvalid
 from ...i18n import Translator, format_day
 from ...ledger import EventContext
 from ...preferences import Preferences
+from ...privacy_signals import GPC_EVIDENCE, gpc_sent, honour_gpc, sharing_topics
 from ...store.store import Store, Subscriber, VersionConflict
 from ...tokens import check_not_revoked, read_link
 from ..dependencies import AppState, Clock, Origins
@@ -49,6 +50,8 @@ class Visit:
     token: str
     locale: str
     options: dict[str, str] = field(default_factory=dict)  # see embedding.read_options
+    #: The browser sends Global Privacy Control and the center has topics it applies to.
+    gpc: bool = False
 
     @property
     def shown_topics(self) -> tuple[str, ...]:
@@ -101,8 +104,25 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
         options=visit.options,
         embed_origin=visit.options.get("embed_origin"),
         message=message,
+        gpc_topics=sharing_topics(center) if visit.gpc else (),
     )
     return context
+
+
+async def honour_privacy_signal(request: Request, center: Center, subscriber: Subscriber, claims: TokenClaims,
+                                locale: str, changes: Changes) -> tuple[Subscriber, bool]:
+    """Opt the visitor out of the sharing topics when their browser sends Global Privacy
+    Control (``privacy_signals``): recorded as their own choice, the signal as its evidence.
+    Returns the subscriber as it now is, and whether anything was recorded."""
+    if honour_gpc(center, subscriber.preferences) is subscriber.preferences:
+        return subscriber, False
+    context = EventContext(
+        source="web", actor="subject", locale=locale, notice_version=center.notice_version,
+        evidence={**GPC_EVIDENCE, "scope": claims.scope, "link_issued_at": claims.issued_at},
+        context=client_context(request),
+    )
+    result = await changes.apply(center.id, subscriber, lambda prefs: honour_gpc(center, prefs), context)
+    return replace(subscriber, preferences=result.preferences), result.outcome == "saved"
 
 
 def unsaved_choices(visit: Visit, stored: Preferences, request: Request, now: datetime) -> tuple[Preferences, str]:
@@ -134,6 +154,7 @@ class WidgetController(Controller):
         signer: NamedDependency[TokenSigner],
         translator: NamedDependency[Translator],
         clock: NamedDependency[Clock],
+        changes: NamedDependency[Changes],
         t: FromQuery[str | None] = None,
         lang: FromQuery[str | None] = None,
         saved: FromQuery[bool] = False,
@@ -150,7 +171,13 @@ class WidgetController(Controller):
         locale = request.state.locale = visitor_locale(request, center, claims.locale, switch_to or lang)
         _ = translator.get(locale).gettext
         message = Message("success", _("Your choices are saved.")) if saved else None
-        visit = Visit(center, t or "", locale, read_options(center, request.query_params.get))
+        gpc = gpc_sent(request.headers) and bool(sharing_topics(center))
+        if gpc:
+            subscriber, opted_out = await honour_privacy_signal(request, center, subscriber, claims, locale, changes)
+            if opted_out:
+                message = Message("success", _("Your browser asks websites not to sell or share your data (Global "
+                                               "Privacy Control). We have switched off what involves sharing it."))
+        visit = Visit(center, t or "", locale, read_options(center, request.query_params.get), gpc)
         prefs, pause_choice = subscriber.preferences, "keep"
         if switch_to:
             prefs, pause_choice = unsaved_choices(visit, prefs, request, clock())
@@ -179,13 +206,16 @@ class WidgetController(Controller):
         request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(store, signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
-        visit = Visit(center, token or "", locale, read_options(center, form.get))
+        gpc = gpc_sent(request.headers) and bool(sharing_topics(center))
+        visit = Visit(center, token or "", locale, read_options(center, form.get), gpc)
         _ = translator.get(locale).gettext
         is_htmx = bool(request.htmx)
         current = subscriber.preferences
         now = clock()
         base_version = read_version(fields)
         desired = desired_preferences(center, current, fields, now, visit.shown_topics)
+        if gpc:  # while the browser sends the signal, the sharing topics stay off
+            desired = honour_gpc(center, desired)
         if form.get("notice") != center.notice_version:
             return self._respond(request, visit, current, is_htmx, status=409, message=Message(
                 "warning", _("Please review your choices and save again."),
@@ -193,7 +223,8 @@ class WidgetController(Controller):
             ))
         context = EventContext(
             source="web", actor="subject", locale=locale, notice_version=center.notice_version,
-            evidence={"method": "signed_link", "scope": claims.scope, "link_issued_at": claims.issued_at},
+            evidence={"method": "signed_link", "scope": claims.scope, "link_issued_at": claims.issued_at,
+                      **({"signal": GPC_EVIDENCE["signal"]} if gpc else {})},
             context=client_context(request),
         )
         try:
