@@ -6,6 +6,7 @@ on a laptop with no mail server: open the newest file in ``var/mail``.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import secrets
 from email.message import EmailMessage
@@ -25,13 +26,21 @@ class Mailer(Protocol):
 
 
 class SMTPMailer:
+    """One connection per mail, as the outbox worker sends them: plain, STARTTLS or TLS from the
+    start (the certificate checked either way), with a login when a user name is set."""
+
     def __init__(self, settings: Settings) -> None:
+        if settings.smtp_tls and settings.smtp_starttls:
+            raise ValueError("SMTP_TLS (TLS from the start, port 465) and SMTP_STARTTLS (an upgrade, port 587) "
+                             "exclude each other: set one")
         self.settings = settings
 
     async def send(self, message: EmailMessage) -> None:
         s = self.settings
         await aiosmtplib.send(
-            message, hostname=s.smtp_host, port=s.smtp_port, start_tls=s.smtp_starttls,
+            message, hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
+            # A bool, never None: with None aiosmtplib upgrades whenever the server offers STARTTLS.
+            start_tls=s.smtp_starttls if not s.smtp_tls else False,
             username=s.smtp_username or None, password=s.smtp_password or None, timeout=30,
         )
 
@@ -54,12 +63,19 @@ def make_mailer(settings: Settings) -> Mailer:
     return SMTPMailer(settings) if settings.smtp_host else FolderMailer(settings.mail_dir)
 
 
+#: RFC 5322's line limit, not the 78 characters it recommends: a ``List-Unsubscribe`` URL has no
+#: space to fold at, and the default policy would turn it into encoded words no client reads.
+POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def build_message(sender: str, recipient: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
-    message = EmailMessage()
+    """A mail with a text part and, when given, an HTML alternative (clients show the last they can)."""
+    message = EmailMessage(policy=POLICY)
     message["From"] = sender
     message["To"] = recipient
     message["Subject"] = subject
-    message.set_content(text)
+    # Quoted-printable: 7-bit safe through any relay, and still readable in a .eml file.
+    message.set_content(text, cte="quoted-printable")
     if html:
-        message.add_alternative(html, subtype="html")
+        message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message

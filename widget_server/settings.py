@@ -44,11 +44,20 @@ class Settings:
         "(default: derived from the oldest signing secret).",
         secret=True,
     )
+    chain_keys: tuple[str, ...] = _setting(
+        (),
+        "Secrets the consent-event chain is keyed under (HMAC), comma-separated, newest first: the first keys "
+        "new events, all verify; keep every one ever used (default: derived from the lookup key).",
+        secret=True,
+    )
     smtp_host: str = _setting("", "SMTP server for outgoing mail; empty writes mail to `MAIL_DIR`.")
     smtp_port: int = _setting(25, "SMTP port.")
     smtp_username: str = _setting("", "SMTP user name, if the server needs one.")
     smtp_password: str = _setting("", "SMTP password.", secret=True)
-    smtp_starttls: bool = _setting(False, "Upgrade the SMTP connection with STARTTLS.")
+    smtp_starttls: bool = _setting(False, "Upgrade the SMTP connection with STARTTLS (submission, usually port 587).")
+    smtp_tls: bool = _setting(
+        False, "Connect to the SMTP server over TLS from the start (SMTPS, usually port 465); not with `SMTP_STARTTLS`."
+    )
     mail_from: str = _setting("preferences@localhost", "Sender address of outgoing mail.")
     mail_dir: str = _setting("var/mail", "Folder where mail is written when no SMTP server is set.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")

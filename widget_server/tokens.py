@@ -20,6 +20,9 @@ from .settings import Settings
 
 #: Scopes that open the preference widget: footer links, and "send me a new link".
 WIDGET_SCOPES = ("manage", "login")
+#: The ``confirm`` scope's signature lifetime on the server: an outer bound only, since each
+#: confirmation link carries its own end (``confirm_links.py``: a pending's expiry, a basis' end).
+CONFIRM_MAX_AGE = 400 * 86400
 
 
 def make_signer(settings: Settings, clock=None) -> TokenSigner:  # noqa: ANN001
@@ -27,7 +30,8 @@ def make_signer(settings: Settings, clock=None) -> TokenSigner:  # noqa: ANN001
         raise ValueError(
             "no link-signing secret: set WIDGET_SECRET_KEYS (comma-separated, newest first)"
         )
-    return TokenSigner(settings.secret_keys, **({"clock": clock} if clock else {}))
+    return TokenSigner(settings.secret_keys, lifetimes={"confirm": CONFIRM_MAX_AGE},
+                       **({"clock": clock} if clock else {}))
 
 
 def lookup_key(settings: Settings) -> bytes:

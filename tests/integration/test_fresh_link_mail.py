@@ -49,7 +49,7 @@ def mail_server(app_factory, inbox):
 
 
 def link_in(message: email.message.Message) -> str:
-    body = message.get_content()
+    body = message.get_body(("plain",)).get_content()
     return re.search(r"(http://\S+/preferences\?t=\S+)", body).group(1)
 
 

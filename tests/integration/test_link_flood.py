@@ -192,7 +192,7 @@ def test_a_queued_mail_goes_out_within_a_second_and_its_row_keeps_no_address(ser
     wait_for(lambda: smtp.messages, timeout=1.0)
     assert time.monotonic() - committed < 1.0
     [message] = smtp.messages
-    link = re.search(r"(http://\S+/preferences\?t=\S+)", message.get_content()).group(1)
+    link = re.search(r"(http://\S+/preferences\?t=\S+)", message.get_body(("plain",)).get_content()).group(1)
     claims = server.app.state.signer.read(link.split("t=")[1], "login", center=CENTER)
     assert claims.subscriber == subscriber and claims.locale == "fr"
     assert httpx.get(link).status_code == 200

@@ -26,7 +26,11 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 from .tables import contact_points, mail_outbox, subscribers
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-FRESH_LINK = "fresh_link"
+#: The kinds of mail: a new ``login`` link; a double opt-in's confirmation (queued with the
+#: write that made a subscription pending, or resent); a re-permission reminder before a basis
+#: ends (queued by the lifecycle worker); an erasure's confirmation (asked on the history page).
+FRESH_LINK, CONFIRM, REPERMISSION, ERASURE = "fresh_link", "confirm", "repermission", "erasure"
+KINDS = (FRESH_LINK, CONFIRM, REPERMISSION, ERASURE)
 M = mail_outbox
 
 
@@ -72,12 +76,22 @@ def queue_within_limits(connection: Connection, mail: Mail, limits: Limits, now:
     refused = [w for w in waits if w is not None]
     if refused:
         return max(refused)
-    connection.execute(insert(M).values(
+    queue(connection, mail, now)
+    return None
+
+
+def queue(connection: Connection, mail: Mail, now: datetime) -> int:
+    """Queue ``mail`` with no limit read: for mails the product owes by itself (a confirmation in
+    the transaction of the write that made a subscription pending, a re-permission reminder), which
+    no visitor can repeat at will. The row still counts toward its address's limit. Its id."""
+    inserted = connection.execute(insert(M).values(
         center=mail.center, kind=mail.kind, address_hash=mail.address_hash, client_hash=mail.client_hash,
         locale=mail.locale, subscriber_id=mail.subscriber_id, status=PENDING, attempts=0, next_attempt_at=now,
         created_at=now,
     ))
-    return None
+    key = inserted.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has its key
+    return int(key[0])
 
 
 def _wait(connection: Connection, key: ColumnElement[bool], center: str, since: datetime, limits: Limits, limit: int,

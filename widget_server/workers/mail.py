@@ -22,23 +22,24 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Callable, Mapping
-from urllib.parse import urlencode
 
 import anyio
 from preference_sdk import TokenSigner
+from sqlalchemy import Connection, select
 
 from ..centers.model import Center
 from ..errors import LinkLimitReached
 from ..i18n import Translator
-from ..mailer import Mailer, build_message
+from ..mailer import Mailer
 from ..settings import Settings
 from ..store import mail_outbox as outbox
-from ..store.mail_outbox import FRESH_LINK, Limits, Mail
+from ..store import confirmations
+from ..store.mail_outbox import CONFIRM, FRESH_LINK, REPERMISSION, Limits, Mail
 from ..store.store import Store
+from ..store.tables import repermission_reminders, subscriptions
+from .mail_compose import About, Claimed, MailComposer, wait_until
 from .outbox_pass import one_pass, retry_delay
 
 if TYPE_CHECKING:
@@ -112,40 +113,28 @@ class MailQueue:
         if retry_after is not None:
             raise LinkLimitReached(retry_after=retry_after)
 
+    async def for_subscriber(self, kind: str, center: str, locale: str, client: str | None,
+                             subscriber_id: str) -> None:
+        """Queue a ``kind`` mail to a subscriber (a confirmation resent, an erasure to confirm),
+        within the same limits as a new link: counted as their address, else as themself.
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    lease: datetime
-    attempts: int  # before this one
-    center: str
-    kind: str
-    locale: str | None
-    recipient: tuple[str, str] | None  # (subscriber id, address); None: nobody, nothing to send
+        The same statements whether or not they have an address: the worker finds none and
+        sends nothing, and the visitor's answer does not say which. Raises
+        :class:`LinkLimitReached` over a limit; call :attr:`wake` once answered.
+        """
+        now = self.clock()
+        client_hash = self.store.lookup_hash(center, "client", client_key(client))
 
+        def transaction() -> int | None:
+            with self.store.writing() as connection:
+                address_hash = (outbox.address_hash_of(connection, subscriber_id)
+                                or self.store.lookup_hash(center, "subscriber", subscriber_id))
+                mail = Mail(center, kind, address_hash, client_hash, locale, subscriber_id)
+                return outbox.queue_within_limits(connection, mail, self.limits, now)
 
-class MailComposer:
-    """A row's mail, rendered when it is sent: a fresh ``login`` link in the row's language."""
-
-    def __init__(self, settings: Settings, centers: Mapping[str, Center], signer: TokenSigner,
-                 translator: Translator, jinja: Environment) -> None:
-        self.settings, self.centers, self.signer = settings, centers, signer
-        self.translator, self.jinja = translator, jinja
-
-    def compose(self, mail: Claimed) -> EmailMessage | None:
-        """The message to send, or None when there is none to send (nobody, or a center gone)."""
-        center = self.centers.get(mail.center)
-        if mail.recipient is None or center is None or mail.kind != FRESH_LINK:
-            return None
-        subscriber_id, address = mail.recipient
-        locale = mail.locale or center.default_locale
-        token = self.signer.mint("login", center.id, subscriber_id, l=locale)
-        link = f"{self.settings.base_url}/c/{center.id}/preferences?{urlencode({'t': token})}"
-        translations = self.translator.get(locale)
-        context = {"translations": translations, "center": center, "link": link, "locale": locale}
-        subject = translations.gettext("Your link to manage your preferences")
-        text = self.jinja.get_template("emails/fresh_link.txt").render(context)
-        return build_message(self.settings.mail_from, address, f"{center.name}: {subject}", text)
+        retry_after = await anyio.to_thread.run_sync(transaction)
+        if retry_after is not None:
+            raise LinkLimitReached(retry_after=retry_after)
 
 
 class MailWorker:
@@ -167,7 +156,7 @@ class MailWorker:
         """The worker ``settings`` describe (``options`` override its keyword arguments)."""
         arguments: dict[str, Any] = {"first_retry": timedelta(milliseconds=settings.mail_first_retry_ms),
                                      "window": limits_of(settings).window, **options}
-        composer = MailComposer(settings, centers, signer, translator, jinja)
+        composer = MailComposer(settings, centers, signer, translator, jinja, clock)
         return cls(store, clock, mailer, composer, **arguments)
 
     @classmethod
@@ -223,9 +212,28 @@ class MailWorker:
                 if taken is None:
                     continue
                 whom = outbox.recipient(connection, taken["center"], taken["address_hash"], taken["subscriber_id"])
+                about = self._about(connection, taken, whom[0]) if whom else ()
                 claimed.append(Claimed(taken["id"], taken["lease"], taken["attempts"], taken["center"],
-                                       taken["kind"], taken["locale"], whom))
+                                       taken["kind"], taken["locale"], whom, about))
         return claimed
+
+    def _about(self, connection: Connection, row: Mapping[str, Any], subscriber_id: str) -> tuple[About, ...]:
+        """What a confirmation or a reminder is about, as the store holds it now: a subscription
+        confirmed or changed since the mail was queued is no longer asked about."""
+        if row["kind"] == CONFIRM:
+            center = self.composer.centers.get(row["center"])
+            days = center.consent.pending_days if center else 0
+            return tuple(wait_until(About(p.topic, p.channel, p.until), days, p.since)
+                         for p in confirmations.pending_on_email(connection, subscriber_id))
+        if row["kind"] == REPERMISSION:
+            r, s = repermission_reminders.c, subscriptions.c
+            found = connection.execute(
+                select(r.topic, r.channel, r.until).join(subscriptions, (s.subscriber_id == r.subscriber_id)
+                                                         & (s.topic == r.topic) & (s.channel == r.channel))
+                .where(r.mail_id == row["id"], s.state == "opted_in", s.until == r.until)
+            ).first()
+            return (About(found[0], found[1], found[2]),) if found else ()
+        return ()
 
     async def _send(self, mail: Claimed) -> str | None:
         """None when sent or when there is nothing to send; else why not (short: no address in it)."""

@@ -1,0 +1,161 @@
+"""Each kind of mail, rendered when it is sent: its link minted then, in the person's language.
+
+Every mail has a text part and an HTML part (``templates/emails/<kind>.txt`` and
+``.html``, the HTML one with the language's ``lang`` and ``dir`` and a real link styled as
+a button, the address written out below it for a client that shows no button). A link is
+minted at send time, never stored: ``fresh_link`` a ``login`` link (an hour); ``confirm``
+a double opt-in's link (``confirm_links``, purpose ``opt_in``, working until the earliest
+pending subscription expires); ``repermission`` a "keep me subscribed" (purpose
+``renew``, until the basis ends); ``erasure`` the confirmation of an erasure asked for on
+the history page (purpose ``erase``, a day).
+
+The marketing-adjacent ones (``confirm``, ``repermission``) carry ``List-Unsubscribe``
+and ``List-Unsubscribe-Post`` (RFC 2369, RFC 8058), made by the SDK's ``LinkMinter`` like
+any host's footer: a mailbox provider's "unsubscribe" button then works on them too. The
+one-click URL needs an ``https`` base URL (or a loopback one); without it the headers are
+left out, and said once in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+from urllib.parse import urlencode
+
+from preference_sdk import LinkMinter, TokenSigner
+
+from .. import confirm_links
+from ..centers.model import Center
+from ..i18n import Translator, format_day, text_direction
+from ..mailer import build_message
+from ..settings import Settings
+from ..store.mail_outbox import CONFIRM, ERASURE, FRESH_LINK, REPERMISSION
+from ..web.labels import CHANNEL_LABELS
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+log = logging.getLogger("widget_server.workers.mail")
+
+#: Each kind's subject (a msgid; the center's name goes before it).
+SUBJECTS = {
+    FRESH_LINK: "Your link to manage your preferences",
+    CONFIRM: "Please confirm your subscription",
+    REPERMISSION: "Do you want to keep hearing from us?",
+    ERASURE: "Confirm that we should erase your data",
+}
+#: The kinds a mailbox provider's unsubscribe button should work on.
+MARKETING_ADJACENT = frozenset({CONFIRM, REPERMISSION})
+
+
+@dataclass(frozen=True)
+class About:
+    """One subscription a mail is about, and when its wait or its basis ends."""
+
+    topic: str
+    channel: str
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    lease: datetime
+    attempts: int  # before this one
+    center: str
+    kind: str
+    locale: str | None
+    recipient: tuple[str, str] | None  # (subscriber id, address); None: nobody, nothing to send
+    about: tuple[About, ...] = ()  # confirm: what is pending; repermission: what ends
+
+
+class MailComposer:
+    """A row's mail, rendered when it is sent (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, centers: Mapping[str, Center], signer: TokenSigner,
+                 translator: Translator, jinja: Environment,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.settings, self.centers, self.signer = settings, centers, signer
+        self.translator, self.jinja, self.clock = translator, jinja, clock
+        self._minter: LinkMinter | None = None
+        try:
+            minter = LinkMinter(settings.base_url, settings.secret_keys, clock=lambda: self.clock().timestamp())
+            minter.list_unsubscribe_headers("probe", "sub_probe")
+            self._minter = minter
+        except ValueError as why:
+            log.warning("mails go without List-Unsubscribe headers: %s", why)
+
+    def compose(self, mail: Claimed) -> EmailMessage | None:
+        """The message to send, or None when there is none to send (nobody, a center gone,
+        nothing pending or ending any more)."""
+        center = self.centers.get(mail.center)
+        if mail.recipient is None or center is None or mail.kind not in SUBJECTS:
+            return None
+        subscriber_id, address = mail.recipient
+        locale = mail.locale if mail.locale in center.locales else center.default_locale
+        made = self._link(center, mail, subscriber_id, locale)
+        if made is None:
+            return None
+        link, extra = made
+        translations = self.translator.get(locale)
+        subject = f"{center.name}: {translations.gettext(SUBJECTS[mail.kind])}"
+        context = {"translations": translations, "center": center, "link": link, "locale": locale,
+                   "dir": text_direction(locale), "subject": subject, **extra}
+        text = self.jinja.get_template(f"emails/{mail.kind}.txt").render(context)
+        html = self.jinja.get_template(f"emails/{mail.kind}.html").render(context)
+        message = build_message(self.settings.mail_from, address, subject, text, html)
+        message["Content-Language"] = locale.replace("_", "-")
+        if mail.kind in MARKETING_ADJACENT and self._minter is not None:
+            topic = mail.about[0].topic if mail.kind == REPERMISSION else None
+            headers = self._minter.list_unsubscribe_headers(center.id, subscriber_id, topic=topic, locale=locale)
+            for name, value in headers.items():
+                message[name] = value
+        return message
+
+    def _link(self, center: Center, mail: Claimed, subscriber_id: str,
+              locale: str) -> tuple[str, dict[str, Any]] | None:
+        """The mail's link and what its template shows besides; None when it has nothing to ask."""
+        base = f"{self.settings.base_url}/c/{center.id}"
+        if mail.kind == FRESH_LINK:
+            token = self.signer.mint("login", center.id, subscriber_id, l=locale)
+            return f"{base}/preferences?{urlencode({'t': token})}", {}
+        now = self.clock()
+        if mail.kind == ERASURE:
+            token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.ERASE,
+                                          now + confirm_links.ERASE_LIFETIME, locale=locale)
+            return f"{base}/confirm?{urlencode({'t': token})}", {}
+        ends = [a.until for a in mail.about if a.until is not None and a.until > now]
+        if not mail.about or len(ends) != len(mail.about):  # nothing left, or a wait already over
+            return None
+        until = min(ends)
+        shown = {"items": self._items(center, mail.about, locale), "until": format_day(until, locale)}
+        if mail.kind == CONFIRM:
+            token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.OPT_IN, until,
+                                          locale=locale)
+        else:
+            about = mail.about[0]
+            token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.RENEW, until,
+                                          locale=locale, topic=about.topic, channel=about.channel)
+        return f"{base}/confirm?{urlencode({'t': token})}", shown
+
+    def _items(self, center: Center, about: tuple[About, ...], locale: str) -> list[str]:
+        """"Offers: E-mail", in the mail's language, for each subscription it is about."""
+        gettext = self.translator.get(locale).gettext
+        items = []
+        for each in about:
+            topic = center.topic(each.topic)
+            label = center.text(topic.label, locale) if topic else each.topic
+            channel = CHANNEL_LABELS.get(each.channel)
+            items.append(f"{label}: {gettext(channel)}" if channel else label)
+        return items
+
+
+def wait_until(about: About, pending_days: int, since: datetime) -> About:
+    """A pending subscription stored without its end (written before ends were kept): its
+    center's ``pending_days`` after it was asked."""
+    if about.until is not None:
+        return about
+    return About(about.topic, about.channel, since + timedelta(days=pending_days))
