@@ -41,6 +41,7 @@ from .web.rendering import make_environment
 from .web.routes.agent import AgentController
 from .web.routes.api import SECURITY_COMPONENTS, SHAPE_SCHEMAS, api_router
 from .web.routes.common import single_query_fields
+from .web.routes.confirm import ConfirmController
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
 from .web.routes.history import HistoryController
@@ -53,6 +54,7 @@ from .web.security import security_headers
 from .webhook_addresses import Resolver
 from .webhook_addresses import resolve as system_resolver
 from .workers.delivery import DeliveryWorker
+from .workers.lifecycle import LifecycleWorker
 from .workers.mail import MailQueue, MailWorker, limits_of
 
 MAX_BODY = 64 * 1024  # a preference form is a few hundred bytes
@@ -68,7 +70,7 @@ def own_origins_for(settings: Settings) -> Callable[[Request], tuple[str, ...]]:
     return own_origins
 
 
-def workers_lifespan(*workers: DeliveryWorker | MailWorker | None):  # noqa: ANN201
+def workers_lifespan(*workers: DeliveryWorker | MailWorker | LifecycleWorker | None):  # noqa: ANN201
     """Run the webhook and mail workers for as long as the app runs (those this process runs)."""
 
     @asynccontextmanager
@@ -130,18 +132,23 @@ def create_app(
         translator=translator,
         jinja=jinja,
         own_origins=own_origins_for(settings),
-        # The one write path: every surface writes through it, and it wakes the worker.
-        changes=Changes(store, worker.due.set if worker else _no_worker),
+        # The one write path: every surface writes through it, and it wakes the workers (a write
+        # that made a subscription pending has queued its confirmation mail in its transaction).
+        changes=Changes(store, _waking(worker, mail_worker)),
         # "Send me a new link": the limits and the mail outbox; the wake comes after the answer.
         mail_queue=MailQueue(store, clock, limits_of(settings), mail_worker.due.set if mail_worker else _no_worker),
         resolve=resolve,
     )
+    lifecycle = None
+    if settings.run_lifecycle:  # expiries through the one write path; reminders wake the mail worker
+        lifecycle = LifecycleWorker(store, clock, state.changes, centers, poll_interval=settings.lifecycle_poll_seconds,
+                                    wake_mail=mail_worker.due.set if mail_worker else _no_worker)
     return Litestar(
         route_handlers=[
             # The visitor's pages of one center: `center` is the one the path names, or a 404.
             Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES, guards=[single_query_fields],
                    route_handlers=[WidgetController, HistoryController, FreshLinkController, UnsubscribeController,
-                                   center_theme, KioskController, AgentController]),
+                                   ConfirmController, center_theme, KioskController, AgentController]),
             embed_script,
             healthz,
             readyz,
@@ -163,12 +170,27 @@ def create_app(
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(title="widget-server", version=__version__, path="/schema",
                                      components=[SECURITY_COMPONENTS]),
-        lifespan=[workers_lifespan(worker, mail_worker)],
+        lifespan=[workers_lifespan(worker, mail_worker, lifecycle)],
         # The whole first load of an embed (page, CSS, htmx, scripts) fits in 25 KB this way.
         compression_config=CompressionConfig(backend="gzip", minimum_size=512, gzip_compress_level=6),
         debug=False,
         logging_config=None,
     )
+
+
+def _waking(*workers: DeliveryWorker | MailWorker | None) -> Callable[[], None]:
+    """One wake-up for the workers this process runs (none: :func:`_no_worker`)."""
+    events = [worker.due for worker in workers if worker is not None]
+    if not events:
+        return _no_worker
+    if len(events) == 1:
+        return events[0].set
+
+    def wake() -> None:
+        for event in events:
+            event.set()
+
+    return wake
 
 
 def _no_worker() -> None:

@@ -85,6 +85,14 @@ class Settings:
     )
     link_limit_window_minutes: int = _setting(60, "The window of the two new-link limits, in minutes.")
     send_mail: bool = _setting(True, "Run the mail worker in this process (sends the mail outbox: new links).")
+    run_lifecycle: bool = _setting(
+        True, "Run the lifecycle worker in this process: records pending confirmations and legal bases whose time "
+        "has passed as expired, and queues re-permission reminders (safe in several processes at once)."
+    )
+    lifecycle_poll_seconds: int = _setting(
+        60, "How often the lifecycle worker looks for subscriptions whose time has passed (an expiry is recorded "
+        "within this long of its time)."
+    )
     mail_first_retry_ms: int = _setting(
         5000, "Wait before the first retry of a mail the SMTP server did not take; each further retry waits "
         "twice as long, eight attempts in all."

@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import StorageUnavailable
 from ..ledger import ChainReport, Change, EventContext, verify_chain
 from ..preferences import Preferences, diff
-from . import chain, contacts, feed, migrate, writes
+from . import chain, confirmations, contacts, feed, migrate, writes
 from . import queries as q
 from .engine import WRITE, outcome_unknown, storage_fault
 from .tables import (
@@ -453,6 +453,9 @@ class Store:
             raise VersionConflict(latest.preferences)
         event_id = chain.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
         writes.write_preferences(connection, subscriber_id, current, desired, now, event_id)
+        # A double opt-in's mail, in this transaction: it exists if and only if the write does.
+        confirmations.queue_confirmation(connection, self._lookup_key, center, subscriber_id, changes,
+                                         context.locale, now)
         return SaveResult("saved", replace(desired, version=version), tuple(changes), event_id)
 
     # -- contact points (see .contacts) -----------------------------------------------

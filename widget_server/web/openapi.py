@@ -146,6 +146,7 @@ _PAGE_WHY = {
     403: "The link is not valid for this page, or the form was posted from another site",
     404: "No such center",
     409: "Changed meanwhile (another tab, a newer notice): the form again, to review",
+    410: "A confirmation link used already: it works once",
     413: "The form is over 64 KB",
     422: "A choice the center does not offer, or a link about messages that cannot be switched off",
     429: "Too many requests (Retry-After)",

@@ -258,6 +258,25 @@ class ConfirmController(Controller):
         return _page(request, center, opened.locale, "pages/confirm_done.html", purpose=opened.link.purpose,
                      result=result, manage_url=manage)
 
+    @get("/resend", media_type=MediaType.HTML, responses=pages(401, 403))
+    async def ask_resend(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        signer: NamedDependency[TokenSigner],
+        t: FromQuery[str | None] = None,
+        lang: FromQuery[str | None] = None,
+    ) -> Template:
+        """The widget's "send me the confirmation e-mail again": a page whose button posts (a
+        link opened by a scanner sends nothing)."""
+        subscriber_id, token_locale = _resend_for(signer, center, t)
+        if subscriber_id is None:
+            raise LinkInvalid(center=center)
+        locale = request.state.locale = visitor_locale(request, center, token_locale, lang)
+        back = f"/c/{center.id}/preferences?{urlencode({'t': t or '', 'lang': locale})}"
+        return _page(request, center, locale, "pages/confirm_resend.html", token=t or "", back_url=back,
+                     resend_action=f"/c/{center.id}/confirm/resend")
+
     @post("/resend", media_type=MediaType.HTML, status_code=200, responses=pages(403, 413, 429, 503),
           operation_class=documented(body=RESEND_FORM))
     async def resend(

@@ -36,6 +36,7 @@ from ..embedding import THEME_OPTIONS, read_options, shown_topics
 from ..form_wording import choices_context
 from ..forms import desired_preferences, read_submission, read_version
 from ..openapi import documented, pages
+from ..pending_notice import pending_notice
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -105,6 +106,7 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
         embed_origin=visit.options.get("embed_origin"),
         message=message,
         gpc_topics=sharing_topics(center) if visit.gpc else (),
+        pending=pending_notice(request, center, locale, token, prefs, visit.options, state.clock()),
     )
     return context
 
