@@ -44,7 +44,7 @@ from .web.routes.common import single_query_fields
 from .web.routes.confirm import ConfirmController
 from .web.routes.embed import embed_script
 from .web.routes.health import healthz, readyz
-from .web.routes.history import HistoryController
+from .web.routes.history import ErasureRequest, HistoryController
 from .web.routes.kiosk import KioskController
 from .web.routes.links import FreshLinkController
 from .web.routes.theme import center_theme
@@ -147,8 +147,9 @@ def create_app(
         route_handlers=[
             # The visitor's pages of one center: `center` is the one the path names, or a 404.
             Router("/c/{center_id:str}", dependencies=CENTER_DEPENDENCIES, guards=[single_query_fields],
-                   route_handlers=[WidgetController, HistoryController, FreshLinkController, UnsubscribeController,
-                                   ConfirmController, center_theme, KioskController, AgentController]),
+                   route_handlers=[WidgetController, HistoryController, ErasureRequest, FreshLinkController,
+                                   UnsubscribeController, ConfirmController, center_theme, KioskController,
+                                   AgentController]),
             embed_script,
             healthz,
             readyz,

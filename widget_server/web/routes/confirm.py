@@ -127,9 +127,11 @@ def _opened(request: Request, store: Store, signer: TokenSigner, center: Center,
             "Confirmation links work for a limited time. We can send you a new one.") if can_resend else N_(
             "Confirmation links work for a limited time."), resend=can_resend) from None
     subscriber = store.get(center.id, link.subscriber)
-    if subscriber is None or subscriber.erased_at is not None:
-        raise LinkInvalid(center=center)
     locale = request.state.locale = visitor_locale(request, center, link.locale, lang)
+    if subscriber is not None and subscriber.erased_at is not None and link.purpose == ERASE:
+        raise ConfirmProblem(410, N_("This link has already been used"), N_("Your data was erased."))
+    if subscriber is None or subscriber.erased_at is not None:  # an erased record opens to no one
+        raise LinkInvalid(center=center)
     if confirm_links.outdated(link, subscriber.valid_after):
         raise ConfirmProblem(401, N_("This link has expired"), N_(
             "You signed out every link we sent you, this one too. We can send you a new one.")

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromQuery
@@ -22,7 +23,9 @@ from ...centers.model import Center
 from ...errors import NotFound
 from ...i18n import Translator
 from ...store import gdpr
+from ...store.mail_outbox import ERASURE
 from ...store.store import Store
+from ...workers.mail import MailQueue
 from .. import history_words
 from ..dependencies import Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options
@@ -75,6 +78,8 @@ class HistoryController(Controller):
             context["older_url"] = f"/c/{center.id}/history?{older}#history-title"
         if before is not None:
             context["newest_url"] = f"/c/{center.id}/history?{urlencode({'t': t or '', 'lang': locale, **options})}"
+        # An erasure is confirmed from a mail: offered when there is an address to send it to.
+        context["erase_by_mail"] = await store.run_sync(store.contact, subscriber.id, "email") is not None
         return Template("pages/history.html", context=context, headers={"Vary": "Accept-Language"})
 
     @get("/data", media_type=MediaType.JSON, responses=pages(401, 403))
@@ -118,6 +123,42 @@ class HistoryController(Controller):
                         context=history_context(request, center, locale, token or "", options))
 
 
+class ErasureRequest(Controller):
+    """"Erase my data" on the history page: a mail to confirm it, never the erasure itself.
+
+    Whoever holds a link (a forwarded mail, a shared device) could otherwise erase the
+    person; the mail goes to the address on file, and its link's page (``routes/confirm.py``,
+    purpose ``erase``) shows what will go and erases on its POST, through ``store/gdpr.erase``,
+    which keeps only the proof. Limited like every mail a visitor can ask for (``429``).
+    """
+
+    path = "/history/erase"  # under /c/{center_id}
+
+    @post(media_type=MediaType.HTML, status_code=200, responses=pages(401, 403, 413, 429, 503),
+          operation_class=documented(body=SIGN_OUT_FORM))
+    async def ask(
+        self,
+        request: Request,
+        center: NamedDependency[Center],
+        store: NamedDependency[Store],
+        signer: NamedDependency[TokenSigner],
+        mail_queue: NamedDependency[MailQueue],
+        own_origins: NamedDependency[Origins],
+    ) -> Template:
+        check_same_origin(request.headers, own_origins)
+        posted = await request.form()
+        fields_of(posted)
+        token = posted.get("t")
+        request.state.lang = posted.get("lang")  # for errors before the language is settled
+        subscriber, claims = await load_subscriber(store, signer, center, token)
+        locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
+        client = request.client.host if request.client else None
+        await mail_queue.for_subscriber(ERASURE, center.id, locale, client, subscriber.id)
+        context = history_context(request, center, locale, token or "", read_options(center, posted.get))
+        # The worker is woken once the answer is sent, so its work never delays the answer.
+        return Template("pages/erasure_requested.html", context=context, background=BackgroundTask(mail_queue.wake))
+
+
 def history_context(request: Request, center: Center, locale: str, token: str,
                     options: dict[str, str]) -> dict[str, Any]:
     """What the history pages render from: the page's, and the addresses that carry the token
@@ -132,6 +173,7 @@ def history_context(request: Request, center: Center, locale: str, token: str,
         preferences_url=f"/c/{center.id}/preferences?{link_query}",
         data_url=f"/c/{center.id}/history/data?{urlencode({'t': token})}",
         sign_out_action=f"/c/{center.id}/history",
+        erase_action=f"/c/{center.id}/history/erase",
         fresh_link_url=f"/c/{center.id}/link?{urlencode({'lang': locale})}",
     )
     return context
