@@ -124,7 +124,8 @@ def test_a_reminder_once_before_the_end_and_its_click_renews(app_client, store, 
     page = app_client.get(path)
     assert page.status_code == 200 and "Keep me subscribed" in page.text
     assert len(store.events(subscriber)) == events  # the GET changes nothing
-    done = app_client.post(f"/c/{CENTER}/confirm", data={"t": path.partition("?t=")[2]}, headers=same_origin(app_client))
+    done = app_client.post(f"/c/{CENTER}/confirm", data={"t": path.partition("?t=")[2]},
+                           headers=same_origin(app_client))
     assert done.status_code == 200
     prefs = store.get(CENTER, subscriber).preferences
     basis = prefs.basis("offers", "email")

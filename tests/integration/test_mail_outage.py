@@ -88,7 +88,8 @@ def test_every_mail_owed_through_an_outage_and_a_kill_arrives_exactly_once(tmp_p
             saved = httpx.post(f"{url}/c/{CENTER}/preferences", data=fields, headers={"Sec-Fetch-Site": "same-origin"})
             assert saved.status_code == 303
         for address in addresses[:2]:  # and two new links
-            asked = httpx.post(f"{url}/c/{CENTER}/link", data={"email": address}, headers={"Sec-Fetch-Site": "same-origin"})
+            asked = httpx.post(f"{url}/c/{CENTER}/link", data={"email": address},
+                               headers={"Sec-Fetch-Site": "same-origin"})
             assert asked.status_code == 200
         deadline = time.monotonic() + 30
         while not all(attempts >= 2 for _, _, attempts in outbox(store)) and time.monotonic() < deadline:

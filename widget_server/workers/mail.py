@@ -34,8 +34,8 @@ from ..errors import LinkLimitReached
 from ..i18n import Translator
 from ..mailer import Mailer
 from ..settings import Settings
-from ..store import mail_outbox as outbox
 from ..store import confirmations
+from ..store import mail_outbox as outbox
 from ..store.mail_outbox import CONFIRM, FRESH_LINK, REPERMISSION, Limits, Mail
 from ..store.store import Store
 from ..store.tables import repermission_reminders, subscriptions

@@ -45,7 +45,7 @@ from ... import confirm_links
 from ...centers.model import Center
 from ...changes import Changes
 from ...confirm_links import ERASE, OPT_IN, RENEW, ConfirmLink, LinkOutdated, LinkUnreadable
-from ...errors import LinkInvalid, N_, WidgetError
+from ...errors import N_, LinkInvalid, WidgetError
 from ...i18n import Translator, format_day
 from ...ledger import EventContext
 from ...legal_bases import CONSENT, basis_for
