@@ -395,12 +395,12 @@ def test_a_subscribers_links_are_revoked_from_the_command_line(tmp_path: Path) -
     store = Store(engine, lookup_key=lookup_key(Settings(secret_keys=("cli-secret",))))
     store.migrate()
     subscriber = store.create_subscriber("maison-lumiere")
+    token = TokenSigner(["cli-secret"]).mint("manage", "maison-lumiere", subscriber)  # sent before the sign-out
     revoked = run("revoke-links", "--center", "maison-lumiere", "--subscriber", subscriber, env=env)
     assert revoked.returncode == 0, revoked.stderr
     assert f"links of {subscriber} signed before" in revoked.stderr
     valid_after = store.get("maison-lumiere", subscriber).valid_after
     assert valid_after is not None and valid_after.microsecond == 0
-    token = TokenSigner(["cli-secret"]).mint("manage", "maison-lumiere", subscriber)  # signed before that instant
     assert TokenSigner(["cli-secret"]).read(token, "manage").issued_at < valid_after.timestamp()
     for center, who in (("voyago", subscriber), ("maison-lumiere", "sub_nobody")):
         refused = run("revoke-links", "--center", center, "--subscriber", who, env=env)

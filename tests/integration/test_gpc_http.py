@@ -16,7 +16,8 @@ GPC = {"Sec-GPC": "1", "Accept-Language": "en"}
 
 @pytest.fixture
 def centers(centers):
-    """maison-lumiere's Inspirations newsletter shared with partner brands, for these tests."""
+    """maison-lumiere's Inspirations newsletter shared with partner brands too, for these tests
+    (its partner brands' offers are already: shares_personal_data in the example file)."""
     center = centers[CENTER]
     topics = tuple(replace(t, shares_personal_data=True) if t.id == "inspirations" else t for t in center.topics)
     return {**centers, CENTER: replace(center, topics=topics)}
@@ -44,7 +45,7 @@ def test_the_signal_opts_out_of_sharing_topics_once_with_the_signal_as_evidence(
     event = store.last_event(subscriber)
     assert event["source"] == "web" and event["actor"] == "subject"
     assert event["evidence"]["method"] == "global_privacy_control" and event["evidence"]["signal"] == "Sec-GPC: 1"
-    assert {c["path"] for c in event["changes"]} == {"inspirations.email", "inspirations.post"}
+    assert {c["path"] for c in event["changes"]} == {"inspirations.email", "inspirations.post", "partners.email"}
     again = page(client, token, GPC)  # nothing more to record
     assert again.status_code == 200 and len(store.events(subscriber)) == 2
     assert "We have switched off" not in again.text and "Global Privacy Control" in again.text

@@ -57,6 +57,7 @@ def test_maison_lumiere_matches_its_brief():
     assert [(t.id, t.kind) for t in center.topics] == [
         ("offers", "marketing"),
         ("inspirations", "marketing"),
+        ("partners", "marketing"),
         ("orders", "required"),
         ("loyalty", "informational"),
     ]

@@ -72,7 +72,7 @@ def test_suppress_all_opts_out_every_switchable_channel_even_never_asked(center)
     assert suppressed.subscriptions == {
         ("offers", "email"): OPTED_OUT, ("offers", "sms"): OPTED_OUT, ("offers", "push"): OPTED_OUT,
         ("inspirations", "email"): OPTED_OUT, ("inspirations", "post"): OPTED_OUT,
-        ("loyalty", "email"): OPTED_OUT, ("loyalty", "push"): OPTED_OUT,
+        ("partners", "email"): OPTED_OUT, ("loyalty", "email"): OPTED_OUT, ("loyalty", "push"): OPTED_OUT,
     }
     assert suppressed.suppressed
 
@@ -194,6 +194,6 @@ def test_suppress_all_diffs_as_every_switchable_channel_then_suppression(center)
     changes = diff(Preferences(), suppress_all(center, Preferences()))
     assert [c.path for c in changes] == [
         "inspirations.email", "inspirations.post", "loyalty.email", "loyalty.push",
-        "offers.email", "offers.push", "offers.sms", "suppression",
+        "offers.email", "offers.push", "offers.sms", "partners.email", "suppression",
     ]
     assert {(c.before, c.after) for c in changes[:-1]} == {(UNKNOWN, OPTED_OUT)}
