@@ -29,6 +29,7 @@ from preference_sdk import LinkMinter, TokenSigner
 
 from .. import confirm_links
 from ..centers.model import Center
+from ..errors import N_
 from ..i18n import Translator, format_day, text_direction
 from ..mailer import build_message
 from ..settings import Settings
@@ -42,10 +43,10 @@ log = logging.getLogger("widget_server.workers.mail")
 
 #: Each kind's subject (a msgid; the center's name goes before it).
 SUBJECTS = {
-    FRESH_LINK: "Your link to manage your preferences",
-    CONFIRM: "Please confirm your subscription",
-    REPERMISSION: "Do you want to keep hearing from us?",
-    ERASURE: "Confirm that we should erase your data",
+    FRESH_LINK: N_("Your link to manage your preferences"),
+    CONFIRM: N_("Please confirm your subscription"),
+    REPERMISSION: N_("Do you want to keep hearing from us?"),
+    ERASURE: N_("Confirm that we should erase your data"),
 }
 #: The kinds a mailbox provider's unsubscribe button should work on.
 MARKETING_ADJACENT = frozenset({CONFIRM, REPERMISSION})
