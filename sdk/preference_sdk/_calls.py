@@ -170,8 +170,11 @@ class Calls:
         return _write("POST", f"/subscribers/{_segment(subscriber_id)}/revoke-links", None,
                       lambda data: parse_time(data["links_valid_after"]), idempotency_key)
 
-    def _events(self, *, after: int = 0, limit: int = 500) -> _Call[FeedPage]:
-        return _Call("GET", "/events", FeedPage.from_json, params={"after": str(after), "limit": str(limit)})
+    def _events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> _Call[FeedPage]:
+        params = {"after": str(after), "limit": str(limit)}
+        if remaining:
+            params["remaining"] = "true"
+        return _Call("GET", "/events", FeedPage.from_json, params=params)
 
     def _import_batch(
         self, records: list[Mapping[str, Any]], *, dry_run: bool, idempotency_key: str | None = None

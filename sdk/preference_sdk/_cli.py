@@ -2,9 +2,14 @@
 
 Connection options come from flags or the environment (``PREFERENCE_URL``,
 ``PREFERENCE_API_KEY``, ``PREFERENCE_CENTER``, ``PREFERENCE_SECRET_KEYS``), so a key never
-has to sit in a shell history. Failures print one line saying what to do and exit 1 (2 for
-a missing or bad option); nothing prints a traceback, a key or a token by accident (set
-``PREFERENCE_SDK_DEBUG=1`` to see the traceback of an unexpected error).
+has to sit in a shell history. Failures print one line saying what to do; nothing prints a
+traceback, a key or a token by accident (set ``PREFERENCE_SDK_DEBUG=1`` to see the
+traceback of an unexpected error). ``import`` and ``sync`` show a progress bar (done of
+the total, the rate, the time left) when stderr is a terminal, and nothing when it is not.
+
+Exit codes: 0 done; 1 failed (one line on stderr says why); 2 a missing or bad option;
+3 ``import`` rejected rows (the report on stdout lists them; a dry run wrote nothing, a
+``--commit`` wrote the other rows), unless ``--allow-rejected``; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Sequence
 from ._client import Client
 from ._exceptions import PreferenceSDKError
 from ._links import LinkMinter
+from ._progress import meter
 from ._sync import FileCursorStore, sync
 
 ENV = {"url": "PREFERENCE_URL", "api_key": "PREFERENCE_API_KEY", "center": "PREFERENCE_CENTER",
@@ -28,6 +34,8 @@ ENV = {"url": "PREFERENCE_URL", "api_key": "PREFERENCE_API_KEY", "center": "PREF
 
 
 DEBUG = "PREFERENCE_SDK_DEBUG"
+#: ``import`` rejected rows (without ``--allow-rejected``): told apart from a failure (1) and bad options (2).
+REJECTED = 3
 
 
 class UsageError(Exception):
@@ -72,19 +80,25 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(text)
 
 
-def cmd_import(args: argparse.Namespace) -> None:
-    from ._import import import_file, load_mapping
+def cmd_import(args: argparse.Namespace) -> int:
+    from ._import import count_rows, import_file, load_mapping
 
     mapping = load_mapping(args.mapping) if args.mapping else None
-    with _client(args) as client:
+    with _client(args) as client, meter("rows", lambda: count_rows(args.file, mapping),
+                                        enabled=args.progress) as shown:
         report = import_file(client, args.file, mapping, dry_run=not args.commit, batch_size=args.batch_size,
-                             on_progress=lambda done: print(f"  {done.rows:,} rows", file=sys.stderr))
+                             on_progress=lambda done: shown.update(done.rows))
     print(json.dumps({
         "dry_run": report.dry_run, "rows": report.rows, "created": report.created, "updated": report.updated,
         "unchanged": report.unchanged, "rejected": list(report.rejected), "changes": report.changes,
     }, indent=2, ensure_ascii=False))
     if report.dry_run:
         print("dry run: nothing was written; run again with --commit to import", file=sys.stderr)
+    if report.rejected and not args.allow_rejected:
+        print(f"{_count(len(report.rejected), 'row')} rejected (listed above): fix them, or pass --allow-rejected "
+              f"to {'import' if report.dry_run else 'accept'} the others; exit {REJECTED}", file=sys.stderr)
+        return REJECTED
+    return 0
 
 
 def _sink(spec: str, table: str) -> Any:
@@ -114,14 +128,26 @@ def cmd_sync(args: argparse.Namespace) -> None:
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-            report = sync(client, sink, cursor_store, batch=args.batch, follow=args.follow,
-                          poll_interval=args.poll_interval, stop=stop)
+            with meter("events", lambda: _events_to_sync(client, cursor_store), enabled=args.progress) as shown:
+                report = sync(client, sink, cursor_store, batch=args.batch, follow=args.follow,
+                              poll_interval=args.poll_interval, stop=stop,
+                              on_progress=lambda done: shown.update(done.events, total=max(shown.total or 0,
+                                                                                            done.events)))
         finally:
             close = getattr(sink, "close", None)
             if close:
                 close()
     print(f"synced {_count(report.events, 'event')} in {_count(report.pages, 'page')}; cursor {report.cursor}",
           file=sys.stderr)
+
+
+def _events_to_sync(client: Client, cursor_store: Any) -> int | None:
+    """The events after the stored cursor (one small request), for the progress total."""
+    try:
+        page = client.events(after=cursor_store.load(), limit=1, remaining=True)
+    except (PreferenceSDKError, ValueError):  # the sync itself will say what is wrong
+        return None
+    return None if page.remaining is None else len(page.events) + page.remaining
 
 
 def _count(number: int, noun: str) -> str:
@@ -159,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
                                         "file already uses the canonical names")
     load.add_argument("--commit", action="store_true", help="write (without it: a dry run that reports)")
     load.add_argument("--batch-size", type=int, default=5000)
+    load.add_argument("--allow-rejected", action="store_true",
+                      help=f"exit 0 even when rows are rejected (without it: exit {REJECTED})")
+    _progress_option(load)
     load.set_defaults(run=cmd_import)
 
     follow = commands.add_parser("sync", parents=[api], help="copy the change feed into a sink")
@@ -168,14 +197,20 @@ def parser() -> argparse.ArgumentParser:
     follow.add_argument("--batch", type=int, default=500)
     follow.add_argument("--follow", action="store_true", help="keep polling until interrupted")
     follow.add_argument("--poll-interval", type=float, default=2.0)
+    _progress_option(follow)
     follow.set_defaults(run=cmd_sync)
     return top
+
+
+def _progress_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-progress", dest="progress", action="store_false",
+                         help="no progress bar, even on a terminal (never shown when stderr is not one)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        code = args.run(args)
     except UsageError as exc:
         return _fail(exc, 2)
     except BrokenPipeError:  # `preference-sdk export ... | head`: the reader has had enough
@@ -191,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(DEBUG):
             raise
         return _fail(f"unexpected {type(exc).__name__}; set {DEBUG}=1 to see where, and please report it")
-    return 0
+    return code or 0
 
 
 def _fail(message: object, code: int = 1) -> int:

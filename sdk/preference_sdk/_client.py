@@ -343,9 +343,12 @@ class Client(BaseClient):
         before the instant answered stop working. Needs the ``write`` scope."""
         return self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
 
-    def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
-        """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
-        return self._send(self._events(after=after, limit=limit))
+    def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
+        """One page of the change feed after the cursor ``after`` (the last event id you processed).
+
+        ``remaining=True`` also counts the events after the page (``page.remaining``), for a progress total.
+        """
+        return self._send(self._events(after=after, limit=limit, remaining=remaining))
 
     def import_batch(
         self,
@@ -589,9 +592,12 @@ class AsyncClient(BaseClient):
         before the instant answered stop working. Needs the ``write`` scope."""
         return await self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
 
-    async def events(self, *, after: int = 0, limit: int = 500) -> FeedPage:
-        """One page of the change feed after the cursor ``after`` (the last event id you processed)."""
-        return await self._send(self._events(after=after, limit=limit))
+    async def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
+        """One page of the change feed after the cursor ``after`` (the last event id you processed).
+
+        ``remaining=True`` also counts the events after the page (``page.remaining``), for a progress total.
+        """
+        return await self._send(self._events(after=after, limit=limit, remaining=remaining))
 
     async def import_batch(
         self,

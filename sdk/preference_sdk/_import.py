@@ -135,6 +135,14 @@ def import_file(
     return total.report()
 
 
+def count_rows(path: str | os.PathLike[str], mapping: Mapping[str, Any] | None) -> int | None:
+    """The rows the file holds (a quick read, about 1.4 s a million CSV rows), for a progress total.
+
+    None when the file cannot be read that way; :func:`import_file` then says why.
+    """
+    return _Reader(path, mapping).count()
+
+
 def read_records(path: str | os.PathLike[str], mapping: Mapping[str, Any] | None) -> Iterator[tuple[int, Any]]:
     """Every row of the file as ``(row, record)``, or ``(row, reason)`` (a str) when rejected here."""
     yield from _Reader(path, mapping).rows()

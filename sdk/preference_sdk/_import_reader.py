@@ -139,6 +139,22 @@ class _Reader:
                 record = self._unique(row, record)
             yield row, record
 
+    def count(self) -> int | None:
+        """The rows :meth:`rows` will yield, by a quick read of the file alone (for a progress total).
+
+        None when the file cannot be read that way: the real read then says why.
+        """
+        try:
+            if self.format == "csv":
+                if csv.field_size_limit() < FIELD_LIMIT:
+                    csv.field_size_limit(FIELD_LIMIT)
+                with open(self.path, newline="", encoding=self.encoding) as stream:
+                    return max(sum(1 for cells in csv.reader(stream, delimiter=self.delimiter) if cells) - 1, 0)
+            with open(self.path, encoding=self.encoding) as stream:
+                return sum(1 for line in stream if line.strip())
+        except (OSError, csv.Error, UnicodeDecodeError):
+            return None
+
     def _unique(self, row: int, record: dict[str, Any]) -> dict[str, Any] | str:
         """The record, unless its external id or e-mail address came in an earlier row (then that one wins).
 

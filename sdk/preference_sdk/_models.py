@@ -132,13 +132,16 @@ class FeedPage:
     events: tuple[Event, ...]
     next_cursor: int
     has_more: bool
+    remaining: int | None = None  # asked for with remaining=True: the events after this page
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "FeedPage":
+        remaining = data.get("remaining")
         return cls(
             events=tuple(Event.from_json(e) for e in data.get("events") or ()),
             next_cursor=int(data["next_cursor"]),
             has_more=bool(data.get("has_more", False)),
+            remaining=None if remaining is None else int(remaining),
         )
 
 

@@ -269,6 +269,7 @@ def sync(
     follow: bool = False,
     poll_interval: float = 2.0,
     stop: Stop = None,
+    on_progress: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Hand every event after the stored cursor to ``sink``, a page at a time.
 
@@ -277,6 +278,7 @@ def sync(
     the run ends when the feed is up to date (a cron job); with it, it waits
     ``poll_interval`` seconds and reads again, until ``stop`` (a ``threading.Event`` or a
     callable returning True) is set. ``stop`` is checked between pages, never inside one.
+    ``on_progress`` gets the report so far after each page stored (its cursor saved).
     """
     _check_batch(batch)
     should_stop, wait = _stopper(stop)
@@ -291,6 +293,8 @@ def sync(
         if moved:
             cursor_store.save(progress.cursor)
             log.debug("stored %d events, cursor %d", len(page.events), progress.cursor)
+            if on_progress is not None:
+                on_progress(progress.report())
         if progress.more(page, moved):
             continue
         if not follow:
@@ -308,6 +312,7 @@ async def async_sync(
     follow: bool = False,
     poll_interval: float = 2.0,
     stop: Stop = None,
+    on_progress: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """``sync`` for an ``AsyncClient``, under asyncio or trio (through anyio, like the client).
 
@@ -315,7 +320,8 @@ async def async_sync(
     HTTP) runs in a worker thread, one page at a time, so its fsyncs and commits never
     block the event loop and pages still land in order. The cursor store's calls run in a
     thread too. ``stop`` may be an ``asyncio.Event`` or ``anyio.Event`` (the wait between
-    polls ends as soon as it is set), a ``threading.Event`` or a callable.
+    polls ends as soon as it is set), a ``threading.Event`` or a callable. ``on_progress``
+    (a plain function) as for ``sync``.
     """
     _check_batch(batch)
     should_stop, _ = _stopper(stop)
@@ -330,6 +336,8 @@ async def async_sync(
         moved = progress.advanced(page)
         if moved:
             await anyio.to_thread.run_sync(cursor_store.save, progress.cursor)
+            if on_progress is not None:
+                on_progress(progress.report())
         if progress.more(page, moved):
             continue
         if not follow:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from .tables import events, subscribers
 
@@ -33,6 +33,12 @@ _page = (
     .where(events.c.center == bindparam("center"), events.c.id > bindparam("after"))
     .order_by(events.c.id)
     .limit(bindparam("limit"))
+)
+
+#: Events after a cursor (every event has its subscriber: a foreign key), counted on (center, id).
+_remaining = (
+    select(func.count()).select_from(events)
+    .where(events.c.center == bindparam("center"), events.c.id > bindparam("after"))
 )
 
 _one = (
@@ -54,6 +60,14 @@ def page(connection: Connection, center: str, after: int, limit: int) -> tuple[l
     """Up to ``limit`` events after ``after``, and whether more follow."""
     rows = connection.execute(_page, {"center": center, "after": after, "limit": limit + 1}).mappings().all()
     return [dict(r) for r in rows[:limit]], len(rows) > limit
+
+
+def remaining(connection: Connection, center: str, after: int) -> int:
+    """How many events follow ``after``: the total a reader's progress counts toward.
+
+    Asked for, not sent with every page: it reads every later entry of the index.
+    """
+    return int(connection.execute(_remaining, {"center": center, "after": after}).scalar_one())
 
 
 def event(connection: Connection, event_id: int) -> dict[str, Any] | None:

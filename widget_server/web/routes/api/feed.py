@@ -28,11 +28,16 @@ async def events(
     after: Annotated[int, QueryParameter(ge=0, le=MAX_ID, schema_extra={"maximum": MAX_ID},
                                          description="The last event id you processed")] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
+    remaining: Annotated[bool, QueryParameter(description="Also count the events after this page (`remaining`): "
+                                              "the total a progress display counts toward")] = False,
 ) -> FeedPage:
     def read() -> dict[str, Any]:
         with store.engine.connect() as connection:
             rows, more = feed.page(connection, center.id, after, limit)
-        return {"events": [json_shapes.event(r) for r in rows], "next_cursor": rows[-1]["id"] if rows else after,
-                "has_more": more}
+            cursor = rows[-1]["id"] if rows else after
+            page = {"events": [json_shapes.event(r) for r in rows], "next_cursor": cursor, "has_more": more}
+            if remaining:  # a count at the time of reading: events committed since come on top
+                page["remaining"] = feed.remaining(connection, center.id, cursor) if more else 0
+        return page
 
     return cast(FeedPage, await store.run_sync(read, large=True))  # a dict of json_shapes, sent as that shape
