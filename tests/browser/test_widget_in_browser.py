@@ -176,12 +176,12 @@ def test_unsubscribe_from_everything_is_one_click(widget, store, new_context) ->
     page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
     page.goto(widget.link(CENTER, subscriber))
     switchable = page.locator('#preferences input[type=checkbox][name^="s."]')
-    assert switchable.count() == 7 and len(checked_boxes(page)) == 4
+    assert switchable.count() == 8 and len(checked_boxes(page)) == 4
 
     posted = save(page, button="#unsubscribe-all")
     assert posted.status == 200
     expect(page.locator("#preferences .notice")).to_contain_text(widget.text("fr", SUPPRESSED))
-    assert [box.is_checked() for box in switchable.all()] == [False] * 7
+    assert [box.is_checked() for box in switchable.all()] == [False] * 8
     assert dialogs == [] and len(posts) == 1
 
     prefs = store.get(CENTER, subscriber).preferences
