@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .centers.model import Center
-from .preferences import UNKNOWN, Preferences
+from .preferences import UNKNOWN, Preferences, basis_dict
 
 
 def instant(moment: datetime | None) -> str | None:
@@ -24,6 +24,19 @@ def subscriptions(center: Center, prefs: Preferences) -> dict[str, dict[str, str
     return {t.id: {c: prefs.subscriptions.get((t.id, c), UNKNOWN) for c in t.channels} for t in center.topics}
 
 
+def legal_bases(center: Center, prefs: Preferences) -> dict[str, dict[str, dict[str, Any]]]:
+    """The basis of every stored subscription the center offers: on what basis, since and until
+    when (``until`` null: until withdrawn), and the reason of a soft opt-in. A subscription never
+    answered (``unknown``) has none."""
+    shown: dict[str, dict[str, dict[str, Any]]] = {}
+    for topic in center.topics:
+        for channel in topic.channels:
+            basis = prefs.bases.get((topic.id, channel))
+            if basis is not None and prefs.state(topic.id, channel) != UNKNOWN:
+                shown.setdefault(topic.id, {})[channel] = basis_dict(basis)
+    return shown
+
+
 def document(center: Center, subscriber: Any) -> dict[str, Any]:
     """A subscriber's preferences document (``store.store.Subscriber`` in)."""
     prefs: Preferences = subscriber.preferences
@@ -33,7 +46,9 @@ def document(center: Center, subscriber: Any) -> dict[str, Any]:
         "external_id": subscriber.external_id,
         "version": prefs.version,
         "locale": subscriber.locale,
+        "country": prefs.country,
         "subscriptions": subscriptions(center, prefs),
+        "legal_bases": legal_bases(center, prefs),
         "frequencies": {t: f for t, f in sorted(prefs.frequencies.items())},
         "interests": sorted(prefs.interests),
         "paused_until": instant(prefs.paused_until),

@@ -82,8 +82,10 @@ class Preferences:
         return self.paused_until is not None and self.paused_until > now
 
     def same_choices(self, other: "Preferences") -> bool:
-        """Equal in everything a person can choose (the version aside)."""
-        return replace(self, version=0) == replace(other, version=0)
+        """Equal in everything a person can choose (the version and the bases aside: a basis
+        follows from a choice and the law, a stale form that asks for the same states asks
+        for nothing new)."""
+        return replace(self, version=0, bases={}) == replace(other, version=0, bases={})
 
 
 def suppress_all(center: Center, prefs: Preferences) -> Preferences:

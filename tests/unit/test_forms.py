@@ -58,8 +58,8 @@ def test_an_unticked_box_opts_out_what_was_in_or_pending(center, before: str) ->
 
 def test_an_unticked_box_never_asked_about_stays_unknown(center) -> None:
     """Not ticking a box nobody asked about is not a refusal: reports keep the difference."""
-    desired = read(center, Preferences(), {"s.offers.email": ["on"]})
-    assert desired.subscriptions == {("offers", "email"): OPTED_IN}
+    desired = read(center, Preferences(), {"s.offers.sms": ["on"]})
+    assert desired.subscriptions == {("offers", "sms"): OPTED_IN}
     assert desired.state("loyalty", "push") == UNKNOWN
 
 

@@ -87,8 +87,12 @@ def test_a_save_writes_state_and_its_event_together(store: Store, subscriber: st
     event = store.events(subscriber)[-1]
     assert event["version"] == 2 and event["source"] == "web" and event["actor"] == "subject"
     assert event["notice_version"] == "2026-11-01" and event["locale"] == "fr"
-    assert {"path": "offers.email", "from": OPTED_IN, "to": OPTED_OUT} in event["changes"]
-    assert {"path": "offers.sms", "from": "unknown", "to": OPTED_IN} in event["changes"]
+    # Each subscription's change carries the basis it reached: an opt-out keeps the basis withdrawn.
+    changes = {c["path"]: c for c in event["changes"]}
+    assert (changes["offers.email"]["from"], changes["offers.email"]["to"]) == (OPTED_IN, OPTED_OUT)
+    assert (changes["offers.sms"]["from"], changes["offers.sms"]["to"]) == ("unknown", OPTED_IN)
+    assert changes["offers.sms"]["basis"]["legal_basis"] == "consent" and changes["offers.sms"]["basis"]["until"] is None
+    assert state.basis("offers", "email").legal_basis == "consent"
 
 
 def test_the_hash_chain_verifies_and_detects_an_edit(store: Store, subscriber: str) -> None:

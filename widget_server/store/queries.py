@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
     literal,
     null,
@@ -43,18 +44,22 @@ last_source = (select(events.c.source).where(events.c.subscriber_id == subscribe
 subscriber_row = select(subscribers, last_source).where(subscribers.c.id == SID,
                                                         subscribers.c.center == bindparam("center"))
 
-# kind, key, detail, value: ("s", topic, channel, state), ("f", topic, NULL, frequency), ("i", interest, NULL, NULL)
+# kind, key, detail, value, then a subscription's basis (legal_basis, since, until, basis_reason):
+# ("s", topic, channel, state, ...), ("f", topic, NULL, frequency, NULLs), ("i", interest, NULL, NULL, NULLs).
+# The first select's types read the rows (UTCDateTime for since and until).
+_NO_BASIS = (cast(null(), String), cast(null(), subscriptions.c.since.type), cast(null(), subscriptions.c.until.type),
+             cast(null(), String))
 choices = union_all(
     select(
         literal("s").label("kind"), subscriptions.c.topic.label("key"),
         subscriptions.c.channel.label("detail"), subscriptions.c.state.label("value"),
+        subscriptions.c.legal_basis, subscriptions.c.since, subscriptions.c.until, subscriptions.c.basis_reason,
     ).where(subscriptions.c.subscriber_id == SID),
-    select(literal("f"), topic_settings.c.topic, cast(null(), String), topic_settings.c.frequency).where(
+    select(literal("f"), topic_settings.c.topic, cast(null(), String), topic_settings.c.frequency, *_NO_BASIS).where(
         topic_settings.c.subscriber_id == SID, topic_settings.c.frequency.is_not(None)
     ),
-    select(literal("i"), subscriber_interests.c.interest, cast(null(), String), cast(null(), String)).where(
-        subscriber_interests.c.subscriber_id == SID
-    ),
+    select(literal("i"), subscriber_interests.c.interest, cast(null(), String), cast(null(), String),
+           *_NO_BASIS).where(subscriber_interests.c.subscriber_id == SID),
 )
 
 by_external_id = select(subscribers.c.id).where(
@@ -65,7 +70,13 @@ submission_seen = select(events.c.id).where(
     events.c.subscriber_id == SID, events.c.submission_id == bindparam("submission")
 )
 
-previous_hash = select(events.c.hash).where(events.c.subscriber_id == SID, events.c.version == bindparam("version"))
+#: The anchor's hash and the next event's id (store/chain.py says why the id comes first).
+chain_head_sqlite = select(
+    subscribers.c.chain_hash, select(func.coalesce(func.max(events.c.id), 0) + 1).scalar_subquery(),
+).where(subscribers.c.id == SID)
+chain_head_postgresql = select(
+    subscribers.c.chain_hash, func.nextval(func.pg_get_serial_sequence("events", "id")),
+).where(subscribers.c.id == SID)
 
 bump_version = (
     update(subscribers)
@@ -73,6 +84,7 @@ bump_version = (
     .values(
         version=bindparam("version"), paused_until=bindparam("paused_until"),
         suppressed=bindparam("suppressed"), updated_at=bindparam("now"),
+        chain_count=bindparam("chain_count"), chain_hash=bindparam("chain_hash"), chain_seal=bindparam("chain_seal"),
     )
 )
 
@@ -83,6 +95,7 @@ delete_subscriptions = delete(subscriptions).where(
     tuple_(subscriptions.c.topic, subscriptions.c.channel).in_(bindparam("keys", expanding=True)),
 )
 insert_subscriptions = insert(subscriptions)
+set_country = update(subscribers).where(subscribers.c.id == SID).values(country=bindparam("country"))
 
 delete_topic_settings = delete(topic_settings).where(topic_settings.c.subscriber_id == SID)
 insert_topic_settings = insert(topic_settings)
@@ -90,6 +103,9 @@ insert_topic_settings = insert(topic_settings)
 delete_interests = delete(subscriber_interests).where(subscriber_interests.c.subscriber_id == SID)
 insert_interests = insert(subscriber_interests)
 
+#: A subscriber's anchor, with what it is checked against (center, version).
+anchor_of = select(subscribers.c.center, subscribers.c.version, subscribers.c.chain_count, subscribers.c.chain_hash,
+                   subscribers.c.chain_seal).where(subscribers.c.id == SID)
 events_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version)
 last_event_of = select(events).where(events.c.subscriber_id == SID).order_by(events.c.version.desc()).limit(1)
 #: A subscriber's latest events, newest first (the unique index on subscriber and version serves it).

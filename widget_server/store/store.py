@@ -30,9 +30,10 @@ import anyio
 from sqlalchemy import Connection, Engine, insert, text, update
 from sqlalchemy.exc import DBAPIError
 
+from ..chain_keys import ChainKeys
 from ..errors import StorageUnavailable
-from ..ledger import ChainReport, Change, EventContext, verify_chain
-from ..preferences import Preferences, diff
+from ..ledger import Anchor, ChainReport, Change, EventContext, seal, verify_chain
+from ..preferences import Basis, Preferences, diff, settle_bases
 from . import chain, confirmations, contacts, feed, migrate, writes
 from . import queries as q
 from .engine import WRITE, outcome_unknown, storage_fault
@@ -153,17 +154,21 @@ def new_subscriber_id() -> str:
 class Store:
     """Subscribers, their preferences and their consent events."""
 
-    def __init__(self, engine: Engine, *, lookup_key: bytes, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, *, lookup_key: bytes, clock: Clock = utcnow,
+                 chain_keys: ChainKeys | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self._lookup_key = lookup_key
+        # Without WIDGET_CHAIN_KEYS the chain is keyed under a key derived from the lookup key
+        # (chain_keys.py says why that one).
+        self.chain_keys = chain_keys or ChainKeys.of([lookup_key])
         self._serial = threading.Lock() if engine.dialect.name == "sqlite" else None
         self.write_health = WriteHealth()
 
     # -- lifecycle -------------------------------------------------------------------
 
     def migrate(self) -> None:
-        migrate.upgrade(self.engine)
+        migrate.upgrade(self.engine, self.chain_keys)
 
     def ready(self) -> tuple[bool, str]:
         """(ready, why not): the database answers, no migration is pending, writes are stored."""
@@ -248,10 +253,13 @@ class Store:
         subscriptions_: dict[tuple[str, str], str] = {}
         frequencies: dict[str, str] = {}
         interests: set[str] = set()
-        rows = cast(Iterable[tuple[str, str, str, str]], connection.execute(q.choices, {"sid": subscriber_id}))
-        for kind, key, detail, value in rows:
+        bases: dict[tuple[str, str], Basis] = {}
+        rows = cast(Iterable[tuple[str, str, str, str, str, datetime, datetime | None, str | None]],
+                    connection.execute(q.choices, {"sid": subscriber_id}))
+        for kind, key, detail, value, legal_basis, since, until, reason in rows:
             if kind == "s":
                 subscriptions_[(key, detail)] = value
+                bases[(key, detail)] = Basis(legal_basis, since, until, reason)
             elif kind == "f":
                 frequencies[key] = value
             else:
@@ -263,6 +271,8 @@ class Store:
             interests=frozenset(interests),
             paused_until=row.paused_until,
             suppressed=row.suppressed,
+            bases=bases,
+            country=row.country,
         )
         return Subscriber(row.id, row.center, row.locale, row.valid_after, prefs,
                           row.external_id, row.updated_at, row.erased_at, row.last_source)
@@ -287,7 +297,15 @@ class Store:
             return [dict(row._mapping) for row in rows]
 
     def verify_chain(self, subscriber_id: str) -> ChainReport:
-        return verify_chain(self.events(subscriber_id))
+        """One subscriber's chain checked under this store's keys, with its anchor
+        (``store/verification.py`` checks a whole database)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(q.anchor_of, {"sid": subscriber_id}).first()
+            events = [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
+        if row is None:
+            return verify_chain(events, self.chain_keys, subscriber_id=subscriber_id)
+        return verify_chain(events, self.chain_keys, anchor=Anchor(row.chain_count, row.chain_hash, row.chain_seal),
+                            subscriber_id=subscriber_id, center=row.center, version=row.version)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -317,6 +335,7 @@ class Store:
             insert(subscribers).values(
                 id=subscriber_id, center=center, version=0, locale=locale, external_id=external_id,
                 suppressed=False, created_at=now, updated_at=now,
+                chain_count=0, chain_hash=None, chain_seal=seal(self.chain_keys, subscriber_id, 0, None),
             )
         )
         if email:
@@ -437,21 +456,28 @@ class Store:
         submission_id: str | None,
         extra_changes: tuple[Change, ...] = (),
     ) -> SaveResult:
+        now = self.clock()
+        desired = settle_bases(current, desired, now)  # every changed subscription has its basis
         changes = diff(current, desired) + list(extra_changes)
         if not changes:
             return SaveResult("unchanged", current)
-        now = self.clock()
         version = current.version + 1
-        bumped = connection.execute(q.bump_version, {
-            "sid": subscriber_id, "seen": current.version, "version": version,
-            "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
-        })
-        if bumped.rowcount != 1:  # another writer got there first, or the subscriber is gone
+        link = chain.next_link(connection, subscriber_id)
+        record = None
+        if link is not None:
+            record = chain.event_record(self.chain_keys, link, center, subscriber_id, version, now, changes,
+                                        context, submission_id)
+            bumped = connection.execute(q.bump_version, {
+                "sid": subscriber_id, "seen": current.version, "version": version,
+                "paused_until": desired.paused_until, "suppressed": desired.suppressed, "now": now,
+                **chain.anchor(self.chain_keys, subscriber_id, version, record["hash"]),
+            })
+        if record is None or bumped.rowcount != 1:  # another writer got there first, or the subscriber is gone
             latest = self.get_in(connection, center, subscriber_id)
             if latest is None:
                 raise UnknownSubscriber(subscriber_id)
             raise VersionConflict(latest.preferences)
-        event_id = chain.append_event(connection, center, subscriber_id, version, now, changes, context, submission_id)
+        event_id = chain.append_event(connection, record)
         writes.write_preferences(connection, subscriber_id, current, desired, now, event_id)
         # A double opt-in's mail, in this transaction: it exists if and only if the write does.
         confirmations.queue_confirmation(connection, self._lookup_key, center, subscriber_id, changes,

@@ -36,6 +36,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -90,6 +91,14 @@ subscribers = Table(
     Column("erased_at", UTCDateTime),
     # Where the subscriber was first met, when a surface knows: "kiosk:<location>".
     Column("origin", String(100)),
+    # The person's country (ISO 3166 alpha-2, as they or the host said): it picks the region's
+    # consent rules (regions.py). NULL: not known, the "default" region's rules apply.
+    Column("country", String(2)),
+    # The chain's anchor (ledger.py): how many events, the latest one's hash, and the seal over
+    # both (HMAC under a chain key, "<key id>:<hex>"), written with each event in its transaction.
+    Column("chain_count", Integer),
+    Column("chain_hash", String(64)),
+    Column("chain_seal", String(80)),
 )
 
 Index("ux_subscribers_center_external_id", subscribers.c.center, subscribers.c.external_id, unique=True)
@@ -101,9 +110,13 @@ subscriptions = Table(
     Column("topic", String(64), primary_key=True),
     Column("channel", String(32), primary_key=True),
     Column("state", String(16), nullable=False),
+    # The basis (legal_bases.py): an opted_out row keeps the basis withdrawn, since the withdrawal;
+    # a pending one is consent until its confirmation's deadline.
     Column("legal_basis", String(24), nullable=False),
     Column("since", UTCDateTime, nullable=False),
     Column("until", UTCDateTime),
+    # What gave a soft opt-in (purchase, inquiry) where its lifetime depends on it; NULL otherwise.
+    Column("basis_reason", String(32)),
     Column("event_id", EventId),
 )
 
@@ -154,11 +167,30 @@ events = Table(
     Column("submission_id", String(64)),
     Column("prev_hash", String(64)),
     Column("hash", String(64), nullable=False),
+    # The chain key the hash is an HMAC under (chain_keys.key_id); NULL: a legacy SHA-256 event.
+    Column("key_id", String(16)),
+    # The notice text shown (notice_texts.hash), when the surface showed one.
+    Column("notice_text", String(64)),
     UniqueConstraint("subscriber_id", "version"),
     UniqueConstraint("subscriber_id", "submission_id"),
 )
 
 Index("ix_events_center_id", events.c.center, events.c.id)
+
+notice_texts = Table(
+    "notice_texts",
+    metadata,
+    # The exact wording a surface showed (store/notice_texts.py): per center, notice version and
+    # locale, stored once, keyed by the SHA-256 of its canonical JSON, which events name.
+    Column("hash", String(64), primary_key=True),
+    Column("center", String(64), nullable=False),
+    Column("notice_version", String(40)),
+    Column("locale", String(16)),
+    Column("text", Text, nullable=False),  # canonical JSON: the bytes the hash is of
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_notice_texts_center", notice_texts.c.center, notice_texts.c.notice_version, notice_texts.c.locale)
 
 api_keys = Table(
     "api_keys",

@@ -6,8 +6,10 @@ Field names: ``s.<topic>.<channel>`` (a ticked checkbox), ``f.<topic>`` (frequen
 :class:`~widget_server.errors.BadForm`, before anything is written.
 
 An unticked box turns an ``opted_in`` or ``pending`` subscription into ``opted_out``,
-but leaves ``unknown`` as it is: not ticking a box nobody asked about before is not a
-refusal, and reports must keep the difference.
+but leaves ``unknown`` and ``expired`` as they are: not ticking a box nobody asked about
+before (or one shown unticked because its basis ended) is not a refusal, and reports must
+keep the difference. ``country`` (a select, when the center's ``[consent] ask_country``)
+is the person's country; an empty one is "not said".
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from datetime import datetime, timedelta
 from typing import Mapping, Sequence
 
 from ..centers.model import Center, Topic
-from ..choosing import KEEP, Choices, _Keep, apply
+from ..choosing import KEEP, Choices, Rules, _Keep, apply
 from ..errors import BadForm, InvalidValues, RepeatedField
-from ..preferences import OPTED_IN, OPTED_OUT, UNKNOWN, Preferences
+from ..preferences import EXPIRED, OPTED_IN, OPTED_OUT, UNKNOWN, Preferences
 
 PAUSE_DAYS = (7, 30, 90)
 ACTIONS = ("save", "unsubscribe_all")
@@ -36,7 +38,7 @@ def single(form: Form, name: str, default: str | None = None) -> str | None:
 
 
 #: The fields of the widget's and the unsubscribe page's forms that must come once.
-SINGLE_FIELDS = ("t", "version", "submission", "notice", "lang", "action", "pause", "event", "email")
+SINGLE_FIELDS = ("t", "version", "submission", "notice", "lang", "action", "pause", "event", "email", "country")
 
 
 def refuse_repeated(form: Form, names: Sequence[str] = SINGLE_FIELDS) -> None:
@@ -77,17 +79,20 @@ def read_action(form: Form) -> str:
 
 
 def desired_preferences(
-    center: Center, current: Preferences, form: Form, now: datetime, shown: Sequence[str] | None = None
+    center: Center, current: Preferences, form: Form, now: datetime, shown: Sequence[str] | None = None,
+    *, confirmed: frozenset[str] = frozenset(),
 ) -> Preferences:
     """What the submitted form asks for, given what is stored now (the shared rules of
-    :mod:`widget_server.choosing` decide what the center offers).
+    :mod:`widget_server.choosing` decide what the center offers, and what needs confirming).
 
     ``shown`` are the ids of the topics the form showed (an embed may show only some):
     the others are left as they are, whatever the form lacks. "Unsubscribe from
-    everything" still means everything.
+    everything" still means everything. ``confirmed``: the channels whose address the
+    surface has just proven (the kiosk's code mailed to the customer: ``{"email"}``).
     """
     try:
-        return apply(center, current, choices_of(center, current, form, now, shown))
+        return apply(center, current, choices_of(center, current, form, now, shown),
+                     rules=Rules(now=now, confirmed=confirmed))
     except InvalidValues:
         raise BadForm() from None
 
@@ -103,14 +108,23 @@ def choices_of(center: Center, current: Preferences, form: Form, now: datetime,
         for channel in topic.channels:
             if f"s.{topic.id}.{channel}" in form:
                 subscriptions.setdefault(topic.id, {})[channel] = OPTED_IN
-            elif current.state(topic.id, channel) != UNKNOWN:
+            elif current.state(topic.id, channel) not in (UNKNOWN, EXPIRED):
                 subscriptions.setdefault(topic.id, {})[channel] = OPTED_OUT
     return Choices(
         subscriptions=subscriptions,
         frequencies=_frequencies(center, current, form, topics),
         interests=frozenset(form.get("i") or []),
         paused_until=_pause(form, now),
+        country=_country(center, form),
     )
+
+
+def _country(center: Center, form: Form) -> str | None | _Keep:
+    """The country select's answer (only a center that asks has one); empty: not said."""
+    value = single(form, "country")
+    if value is None or not center.consent.ask_country:
+        return KEEP
+    return value or None
 
 
 def _frequencies(center: Center, current: Preferences, form: Form, topics: Sequence[Topic]) -> dict[str, str]:

@@ -55,7 +55,7 @@ from ...settings import Settings
 from ...sms import SmsSender
 from ...store import devices
 from ...store.devices import Device
-from ...store.kiosk_sessions import KioskSession
+from ...store.kiosk_sessions import CODE, KioskSession
 from ...store.store import SaveResult, Store, VersionConflict
 from ...tokens import read_device_token
 from ..dependencies import AppState, Clock, Origins
@@ -252,7 +252,10 @@ class KioskController(Controller):
         try:
             base_version = read_version(fields)
             submission_id = read_submission(fields)
-            desired = desired_preferences(center, current, fields, clock())
+            # A customer who proved their address with a code mailed to it has confirmed it
+            # (the event's evidence says so): no double opt-in waits on e-mail then.
+            proven = frozenset({"email"}) if (session.method, session.kind) == (CODE, "email") else frozenset()
+            desired = desired_preferences(center, current, fields, clock(), confirmed=proven)
         except BadForm as bad:
             return again(request, visit, bad, "choices", **await choices_of(request, visit, store, session))
         if single(fields, "notice") != center.notice_version:

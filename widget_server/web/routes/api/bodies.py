@@ -17,7 +17,11 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from ....errors import BadRequest
 from ...openapi import header
 
-State = Literal["opted_in", "opted_out", "pending", "unknown"]
+#: A subscription's state as documents show it; ``expired`` is set by the system only.
+State = Literal["opted_in", "opted_out", "pending", "unknown", "expired"]
+#: What a write may ask.
+WriteState = Literal["opted_in", "opted_out", "pending", "unknown"]
+LegalBasis = Literal["consent", "soft_opt_in", "contract", "legitimate_interest"]
 Frequency = Literal["realtime", "daily", "weekly", "monthly"]
 WriteSource = Literal["api", "app", "web", "call_center", "kiosk", "email_link"]
 #: No control characters (NUL above all: PostgreSQL text cannot hold it) in any text we store.
@@ -35,10 +39,27 @@ LABEL = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
 Label = Annotated[str, Meta(min_length=1, max_length=80, pattern=LABEL)]
 
 
-class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
-    """A write: in a PUT, members left out are reset; in a PATCH, they are left alone."""
+#: A country code (checked against ISO 3166 by the shared rules, which name the path in a 422).
+Country = Annotated[str, Meta(min_length=1, max_length=8, pattern=PRINTABLE)]
 
-    subscriptions: dict[Id, dict[Id, State]] | UnsetType = UNSET
+
+class SubscriptionWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A subscription with the basis it is given on, instead of a plain state: an existing
+    customer's soft opt-in after a purchase (``since`` the purchase), a legitimate interest.
+    A basis the subscriber's region does not allow on that channel is a 422."""
+
+    state: WriteState
+    legal_basis: LegalBasis | None = None
+    reason: Id | None = None
+    since: Instant | None = None
+
+
+class PreferencesWrite(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A write: in a PUT, members left out are reset; in a PATCH, they are left alone (the
+    country, a fact about the person, is never reset)."""
+
+    subscriptions: dict[Id, dict[Id, WriteState | SubscriptionWrite]] | UnsetType = UNSET
+    country: Country | None | UnsetType = UNSET
     frequencies: dict[Id, Frequency | None] | UnsetType = UNSET
     interests: Annotated[list[Id], Meta(max_length=200)] | UnsetType = UNSET
     paused_until: Instant | None | UnsetType = UNSET
@@ -53,6 +74,7 @@ class SubscriberCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     external_id: Short | None = None
     email: Email | None = None
     locale: Locale | None = None
+    country: Country | None = None
     preferences: PreferencesWrite | None = None
 
 
@@ -96,13 +118,22 @@ class ReplayRequest(Struct, forbid_unknown_fields=True):
 # -- answers ----------------------------------------------------------------------------
 
 
+class BasisOut(Struct):
+    legal_basis: LegalBasis
+    since: Instant
+    until: Instant | None
+    reason: str | None
+
+
 class PreferencesDocument(Struct):
     subscriber_id: str
     center: str
     external_id: str | None
     version: int
     locale: str | None
+    country: str | None
     subscriptions: dict[str, dict[str, State]]
+    legal_bases: dict[str, dict[str, BasisOut]]
     frequencies: dict[str, str]
     interests: list[str]
     paused_until: Instant | None
@@ -118,6 +149,8 @@ class ChangeOut(Struct, rename={"before": "from", "after": "to"}):
     path: str
     before: Any
     after: Any
+    #: A subscription's change: the basis it reached (absent on other paths and on older events).
+    basis: BasisOut | UnsetType = UNSET
 
 
 class EventOut(Struct):
@@ -139,6 +172,7 @@ class FeedPage(Struct):
     events: list[EventOut]
     next_cursor: int
     has_more: bool
+    remaining: int | None = None  # with ?remaining=true only: the events after next_cursor
 
 
 class RecordedEvent(EventOut):

@@ -27,7 +27,7 @@ from ....errors import BadRequest, InvalidValues
 from ....preferences import Preferences
 from ....store.imports import Row, paused_gc
 from . import choices
-from .bodies import PRINTABLE, Email, Frequency, Id, Locale, PreferencesWrite, Short, State
+from .bodies import PRINTABLE, Email, Frequency, Id, Locale, PreferencesWrite, Short, WriteState
 
 #: Records per request (docs/API.md); the body is also limited to 8 MB.
 MAX_RECORDS = 10_000
@@ -53,12 +53,14 @@ class ImportRecord(Struct, forbid_unknown_fields=True, kw_only=True):
     legacy_date: Annotated[str, Meta(min_length=1, max_length=40, pattern=PRINTABLE)] | None = None
 
 
-#: How each kind of choices is typed, as in a PATCH body.
-_PART_DECODERS = {
-    "subscriptions": msgspec.json.Decoder(dict[Id, dict[Id, State]]).decode,
-    "frequencies": msgspec.json.Decoder(dict[Id, Frequency | None]).decode,
-    "interests": msgspec.json.Decoder(Annotated[list[Id], Meta(max_length=200)]).decode,
+#: How each kind of choices is typed, as in a PATCH body (a legacy subscription is a plain state:
+#: its basis is consent, since the row's legacy_date).
+PART_TYPES: dict[str, Any] = {
+    "subscriptions": dict[Id, dict[Id, WriteState]],
+    "frequencies": dict[Id, Frequency | None],
+    "interests": Annotated[list[Id], Meta(max_length=200)],
 }
+_PART_DECODERS = {kind: msgspec.json.Decoder(typed).decode for kind, typed in PART_TYPES.items()}
 
 _decode = msgspec.json.Decoder(ImportRecord).decode
 _decode_any = msgspec.json.Decoder().decode
@@ -185,7 +187,7 @@ class _Checked:
                   for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests),
                                        strict=True) if raw}
         write = PreferencesWrite(**values, suppressed=True if record.suppressed else UNSET)  # type: ignore[arg-type]
-        return choices.desired(self.center, current, write, replacing=False)
+        return choices.desired(self.center, current, write, replacing=False, now=self.now, pending=False)
 
     def _problems(self, record: ImportRecord) -> str:
         found = (self._part(kind, raw) for kind, raw in zip(
@@ -207,7 +209,8 @@ class _Checked:
             return _named_problem(kind, raw) or _decode_reason(exc, kind)
         try:
             write = PreferencesWrite(**{kind: value})
-            return value, choices.desired(self.center, Preferences(), write, replacing=False)
+            return value, choices.desired(self.center, Preferences(), write, replacing=False, now=self.now,
+                                          pending=False)
         except InvalidValues as invalid:
             return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
 
@@ -224,7 +227,7 @@ class _Checked:
         return since, {"legacy_source": record.legacy_source, "legacy_date": written}
 
 
-_STATES = frozenset(get_args(State))
+_STATES = frozenset(get_args(WriteState))
 _FREQUENCIES = frozenset(get_args(Frequency))
 
 
@@ -235,7 +238,7 @@ def _named_problem(kind: str, raw: bytes) -> str | None:
         for topic, channels in loose.items():
             for channel, state in (channels.items() if isinstance(channels, dict) else ()):
                 if not isinstance(state, str) or state not in _STATES:
-                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(get_args(State))})"
+                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(get_args(WriteState))})"
     if kind == "frequencies" and isinstance(loose, dict):
         for topic, frequency in loose.items():
             if frequency is not None and (not isinstance(frequency, str) or frequency not in _FREQUENCIES):

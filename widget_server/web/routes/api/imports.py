@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import QueryParameter, RawBody
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from sqlalchemy import Connection
 
 from ....centers.model import Center
@@ -27,8 +27,8 @@ from ....store.imports import Outcome, import_rows
 from ....store.store import Store
 from ...dependencies import Clock
 from ...openapi import documented, struct_schema
-from .bodies import IDEMPOTENCY_KEY, ImportReport, PreferencesWrite, Problem, write_problems
-from .import_rows import MAX_RECORDS, Batch, ImportRecord, read_batch
+from .bodies import IDEMPOTENCY_KEY, ImportReport, Problem, write_problems
+from .import_rows import MAX_RECORDS, PART_TYPES, Batch, ImportRecord, read_batch
 from .writes import Answer, ApiWrite, idempotency_key, json_response
 
 TOO_LARGE = ResponseSpec(Problem, description="The body is over 8 MB", media_type="application/problem+json",
@@ -46,8 +46,8 @@ NOT_NDJSON = ResponseSpec(Problem, description="The body is not JSON lines (Cont
 def documented_record() -> type[msgspec.Struct]:
     """:class:`ImportRecord` as documented: its choices typed as in a PATCH, which they are checked
     as (the struct keeps them raw, to check each distinct text once)."""
-    patch = {field.name: field for field in msgspec.structs.fields(PreferencesWrite)}
-    members = [(f.name, patch[f.name].type, UNSET) if f.type is msgspec.Raw else (f.name, f.type, f.default)
+    members = [(f.name, PART_TYPES[f.name] | UnsetType, UNSET) if f.type is msgspec.Raw
+               else (f.name, f.type, f.default)
                for f in msgspec.structs.fields(ImportRecord)]
     return msgspec.defstruct("ImportRecord", members, forbid_unknown_fields=True, kw_only=True)
 
@@ -94,7 +94,8 @@ async def import_records(
 
     def work(connection: Connection) -> Answer:
         outcome = import_rows(connection, center, batch.rows, patch=batch.patch, actor=actor,
-                              lookup_key=store.lookup_key, now=store.clock(), dry_run=dry_run)
+                              lookup_key=store.lookup_key, now=store.clock(), dry_run=dry_run,
+                              chain_keys=store.chain_keys)
         return Answer(report(batch, outcome, dry_run=dry_run))
 
     if not dry_run:

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
+from msgspec import UNSET
 from sqlalchemy import Connection
 
 from .... import json_shapes
@@ -120,8 +121,10 @@ class SubscribersController(Controller):
                 if taken:
                     raise Conflict(center=center, subscriber_id=taken)
             prefs = None
-            if data.preferences is not None:
-                prefs = choices.desired(center, Preferences(), data.preferences, replacing=True)
+            body = data.preferences or (PreferencesWrite() if data.country is not None else None)
+            if body is not None:  # the country is recorded in the first event, with the first choices
+                prefs = choices.desired(center, Preferences(), body, replacing=True, now=store.clock(),
+                                        country=UNSET if data.country is None else data.country)
             if any(value is not None and store.is_suppressed_in(connection, center.id, kind, value)
                    for kind, value in (("email", data.email), ("external_id", data.external_id))):
                 prefs = suppress_all(center, prefs or Preferences())  # erased before: back, but suppressed
@@ -201,7 +204,7 @@ class SubscribersController(Controller):
                                    **({} if expected else _WEAK_ONLY))  # type: ignore[arg-type]  # extra members
             if subscriber.erased_at is not None:
                 raise Conflict(center=center, subscriber_id=subscriber_id)
-            wanted = choices.desired(center, current, data, replacing=replacing)
+            wanted = choices.desired(center, current, data, replacing=replacing, now=store.clock())
             try:
                 store.save_in(connection, center.id, subscriber_id, wanted, base_version=current.version,
                               context=context, seen=current)
