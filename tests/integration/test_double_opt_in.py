@@ -214,3 +214,21 @@ def test_a_write_made_outside_the_widget_queues_its_mail_in_its_transaction(stor
     store.save(CENTER, nobody, desired, base_version=0, context=EventContext(source="api", actor="key:test"))
     with store.engine.connect() as connection:
         assert connection.execute(select(mail_outbox.c.id)).all().__len__() == 1  # no address: no mail
+
+
+def test_a_batch_writer_queues_one_confirmation_per_subscriber_with_an_address(store) -> None:
+    """``queue_confirmations``, for an import's batch: two statements, the ones without an address skipped."""
+    from sqlalchemy import select
+
+    from widget_server.store import confirmations
+    from widget_server.store.tables import mail_outbox
+
+    with_address = [store.create_subscriber(CENTER, email=f"p{n}@example.org") for n in range(3)]
+    without = store.create_subscriber(CENTER)
+    with store.writing() as connection:
+        queued = confirmations.queue_confirmations(connection, store.lookup_key, CENTER,
+                                                   {**{s: "fr" for s in with_address}, without: None}, store.clock())
+    assert queued == 3
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(mail_outbox.c.kind, mail_outbox.c.subscriber_id, mail_outbox.c.locale)).all()
+    assert sorted(rows) == sorted(("confirm", s, "fr") for s in with_address)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ..ledger import Change
 from . import contacts
 from .mail_outbox import CONFIRM, Mail, address_hash_of, queue
-from .tables import confirmations, subscriptions
+from .tables import confirmations, contact_points, mail_outbox, subscriptions
 
 PENDING = "pending"
 #: The channel a confirmation is mailed on (an SMS confirmation would be its own kind).
@@ -65,6 +65,28 @@ def queue_confirmation(connection: Connection, lookup_key: bytes, center: str, s
     client_hash = contacts.lookup_hash(lookup_key, center, "client", SYSTEM_CLIENT)
     queue(connection, Mail(center, CONFIRM, address_hash, client_hash, locale, subscriber_id), now)
     return True
+
+
+def queue_confirmations(connection: Connection, lookup_key: bytes, center: str,
+                        pending: Mapping[str, str | None], now: datetime) -> int:
+    """For a batch writer (an import with the double opt-in option): one ``confirm`` mail per
+    subscriber of ``pending`` (subscriber id -> the mail's locale) that has an address, in the
+    batch's transaction, in two statements whatever the batch's size. How many were queued."""
+    if not pending:
+        return 0
+    cp = contact_points.c
+    found = connection.execute(select(cp.subscriber_id, cp.lookup_hash)
+                               .where(cp.subscriber_id.in_(list(pending)), cp.kind == EMAIL)).all()
+    if not found:
+        return 0
+    client_hash = contacts.lookup_hash(lookup_key, center, "client", SYSTEM_CLIENT)
+    connection.execute(insert(mail_outbox), [
+        {"center": center, "kind": CONFIRM, "address_hash": address_hash, "client_hash": client_hash,
+         "locale": pending[str(subscriber_id)], "subscriber_id": subscriber_id, "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for subscriber_id, address_hash in found
+    ])
+    return len(found)
 
 
 def pending_on_email(connection: Connection, subscriber_id: str) -> list[Pending]:
