@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 
 from . import __version__
 from .centers import Center, load_centers
+from .chain_keys import chain_keys
 from .changes import Changes
 from .i18n import Translator
 from .mailer import Mailer, make_mailer
@@ -104,7 +105,9 @@ def create_app(
     centers = dict(centers if centers is not None else load_centers(settings.config))
     signer = make_signer(settings, clock=lambda: clock().timestamp())
     if store is None:
-        store = Store(make_engine(settings.database), lookup_key=lookup_key(settings), clock=clock)
+        key = lookup_key(settings)
+        store = Store(make_engine(settings.database), lookup_key=key, clock=clock,
+                      chain_keys=chain_keys(settings, key))
     if migrate:
         store.migrate()
     jinja = make_environment()

@@ -1,4 +1,5 @@
-"""The ``widget-server`` command: ``demo``, ``serve``, ``check-config``, ``api-key``, ``device`` and ``agent-link``.
+"""The ``widget-server`` command: ``demo``, ``serve``, ``check-config``, ``api-key``, ``device``, ``agent-link``
+and ``verify-chain``.
 
 Every ``serve`` option also reads from ``WIDGET_<OPTION>`` (click's ``auto_envvar``),
 and is then carried to worker processes as those same variables.
@@ -95,8 +96,18 @@ def _key_store(database: str | None, config: str | None = None):  # noqa: ANN202
 
     settings = settings_from_env(database=database, config=config)
     engine = make_engine(settings.database)
-    upgrade(engine)
+    upgrade(engine, _chain_keys(settings))  # with the keys the server has, as its own start would
     return settings, engine
+
+
+def _chain_keys(settings: Settings):  # noqa: ANN202
+    """The server's chain keys, when its secrets are set (else None: nothing to key with)."""
+    from .chain_keys import chain_keys
+    from .tokens import lookup_key
+
+    if not (settings.secret_keys or settings.lookup_key):
+        return None
+    return chain_keys(settings, lookup_key(settings))
 
 
 def _short_name(value: str) -> str:
@@ -187,6 +198,7 @@ def device() -> None:
 
 def _device_store(database: str | None, config: str | None = None):  # noqa: ANN202
     """The settings and the store, as the server opens them (its lookup key needs the signing secret)."""
+    from .chain_keys import chain_keys
     from .store.store import Store
     from .tokens import lookup_key
 
@@ -194,7 +206,8 @@ def _device_store(database: str | None, config: str | None = None):  # noqa: ANN
     if not settings.secret_keys:
         raise click.ClickException("no link-signing secret: set WIDGET_SECRET_KEYS as for serve "
                                    "(comma-separated, newest first)")
-    return settings, Store(engine, lookup_key=lookup_key(settings))
+    key = lookup_key(settings)
+    return settings, Store(engine, lookup_key=key, chain_keys=chain_keys(settings, key))
 
 
 @device.command("create")
@@ -286,6 +299,48 @@ def revoke_links(center: str, subscriber_id: str, database: str | None) -> None:
     if after is None:
         raise click.ClickException(f"no subscriber {subscriber_id!r} in {center!r} (or erased)")
     click.echo(f"links of {subscriber_id} signed before {after:%Y-%m-%d %H:%M:%S} UTC no longer work", err=True)
+
+
+@main.command("verify-chain")
+@click.option("--center", help="Only this center's subscribers.")
+@click.option("--database", help="sqlite:///path.db or postgresql://...")
+@click.option("--config", help="Center file or folder, to check that --center exists.")
+def verify_chain(center: str | None, database: str | None, config: str | None) -> None:
+    """Check every subscriber's consent-event chain under the server's keys (WIDGET_SECRET_KEYS,
+    WIDGET_CHAIN_KEYS as for serve): one line per break (the subscriber, the event's id and
+    version, what is wrong), then a summary. Exit status 1 on any break, 0 when all is intact.
+    Reads only: a database with migrations pending is refused."""
+    from .store import migrate
+    from .store.engine import make_engine
+    from .store.verification import Summary, check_ledger
+
+    settings = settings_from_env(database=database, config=config)
+    keys = _chain_keys(settings)
+    if keys is None:
+        raise click.ClickException("no secret to derive the chain keys from: set WIDGET_SECRET_KEYS "
+                                   "(and WIDGET_CHAIN_KEYS, if set) as for serve")
+    if center is not None and config is not None:
+        _known_center(settings, center)
+    engine = make_engine(settings.database)
+    if migrate.pending(engine):
+        raise click.ClickException("the database has migrations pending: start the server once (it migrates "
+                                   "and seals the chains' anchors), then verify")
+    summary = Summary()
+    with engine.connect() as connection:
+        for finding in check_ledger(connection, keys, center):
+            summary.add(finding)
+            for wrong in finding.report.breaks:
+                where = "anchor" if wrong.event_id is None else f"event {wrong.event_id} (version {wrong.version})"
+                click.echo(f"BROKEN {finding.subscriber_id} {where}: {wrong.reason}")
+    scope = f" of {center}" if center else ""
+    click.echo(f"checked {summary.subscribers} subscribers{scope} and {summary.events} events "
+               f"({summary.legacy} legacy, unkeyed): "
+               + ("all intact" if summary.intact else
+                  f"{summary.broken} chains broken ({summary.breaks} breaks"
+                  + (f", {summary.orphan_events} events of deleted subscribers" if summary.orphan_events else "")
+                  + ")"))
+    if not summary.intact:
+        sys.exit(1)
 
 
 def _permissions(value: str) -> tuple[str, ...]:

@@ -20,10 +20,11 @@ from preference_sdk._import import ImportMappingError, import_file, load_mapping
 from sqlalchemy import func, select
 
 from tests.helpers import ENGINES
-from widget_server.ledger import canonical, event_hash, verify_chain
+from widget_server.chain_keys import ChainKeys
+from widget_server.ledger import canonical, keyed_hash, verify_chain
 from widget_server.store.contacts import lookup_hash as contacts_lookup_hash
 from widget_server.store.imports import lookup_hash
-from widget_server.store.imports.proof import Hasher, json_text, quoted
+from widget_server.store.imports.proof import COLUMNS, HASH, Hasher, json_text, quoted
 from widget_server.store.tables import contact_points, events, subscribers, subscriptions, webhook_deliveries
 
 CENTER = "maison-lumiere"
@@ -110,7 +111,7 @@ def test_a_real_run_records_import_events_with_evidence_and_since(api, store) ->
         {"path": "frequency.offers", "from": None, "to": "weekly"},
         {"path": "interests", "from": [], "to": ["garden", "lighting"]},
     ]
-    assert event["hash"] == event_hash(event) and store.verify_chain(sid).intact
+    assert event["hash"] == keyed_hash(store.chain_keys, event) and store.verify_chain(sid).intact
     with store.engine.connect() as connection:
         since = connection.execute(select(subscriptions.c.topic, subscriptions.c.channel, subscriptions.c.since,
                                           subscriptions.c.event_id).where(subscriptions.c.subscriber_id == sid)).all()
@@ -283,19 +284,20 @@ def test_the_batch_hasher_is_ledger_event_hash(locale, source, day, prev) -> Non
     from widget_server.store.imports import Row
 
     now = datetime(2026, 11, 23, 14, 3, 11, 201000, tzinfo=timezone.utc)
-    hasher = Hasher(CENTER, "api_key:abc", now, "stored-time")
+    keys = ChainKeys.of([b"a chain secret"])
+    hasher = Hasher(CENTER, "api_key:abc", now, "stored-time", keys)
     changes = [Change("offers.email", "unknown", "opted_in"), Change("interests", [], ["garden", "é"]),
                Change("frequency.offers", None, "weekly")]
     evidence = {"legacy_source": source, "legacy_date": day}
     row = Row(1, "crm-1", None, locale, None, (), False, now, evidence)
     stored, hashed = hasher.changes(changes)
-    made = hasher.event("sub_1Xh3-_ab", 7, prev, row, stored, hashed)
+    made = hasher.event(41, "sub_1Xh3-_ab", 7, prev, row, stored, hashed)
     record = {"subscriber_id": "sub_1Xh3-_ab", "center": CENTER, "version": 7, "occurred_at": now,
               "source": "import", "actor": "api_key:abc", "changes": json.loads(stored), "notice_version": None,
-              "locale": locale, "evidence": json.loads(made[8]), "context": None, "submission_id": None,
-              "prev_hash": prev}
+              "locale": locale, "evidence": json.loads(made[COLUMNS.index("evidence")]), "context": None,
+              "submission_id": None, "prev_hash": prev, "id": 41, "key_id": keys.current, "notice_text": None}
     assert record["evidence"] == evidence and record["changes"] == [c.as_dict() for c in changes]
-    assert made[-1] == event_hash(record)
+    assert made[HASH] == keyed_hash(keys, record)
     assert quoted(source) == json_text(source) and canonical(record)
 
 
@@ -318,7 +320,7 @@ def test_a_large_batch_chains_every_subscriber(api, store) -> None:
         for event in connection.execute(select(events).order_by(events.c.subscriber_id, events.c.version)):
             by_subscriber.setdefault(event.subscriber_id, []).append(dict(event._mapping))
     assert sum(len(e) for e in by_subscriber.values()) == 3001
-    assert all(verify_chain(chain).intact for chain in by_subscriber.values())
+    assert all(verify_chain(chain, store.chain_keys).intact for chain in by_subscriber.values())
     assert len(by_subscriber[subscriber_id(store, "crm-00007")]) == 2
 
 

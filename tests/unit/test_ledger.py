@@ -13,8 +13,9 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from widget_server.ledger import Change, canonical, event_hash, verify_chain
-from widget_server.store.imports.proof import Hasher
+from widget_server.chain_keys import ChainKeys
+from widget_server.ledger import Change, canonical, event_hash, keyed_hash, verify_chain
+from widget_server.store.imports.proof import COLUMNS, HASH, Hasher
 
 WHEN = datetime(2026, 12, 3, 14, 30, 5, 123456, tzinfo=timezone.utc)
 # Quotes, backslashes, control characters, non-ASCII and astral characters: what JSON escapes, or must not.
@@ -103,13 +104,15 @@ def test_an_imported_event_hashes_as_the_ledger_does(subscriber: str, actor: str
                                                      after: object, prev: str | None, version: int) -> None:
     changes = [Change("offers.email", before, after), Change("interests", [], ["garden"])]
     evidence = {"legacy_source": source, "legacy_date": day}
-    hasher = Hasher("maison-lumiere", actor, WHEN, "stored")
+    keys = ChainKeys.of([b"a chain secret"])
+    hasher = Hasher("maison-lumiere", actor, WHEN, "stored", keys)
     stored, hashed = hasher.changes(changes)
     row = SimpleNamespace(evidence=evidence, locale=locale)
-    built = hasher.event(subscriber, version, prev, row, stored, hashed)
-    expected = event_hash({
+    built = hasher.event(version * 3, subscriber, version, prev, row, stored, hashed)
+    expected = keyed_hash(keys, {
         "subscriber_id": subscriber, "center": "maison-lumiere", "version": version, "occurred_at": WHEN,
         "source": "import", "actor": actor, "changes": [c.as_dict() for c in changes], "notice_version": None,
         "locale": locale, "evidence": evidence, "context": None, "submission_id": None, "prev_hash": prev,
+        "id": version * 3, "key_id": keys.current, "notice_text": None,
     })
-    assert built[-1] == expected
+    assert built[HASH] == expected and built[COLUMNS.index("key_id")] == keys.current

@@ -15,20 +15,27 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ..chain_keys import ChainKeys
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(connection=None) -> Config:  # noqa: ANN001
+def _config(connection=None, chain_keys=None) -> Config:  # noqa: ANN001
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["chain_keys"] = chain_keys
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest revision (no-op when it is there)."""
+def upgrade(engine: Engine, chain_keys: ChainKeys | None = None) -> None:
+    """Bring the database to the newest revision (no-op when it is there).
+
+    ``chain_keys`` lets revision 0006 seal the anchors of the chains it finds (the server
+    passes its own; without them, those anchors stay unsealed).
+    """
     with engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection, chain_keys), "head")
 
 
 def head() -> str | None:

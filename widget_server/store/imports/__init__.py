@@ -4,9 +4,10 @@ The rows arrive validated (``web/routes/api/import_rows.py``). For one batch thi
 runs a handful of queries whatever its size (existing subscribers by external id,
 their choices, the owners of the e-mail addresses, the suppressed ones), decides per
 row what changes, and writes with one ``executemany`` per table. Every changed
-subscriber gets one ``import`` event, hashed and chained exactly as
-``store.chain.append_event`` does (the canonical bytes come from :func:`ledger.canonical`
-itself, see :class:`Hasher`), and one outbox row per active webhook endpoint, as
+subscriber gets one ``import`` event, keyed, chained and anchored exactly as
+``store.chain`` does for a save (the canonical bytes come from :func:`ledger.canonical`
+itself, see :class:`Hasher`; the ids are taken first, as a save's), and one outbox row
+per active webhook endpoint, as
 ``queries.enqueue_deliveries`` writes them, here with one ``INSERT ... SELECT``.
 
 The package, by job: ``model`` (the rows and the outcome), ``existing`` (reading what the
@@ -25,6 +26,7 @@ from typing import Iterator, Sequence
 from sqlalchemy import Connection
 
 from ...centers.model import Center
+from ...chain_keys import ChainKeys
 from .existing import contact_owners, erased_external_ids, existing, load_choices, lookup_hash
 from .model import Outcome, Patch, Row
 from .plan import Plan, batch_ids, keep_withdrawals
@@ -43,15 +45,20 @@ def import_rows(
     lookup_key: bytes,
     now: datetime,
     dry_run: bool,
+    chain_keys: ChainKeys | None = None,
 ) -> Outcome:
     """Import ``rows`` in the caller's transaction: ``Store.writing()`` (which holds the feed's
-    commit order from its start, as event ids require), or any transaction for a dry run."""
+    commit order from its start, as event ids require), or any transaction for a dry run.
+
+    ``chain_keys`` key the events (the store's: ``Store.chain_keys``); without them, the key
+    the store derives from ``lookup_key`` when it has no others."""
+    keys = chain_keys or ChainKeys.of([lookup_key])
     with paused_gc():
-        return _import_rows(connection, center, rows, patch, actor, lookup_key, now, dry_run)
+        return _import_rows(connection, center, rows, patch, actor, lookup_key, now, dry_run, keys)
 
 
 def _import_rows(connection: Connection, center: Center, rows: Sequence[Row], patch: Patch, actor: str,
-                 lookup_key: bytes, now: datetime, dry_run: bool) -> Outcome:
+                 lookup_key: bytes, now: datetime, dry_run: bool, keys: ChainKeys) -> Outcome:
     outcome = Outcome()
     sql = Statements(connection.dialect)
     found = existing(connection, sql, center.id, [r.external_id for r in rows], lock=not dry_run)
@@ -88,7 +95,7 @@ def _import_rows(connection: Connection, center: Center, rows: Sequence[Row], pa
         else:
             outcome.unchanged += 1
     if not dry_run:
-        plan.write(connection, actor=actor)
+        plan.write(connection, actor=actor, keys=keys)
     outcome.changes = plan.tally()
     return outcome
 

@@ -16,9 +16,9 @@ def existing(connection: Connection, sql: Statements, center: str, external_ids:
               lock: bool) -> dict[str, Current]:
     """Subscribers of ``center`` holding these external ids (erased ones hold none), with their last hash."""
     found: dict[str, Current] = {}
-    query = ("SELECT s.id, s.external_id, s.version, s.locale, s.suppressed, s.paused_until, e.hash "
-             "FROM subscribers s LEFT JOIN events e ON e.subscriber_id = s.id AND e.version = s.version "
-             "WHERE s.center = {m} AND s.external_id IN ({marks})")
+    # The last hash is the anchor's, as a save reads it (store/chain.py).
+    query = ("SELECT s.id, s.external_id, s.version, s.locale, s.suppressed, s.paused_until, s.chain_hash "
+             "FROM subscribers s WHERE s.center = {m} AND s.external_id IN ({marks})")
     if lock and sql.dialect.name == "postgresql":  # SQLite has one writer at a time
         query += " FOR UPDATE OF s"
     for sid, external_id, version, locale, suppressed, paused_until, last_hash in sql.select_in(

@@ -24,12 +24,14 @@ from typing import Any, cast
 from sqlalchemy import Connection
 
 from ...centers.model import Center
+from ...chain_keys import ChainKeys
 from ...ledger import Change
 from ...preferences import OPTED_OUT, UNKNOWN, Preferences, diff, suppress_all
 from ..tables import contact_points, events, subscriber_interests, subscribers, subscriptions, topic_settings
 from .model import Current, Patch, Row
-from .proof import Hasher, json_text
-from .statements import Statements, appended_range, appended_since, enqueue_since, last_event_id
+from .proof import COLUMNS as EVENT_COLUMNS
+from .proof import HASH, Hasher, json_text
+from .statements import Statements, enqueue_since, last_event_id
 
 
 def batch_ids(count: int) -> list[str]:
@@ -129,33 +131,38 @@ class Plan:
                 self._changes[change.path][tally_key(change.after)] += count
         return {path: dict(sorted(counts.items())) for path, counts in sorted(self._changes.items())}
 
-    def write(self, connection: Connection, *, actor: str) -> None:
+    def write(self, connection: Connection, *, actor: str, keys: ChainKeys) -> None:
         if not self.new and not self.updates:
             return
         self._resolve()
         sql, center = self.sql, self.center.id
         now = sql.time(self.now)
-        hasher = Hasher(center, actor, self.now, now)
-        before = event_id = int(connection.scalar(last_event_id) or 0)  # Store.writing holds the commit order
+        hasher = Hasher(center, actor, self.now, now, keys)
+        before = int(connection.scalar(last_event_id) or 0)  # Store.writing holds the commit order
+        count = sum(1 for _, _, parts in self.new if any(f.changes for f in cast(tuple[Fresh, ...], parts)))
+        ids = iter(sql.reserve_ids(connection, count + sum(1 for u in self.updates if u[3]), before))
         times = sql.times
         new_subscribers, contacts, appended, states, settings, interests = [], [], [], [], [], []
         for sid, (row, email_hash, maybe_parts) in zip(batch_ids(len(self.new)), self.new, strict=True):
             parts = cast(tuple[Fresh, ...], maybe_parts)  # _resolve gave every row its parts
             changed = [f for f in parts if f.changes]
             suppressed = len(parts) == 1 and parts[0].suppressed  # only a row's own Fresh can suppress
-            new_subscribers.append((sid, center, 1 if changed else 0, row.locale, suppressed, now, now,
-                                    row.external_id))
             if email_hash:
                 contacts.append((sid, "email", email_hash, cast(str, row.email).strip()))
             if not changed:
+                new_subscribers.append((sid, center, 0, row.locale, suppressed, now, now, row.external_id,
+                                        0, None, hasher.seal(sid, 0, None)))
                 continue
-            event_id += 1  # the ids the events will get, in this order (checked after inserting them)
+            event_id = next(ids)  # taken before hashing: the hash covers it
             if len(changed) == 1:
                 stored, hashed = "[" + changed[0].stored + "]", "[" + changed[0].hashed + "]"
             else:
                 stored = "[" + ",".join(f.stored for f in changed) + "]"
                 hashed = "[" + ",".join(f.hashed for f in changed) + "]"
-            appended.append(hasher.event(sid, 1, None, row, stored, hashed))
+            event = hasher.event(event_id, sid, 1, None, row, stored, hashed)
+            appended.append(event)
+            new_subscribers.append((sid, center, 1, row.locale, suppressed, now, now, row.external_id,
+                                    1, event[HASH], hasher.seal(sid, 1, event[HASH])))
             since = times.get(row.since) or sql.time(row.since)
             for fresh in changed:  # a part has rows for one table only
                 if fresh.states:
@@ -168,35 +175,31 @@ class Plan:
         cleared: tuple[list, list, list] = ([], [], [])
         for row, current, desired, changes, email_hash, locale in self.updates:
             version = current.version + (1 if changes else 0)
-            bumps.append((version, desired.suppressed, locale or current.locale, now, current.id, current.version))
+            anchor: tuple = (None, None, None)  # no event: the anchor stays
             if email_hash:
                 contacts.append((current.id, "email", email_hash, cast(str, row.email).strip()))
             if changes:
-                event_id += 1
-                appended.append(hasher.event(current.id, version, current.last_hash, row, *hasher.changes(changes)))
+                event_id = next(ids)
+                event = hasher.event(event_id, current.id, version, current.last_hash, row, *hasher.changes(changes))
+                appended.append(event)
+                anchor = (version, event[HASH], hasher.seal(current.id, version, event[HASH]))
                 changed_state_rows(sql, current, row, desired, event_id, states, settings, interests, cleared)
+            bumps.append((version, desired.suppressed, locale or current.locale, now, *anchor, current.id,
+                          current.version))
         sql.insert(connection, subscribers, ("id", "center", "version", "locale", "suppressed", "created_at",
-                                             "updated_at", "external_id"), sorted(new_subscribers))
+                                             "updated_at", "external_id", "chain_count", "chain_hash", "chain_seal"),
+                   sorted(new_subscribers))
         if bumps and sql.update_versions(connection, bumps) != len(bumps):
             raise RuntimeError("a subscriber changed during the import batch")  # cannot happen under the write lock
         sql.insert(connection, contact_points, ("subscriber_id", "kind", "lookup_hash", "value"), sorted(contacts))
         if appended:
-            sql.insert(connection, events, ("subscriber_id", "center", "version", "occurred_at", "source", "actor",
-                                            "changes", "locale", "evidence", "prev_hash", "hash"), appended)
-            if tuple(connection.execute(appended_range, {"after": before}).one()) != (before + 1, event_id):
-                states = renumbered(connection, states, before)  # a sequence with gaps (PostgreSQL)
+            sql.insert(connection, events, EVENT_COLUMNS, appended)
             connection.execute(enqueue_since, {"after": before, "center": center, "now": self.now})
         sql.delete_changed(connection, *cleared)
         sql.insert(connection, subscriptions, ("subscriber_id", "topic", "channel", "state", "legal_basis", "since",
                                                "event_id"), states)
         sql.insert(connection, topic_settings, ("subscriber_id", "topic", "frequency"), settings)
         sql.insert(connection, subscriber_interests, ("subscriber_id", "interest"), interests)
-
-
-def renumbered(connection: Connection, states: list[tuple], before: int) -> list[tuple]:
-    """The subscription rows with the event ids the events actually got."""
-    ids = {sid: event_id for event_id, sid in connection.execute(appended_since, {"after": before})}
-    return [(*state[:-1], ids[state[0]]) for state in states]
 
 
 def keep_withdrawals(before: Preferences, desired: Preferences) -> Preferences:

@@ -1,13 +1,15 @@
-"""The proof of an import: each event's hash, computed as ``ledger.event_hash`` does."""
+"""The proof of an import: each event's keyed hash, computed as ``ledger.keyed_hash`` does,
+and each subscriber's anchor seal, as ``ledger.seal`` does."""
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import re
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from ...ledger import HASHED_FIELDS, Change, canonical, canonical_json
+from ...chain_keys import ChainKeys
+from ...ledger import KEYED_FIELDS, Change, canonical, canonical_json, seal_bytes
 from .model import Row
 
 
@@ -17,25 +19,27 @@ def json_text(value: Any, *, sort_keys: bool = True) -> str:
 
 
 class Hasher:
-    """``ledger.event_hash`` for the events of one batch, without encoding again what they share.
+    """``ledger.keyed_hash`` for the events of one batch, without encoding again what they share.
 
     An event's canonical bytes are a JSON object with sorted keys: the fields the batch's
-    events share (source, actor, center, time, the empty ones) are literal text between
-    the ones that vary. The template is cut out of :func:`ledger.canonical`'s own output
-    for a record whose varying fields are placeholders, so the encoding cannot drift from
-    the ledger's; an event then costs a few concatenations and one SHA-256. Encodings of
-    changes, evidence and locale are kept per distinct value (a batch repeats them).
+    events share (source, actor, center, time, key id, the empty ones) are literal text
+    between the ones that vary. The template is cut out of :func:`ledger.canonical`'s own
+    output for a record whose varying fields are placeholders, so the encoding cannot drift
+    from the ledger's; an event then costs a few concatenations and one HMAC-SHA256.
+    Encodings of changes and evidence are kept per distinct value (a batch repeats them).
     """
 
-    VARYING = ("changes", "evidence", "locale", "prev_hash", "subscriber_id", "version")  # in sorted order
+    VARYING = ("changes", "evidence", "id", "locale", "prev_hash", "subscriber_id", "version")  # in sorted order
 
-    def __init__(self, center: str, actor: str, occurred_at: datetime, occurred_stored: Any) -> None:
+    def __init__(self, center: str, actor: str, occurred_at: datetime, occurred_stored: Any,
+                 keys: ChainKeys) -> None:
         self.center, self.actor, self.occurred = center, actor, occurred_stored
-        record: dict[str, Any] = {name: None for name in HASHED_FIELDS}
-        record.update(center=center, actor=actor, occurred_at=occurred_at, source="import")
+        self.keys, self._key = keys, keys.key
+        record: dict[str, Any] = {name: None for name in KEYED_FIELDS}
+        record.update(center=center, actor=actor, occurred_at=occurred_at, source="import", key_id=keys.current)
         marks = {name: f"\x00{name}\x00" for name in self.VARYING}
         record.update(marks)
-        text = canonical(record).decode()
+        text = canonical(record, KEYED_FIELDS).decode()
         if sorted(self.VARYING, key=lambda name: text.index(json_text(marks[name]))) != list(self.VARYING):
             raise RuntimeError("ledger.canonical no longer orders fields by name: update Hasher")
         self._literals: list[str] = []
@@ -46,7 +50,6 @@ class Hasher:
         self._changes: dict[tuple, tuple[str, str]] = {}
         self._evidence: dict[int, tuple[str, str]] = {}
         self._kept: list[Mapping[str, Any]] = []
-        self._middles: dict[tuple[str, str | None], str] = {}
 
     def changes(self, changes: Sequence[Change]) -> tuple[str, str]:
         """(stored, hashed) JSON of a list of changes."""
@@ -57,21 +60,21 @@ class Hasher:
             known = self._changes[key] = (json_text(items, sort_keys=False), json_text(items))
         return known
 
-    def event(self, subscriber_id: str, version: int, prev_hash: str | None, row: Row, stored: str,
+    def event(self, event_id: int, subscriber_id: str, version: int, prev_hash: str | None, row: Row, stored: str,
               hashed: str) -> tuple:
-        """An events row: ``stored`` and ``hashed`` are its changes as :meth:`changes` encodes them."""
+        """An events row (the columns of :data:`COLUMNS`): ``stored`` and ``hashed`` are its changes
+        as :meth:`changes` encodes them. Its hash is the row's 12th value."""
         evidence, evidence_hashed = self._evidence_of(row.evidence)
-        middle = self._middles.get((evidence_hashed, row.locale))
-        if middle is None:
-            literals = self._literals
-            middle = literals[1] + evidence_hashed + literals[2] + quoted(row.locale) + literals[3]
-            self._middles[(evidence_hashed, row.locale)] = middle
-        first, _, _, _, after_prev, after_id, last = self._literals
-        prev, sid = quoted(prev_hash), quoted(subscriber_id)
-        text = f"{first}{hashed}{middle}{prev}{after_prev}{sid}{after_id}{version}{last}"
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        return (subscriber_id, self.center, version, self.occurred, "import", self.actor, stored, row.locale,
-                evidence, prev_hash, digest)
+        l0, l1, l2, l3, l4, l5, l6, l7 = self._literals
+        text = (f"{l0}{hashed}{l1}{evidence_hashed}{l2}{event_id}{l3}{quoted(row.locale)}{l4}{quoted(prev_hash)}"
+                f"{l5}{quoted(subscriber_id)}{l6}{version}{l7}")
+        digest = hmac.digest(self._key, text.encode(), "sha256").hex()
+        return (event_id, subscriber_id, self.center, version, self.occurred, "import", self.actor, stored,
+                row.locale, evidence, prev_hash, digest, self.keys.current)
+
+    def seal(self, subscriber_id: str, count: int, head: str | None) -> str:
+        """``ledger.seal`` under the batch's key."""
+        return f"{self.keys.current}:{hmac.digest(self._key, seal_bytes(subscriber_id, count, head), 'sha256').hex()}"
 
     def _evidence_of(self, evidence: Mapping[str, Any]) -> tuple[str, str]:
         """(stored, hashed) JSON of an evidence; rows share their evidence dict, so it is encoded once."""
@@ -81,6 +84,12 @@ class Hasher:
             self._evidence[id(evidence)] = known
             self._kept.append(evidence)  # its id stays its own while this hasher lives
         return known
+
+
+#: The events columns :meth:`Hasher.event` fills, in its order.
+COLUMNS = ("id", "subscriber_id", "center", "version", "occurred_at", "source", "actor", "changes", "locale",
+           "evidence", "prev_hash", "hash", "key_id")
+HASH = COLUMNS.index("hash")
 
 
 def evidence_json(evidence: Mapping[str, Any]) -> tuple[str, str]:

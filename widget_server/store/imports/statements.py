@@ -1,5 +1,6 @@
-"""The batch's SQL: ``executemany`` with values in the driver's form, and the statements
-that follow the appended events (their ids, their webhook deliveries)."""
+"""The batch's SQL: ``executemany`` with values in the driver's form, the events' ids taken
+before they are hashed, and the statement that follows the appended events (their webhook
+deliveries)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from ..tables import events, subscribers
 CHUNK = 5000
 
 last_event_id = select(func.coalesce(func.max(events.c.id), 0))
-appended_since = select(events.c.id, events.c.subscriber_id).where(events.c.id > bindparam("after"))
-appended_range = select(func.min(events.c.id), func.max(events.c.id)).where(events.c.id > bindparam("after"))
 
 # The outbox rows of every event of the center appended after a cursor, at once.
 enqueue_since = enqueue_deliveries_of(
@@ -70,11 +69,27 @@ class Statements:
             sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({self._marks(columns)})"
             connection.exec_driver_sql(sql, rows)
 
+    def reserve_ids(self, connection: Connection, count: int, last: int) -> list[int]:
+        """The ids the batch's ``count`` events get, taken before they are hashed (their hash
+        covers them): after ``last`` (the largest id, read under the write lock) on SQLite, as
+        SQLite itself would number them; from the sequence on PostgreSQL, as a save takes its
+        id, so the sequence and the ids never disagree."""
+        if count == 0:
+            return []
+        if self.dialect.name != "postgresql":
+            return list(range(last + 1, last + count + 1))
+        taken = connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, {self.mark})", (count,))
+        return sorted(int(row[0]) for row in taken)
+
     def update_versions(self, connection: Connection, rows: list[tuple]) -> int:
+        """Rows of (version, suppressed, locale, updated_at, chain_count, chain_hash, chain_seal, id, seen
+        version); an anchor of NULLs keeps the one there (a row that changed no choice has no event)."""
         m = self.mark
         return connection.exec_driver_sql(
-            f"UPDATE subscribers SET version = {m}, suppressed = {m}, locale = {m}, updated_at = {m} "
-            f"WHERE id = {m} AND version = {m}", rows).rowcount
+            f"UPDATE subscribers SET version = {m}, suppressed = {m}, locale = {m}, updated_at = {m}, "
+            f"chain_count = COALESCE({m}, chain_count), chain_hash = COALESCE({m}, chain_hash), "
+            f"chain_seal = COALESCE({m}, chain_seal) WHERE id = {m} AND version = {m}", rows).rowcount
 
     def delete_changed(self, connection: Connection, states: list, settings: list, interests: list) -> None:
         m = self.mark
