@@ -150,3 +150,31 @@ def test_arabic_right_to_left_confirm_and_its_expired_page(widget, store, clock,
     expect(page.locator("h1")).to_have_text(widget.text("ar", "This link has expired"))
     assert_accessible(page, "the Arabic expired page")
     page.screenshot(path=str(screenshots / "confirm-ar-expired.png"), full_page=True)
+
+
+def test_the_pending_notice_resends_the_mail_by_keyboard(mailing_server, store, new_context, assert_accessible) -> None:
+    server, inbox = mailing_server
+    subscriber = store.create_subscriber("maison-lumiere", email="camille@example.org")
+    token = server.app.state.signer.mint("manage", "maison-lumiere", subscriber)
+    page = new_context(locale="en-GB").new_page()
+    page.goto(f"{server.url}/c/maison-lumiere/preferences?t={token}")
+    page.locator('input[name="s.offers.email"]').check()
+    page.locator("#save").click()
+    again = page.get_by_role("link", name=text(server, "en", "Send me the confirmation e-mail again"))
+    expect(again).to_be_visible()
+    inbox.wait(1)
+    tab_to(page, again, limit=40)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(text(server, "en", "Send the confirmation e-mail again"))
+    assert_accessible(page, "the resend page")
+    assert len(inbox.messages) == 1  # opening the page sends nothing
+    button = page.locator("#resend")
+    tab_to(page, button)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(text(server, "en", "Check your inbox"))
+    assert_accessible(page, "the resent page")
+    assert len(inbox.wait(2)) == 2
+    page.get_by_role("link", name=text(server, "en", "Back to your preferences")).click()
+    expect(page.locator("#pending-notice")).to_be_visible()

@@ -57,6 +57,7 @@ from ...store.store import Store, Subscriber, UnknownSubscriber
 from ...tokens import WIDGET_SCOPES, read_link
 from ...workers.mail import MailQueue
 from ..dependencies import Clock, Origins
+from ..embedding import THEME_OPTIONS, read_options
 from ..labels import CHANNEL_LABELS
 from ..openapi import documented, form, pages
 from ..rendering import page_context
@@ -176,10 +177,12 @@ def manage_url(signer: TokenSigner, center: Center, subscriber_id: str, locale: 
 
 
 def _page(request: Request, center: Center, locale: str, template: str, status: int = 200,
-          background: BackgroundTask | None = None, **extra: Any) -> Template:
-    """One of the confirmation pages; the language switcher keeps the link (only the link)."""
+          background: BackgroundTask | None = None, theme_query: dict[str, str] | None = None,
+          **extra: Any) -> Template:
+    """One of the confirmation pages; the language switcher keeps the link (only the link), and
+    a page reached from the widget's frame keeps its theme."""
     token = extra.get("token")
-    context = page_context(request, locale, center, query={"t": token} if token else {})
+    context = page_context(request, locale, center, query={"t": token} if token else {}, theme_query=theme_query)
     context.update(extra)
     return Template(template, context=context, status_code=status, headers={"Vary": "Accept-Language"},
                     background=background)
@@ -275,9 +278,11 @@ class ConfirmController(Controller):
         if subscriber_id is None:
             raise LinkInvalid(center=center)
         locale = request.state.locale = visitor_locale(request, center, token_locale, lang)
-        back = f"/c/{center.id}/preferences?{urlencode({'t': t or '', 'lang': locale})}"
+        options = read_options(center, request.query_params.get)  # opened in the widget's frame: its look
+        back = f"/c/{center.id}/preferences?{urlencode({'t': t or '', 'lang': locale, **options})}"
         return _page(request, center, locale, "pages/confirm_resend.html", token=t or "", back_url=back,
-                     resend_action=f"/c/{center.id}/confirm/resend")
+                     options=options, resend_action=f"/c/{center.id}/confirm/resend",
+                     theme_query={k: v for k, v in options.items() if k in THEME_OPTIONS})
 
     @post("/resend", media_type=MediaType.HTML, status_code=200, responses=pages(403, 413, 429, 503),
           operation_class=documented(body=RESEND_FORM))
@@ -301,12 +306,13 @@ class ConfirmController(Controller):
             raise LinkInvalid(center=center)
         client = request.client.host if request.client else None
         await mail_queue.for_subscriber(CONFIRM, center.id, locale, client, subscriber_id)
-        back = None
+        back, options = None, read_options(center, posted.get)
         if token and posted.get("from") == "widget":  # the way back to the widget the button was on
-            back = f"/c/{center.id}/preferences?{urlencode({'t': token, 'lang': locale})}"
+            back = f"/c/{center.id}/preferences?{urlencode({'t': token, 'lang': locale, **options})}"
         # The worker is woken once the answer is sent, so its work never delays the answer.
         return _page(request, center, locale, "pages/confirm_sent.html", back_url=back,
-                     background=BackgroundTask(mail_queue.wake))
+                     background=BackgroundTask(mail_queue.wake),
+                     theme_query={k: v for k, v in options.items() if k in THEME_OPTIONS})
 
     # -- the work and its pages --------------------------------------------------------------
 
