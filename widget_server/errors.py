@@ -36,7 +36,8 @@
           ├── MethodNotAllowed       405  (with Allow)
           ├── TooLarge               413  a body over the route's limit
           ├── Unauthenticated        401  no key, or not a live one
-          ├── Forbidden              403  the key lacks the scope, or is another center's
+          ├── Forbidden              403  the key lacks the scope
+          ├── CenterNotFound         404  a center not the key's, whether it exists or not
           ├── Conflict               409  an external id in use, an erased subscriber
           │    └── IdempotencyKeyInUse    a request with the same key still running
           ├── StaleVersion           412  If-Match does not name the current version
@@ -314,6 +315,20 @@ class Forbidden(ApiError):
     code = "forbidden"
     title = N_("Not allowed")
     detail = N_("This API key may not do this in this preference center.")
+
+
+class CenterNotFound(ApiError):
+    """A center in the path that is not the key's own, whether another center or none at all.
+
+    One answer for both, so that a key learns nothing of the other centers a server holds
+    (not even that one exists), the way a private repository is a 404 to a stranger.
+    """
+
+    status = 404
+    code = "not_found"
+    title = N_("Preference center not found")
+    detail = N_("This API key has no preference center with this id: a key works for its own center only. "
+                "Check the center in the address.")
 
 
 class Conflict(ApiError):

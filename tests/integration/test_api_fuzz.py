@@ -83,7 +83,7 @@ def test_every_check_is_on(api_schema) -> None:
     read the calls before it, which only the command line's stateful phase chains (in-process, its
     chains would start only from POST /webhooks, whose generated addresses are refused: 422), and
     object_level_authorization replays a read as other identities, of which none is configured (a
-    key of another center is a 403 before anything is read: test_api.py)."""
+    key of another center is a 404 before anything is read: test_api_centers.py)."""
     for operation in api_schema.get_all_operations():
         config = api_schema.config.checks_config_for(operation=operation.ok())
         off = [name for name in CHECKS.get_all_names() if not config.get_by_name(name=name).enabled]

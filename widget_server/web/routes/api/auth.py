@@ -1,7 +1,8 @@
 """Who is calling the API: the key in ``Authorization: Bearer``, its center and scopes.
 
 A guard on the API router authenticates every request (``401``), checks that the key
-belongs to the center in the path and carries the scope the handler declares in its
+belongs to the center in the path (``404`` otherwise, whether that center exists or not:
+a key learns nothing of the others) and carries the scope the handler declares in its
 ``opt`` (``403``), and leaves the key in ``request.state.api_key`` for handlers to record
 as the actor. Keys are looked up in the database on each request, so a revocation is
 effective at once.
@@ -14,7 +15,7 @@ import hashlib
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers import BaseRouteHandler
 
-from ....errors import Forbidden, NotFound, Unauthenticated
+from ....errors import CenterNotFound, Forbidden, Unauthenticated
 from ....store import api_keys
 from ....store.api_keys import ApiKey
 from ...dependencies import AppState
@@ -37,10 +38,8 @@ def require_scope(connection: ASGIConnection, handler: BaseRouteHandler) -> None
     if key is None:
         raise Unauthenticated()
     center_id = connection.path_params.get("center_id")
-    if key.center != center_id:
-        raise Forbidden()
-    if center_id not in state.centers:
-        raise NotFound()
+    if key.center != center_id or center_id not in state.centers:  # another center's or none: one answer
+        raise CenterNotFound()
     needed = handler.opt.get("scope", "admin")
     if not key.allows(needed):
         raise Forbidden(required_scope=needed)  # says which key to make
