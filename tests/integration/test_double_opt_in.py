@@ -232,3 +232,40 @@ def test_a_batch_writer_queues_one_confirmation_per_subscriber_with_an_address(s
     with store.engine.connect() as connection:
         rows = connection.execute(select(mail_outbox.c.kind, mail_outbox.c.subscriber_id, mail_outbox.c.locale)).all()
     assert sorted(rows) == sorted(("confirm", s, "fr") for s in with_address)
+
+
+def test_ticking_and_unticking_does_not_flood_the_mailbox(store, clock) -> None:
+    """A confirmation still owed covers a new pending (the worker reads what is pending when it
+    sends); past five an hour to one address, a write queues none, and is stored all the same."""
+    from sqlalchemy import select, update
+
+    from widget_server.ledger import EventContext
+    from widget_server.preferences import OPTED_OUT
+    from widget_server.store.tables import mail_outbox
+
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org")
+    context = EventContext(source="web", actor="subject")
+
+    def toggle() -> None:
+        for state in (PENDING, OPTED_OUT):
+            current = store.get(CENTER, subscriber).preferences
+            store.save(CENTER, subscriber, Preferences(version=current.version,
+                                                        subscriptions={("offers", "email"): state}),
+                       base_version=current.version, context=context)
+
+    def queued() -> int:
+        with store.engine.connect() as connection:
+            return len(connection.execute(select(mail_outbox.c.id)).all())
+
+    toggle()
+    toggle()
+    assert queued() == 1  # the first is still owed: it will ask for whatever is pending then
+    for _ in range(8):
+        with store.engine.begin() as connection:  # as if sent
+            connection.execute(update(mail_outbox).values(status="done", subscriber_id=None))
+        toggle()
+    assert queued() == 5
+    assert len(store.events(subscriber)) == 20  # every write was stored
+    clock.advance(hours=1, minutes=1)
+    toggle()
+    assert queued() == 6

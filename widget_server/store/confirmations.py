@@ -16,22 +16,24 @@ makes: a second use of the same link is :class:`AlreadyUsed`, whichever process 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..ledger import Change
 from . import contacts
 from .mail_outbox import CONFIRM, Mail, address_hash_of, queue
-from .tables import confirmations, contact_points, mail_outbox, subscriptions
+from .tables import confirmations, contact_points, mail_outbox, subscribers, subscriptions
 
 PENDING = "pending"
 #: The channel a confirmation is mailed on (an SMS confirmation would be its own kind).
 EMAIL = "email"
 #: What the client of a mail the product owes by itself is counted as (never a visitor's address).
 SYSTEM_CLIENT = "system"
+#: Confirmation mails queued by writes, at most, to one address in an hour (``queue_confirmation``).
+WRITE_MAILS_PER_HOUR = 5
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,36 @@ def went_pending_on_email(changes: Iterable[Change]) -> bool:
 
 def queue_confirmation(connection: Connection, lookup_key: bytes, center: str, subscriber_id: str,
                        changes: Iterable[Change], locale: str | None, now: datetime) -> bool:
-    """Queue the ``confirm`` mail a write owes, in its transaction; whether one was queued."""
+    """Queue the ``confirm`` mail a write owes, in its transaction; whether one was queued.
+
+    Not when one is still waiting to be sent: the worker reads what is pending when it sends,
+    so that mail asks for this write's subscriptions too. Nor past :data:`WRITE_MAILS_PER_HOUR`
+    mails to the address (any kind) in the last hour: someone holding a forwarded link, ticking
+    and unticking, must not flood its owner's mailbox; the write itself is never refused, and
+    "send me the confirmation e-mail again" stays there, within its own limits.
+    """
     if not went_pending_on_email(changes):
         return False
     address_hash = address_hash_of(connection, subscriber_id)
-    if address_hash is None:
+    if address_hash is None or _owed_or_flooded(connection, center, subscriber_id, address_hash, now):
         return False
+    if locale is None:  # a write that named no language (an API call): the subscriber's own
+        locale = connection.scalar(select(subscribers.c.locale).where(subscribers.c.id == subscriber_id))
     client_hash = contacts.lookup_hash(lookup_key, center, "client", SYSTEM_CLIENT)
     queue(connection, Mail(center, CONFIRM, address_hash, client_hash, locale, subscriber_id), now)
     return True
+
+
+def _owed_or_flooded(connection: Connection, center: str, subscriber_id: str, address_hash: str,
+                     now: datetime) -> bool:
+    m = mail_outbox.c
+    owed = connection.scalar(select(m.id).where(
+        m.center == center, m.kind == CONFIRM, m.subscriber_id == subscriber_id, m.status == "pending").limit(1))
+    if owed is not None:
+        return True
+    recent = connection.scalar(select(func.count()).select_from(mail_outbox).where(
+        m.center == center, m.address_hash == address_hash, m.created_at > now - timedelta(hours=1)))
+    return bool(recent and recent >= WRITE_MAILS_PER_HOUR)
 
 
 def queue_confirmations(connection: Connection, lookup_key: bytes, center: str,

@@ -48,7 +48,7 @@ from ...confirm_links import ERASE, OPT_IN, RENEW, ConfirmLink, LinkOutdated, Li
 from ...errors import N_, LinkInvalid, WidgetError
 from ...i18n import Translator, format_day
 from ...ledger import EventContext
-from ...legal_bases import CONSENT, basis_for
+from ...legal_bases import CONSENT, BasisNotAllowed, basis_for
 from ...preferences import OPTED_IN, PENDING, Preferences, suppress_all
 from ...store import confirmations, gdpr
 from ...store.confirmations import EMAIL, AlreadyUsed
@@ -352,7 +352,10 @@ class ConfirmController(Controller):
         states, bases = dict(prefs.subscriptions), dict(prefs.bases)
         for topic, channel in keys:
             states[(topic, channel)] = OPTED_IN
-            bases[(topic, channel)] = basis_for(center, prefs.country, topic, channel, CONSENT, since=now)
+            try:
+                bases[(topic, channel)] = basis_for(center, prefs.country, topic, channel, CONSENT, since=now)
+            except BasisNotAllowed:  # the region's rule changed since: consent no longer serves there
+                raise NothingToDo() from None
         desired = replace(prefs, subscriptions=states, bases=bases)
         store.save_in(connection, center.id, link.subscriber, desired, base_version=prefs.version, context=context,
                       seen=prefs)
