@@ -123,10 +123,18 @@ def _opened(request: Request, store: Store, signer: TokenSigner, center: Center,
     except LinkOutdated as stale:
         request.state.locale = visitor_locale(request, center, stale.link.locale, lang)
         subscriber = store.get(center.id, stale.link.subscriber)
-        can_resend = stale.link.purpose == OPT_IN and subscriber is not None and subscriber.erased_at is None
+        live = subscriber is not None and subscriber.erased_at is None
+        # A new link only helps while something still waits: a pending whose own time is over
+        # has expired with it, and subscribing again starts afresh from the preferences.
+        if stale.link.purpose == OPT_IN and live and subscriber and pending_keys(subscriber.preferences, now):
+            raise ConfirmProblem(401, N_("This link has expired"), N_(
+                "Confirmation links work for a limited time. We can send you a new one."), resend=True) from None
+        if stale.link.purpose == OPT_IN:
+            raise ConfirmProblem(401, N_("This link has expired"), N_(
+                "The time to confirm has passed, so nothing was subscribed. To subscribe, choose again in your "
+                "preferences: we can send you a link to them.")) from None
         raise ConfirmProblem(401, N_("This link has expired"), N_(
-            "Confirmation links work for a limited time. We can send you a new one.") if can_resend else N_(
-            "Confirmation links work for a limited time."), resend=can_resend) from None
+            "Confirmation links work for a limited time.")) from None
     subscriber = store.get(center.id, link.subscriber)
     locale = request.state.locale = visitor_locale(request, center, link.locale, lang)
     if subscriber is not None and subscriber.erased_at is not None and link.purpose == ERASE:
