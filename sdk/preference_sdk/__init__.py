@@ -31,6 +31,8 @@ from ._import import ImportMappingError, import_file, load_mapping, read_records
 from ._links import AGENT_ID_MAX, AGENT_PERMISSIONS, LinkMinter
 from ._models import (
     CenterInfo,
+    ChainBreak,
+    ChainVerification,
     Change,
     Decision,
     Delivery,
@@ -73,6 +75,8 @@ __all__ = [
     "AsyncFeedSource",
     "AuthenticationError",
     "CenterInfo",
+    "ChainBreak",
+    "ChainVerification",
     "Change",
     "Client",
     "Conflict",

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from ._models import (
     CenterInfo,
+    ChainVerification,
     Decision,
     Delivery,
     FeedPage,
@@ -169,6 +170,9 @@ class Calls:
     def _revoke_links(self, subscriber_id: str, *, idempotency_key: str | None = None) -> _Call[datetime]:
         return _write("POST", f"/subscribers/{_segment(subscriber_id)}/revoke-links", None,
                       lambda data: parse_time(data["links_valid_after"]), idempotency_key)
+
+    def _verify_chain(self, subscriber_id: str) -> _Call[ChainVerification]:
+        return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/verification", ChainVerification.from_json)
 
     def _events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> _Call[FeedPage]:
         params = {"after": str(after), "limit": str(limit)}

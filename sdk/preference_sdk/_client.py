@@ -26,7 +26,18 @@ import httpx
 
 from ._calls import NOT_GIVEN, Calls, NotGiven, _Call, _segment
 from ._exceptions import PreferenceSDKError, TransportError, error_from_response, parse_retry_after
-from ._models import CenterInfo, Decision, Delivery, Event, FeedPage, ImportReport, Link, Preferences, WebhookEndpoint
+from ._models import (
+    CenterInfo,
+    ChainVerification,
+    Decision,
+    Delivery,
+    Event,
+    FeedPage,
+    ImportReport,
+    Link,
+    Preferences,
+    WebhookEndpoint,
+)
 
 __all__ = ["NOT_GIVEN", "AsyncClient", "BaseClient", "Client", "NotGiven"]
 
@@ -343,6 +354,11 @@ class Client(BaseClient):
         before the instant answered stop working. Needs the ``write`` scope."""
         return self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
 
+    def verify_chain(self, subscriber_id: str) -> ChainVerification:
+        """The server's check of a subscriber's consent-event chain (each event's keyed hash and
+        link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
+        return self._send(self._verify_chain(subscriber_id))
+
     def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed).
 
@@ -591,6 +607,11 @@ class AsyncClient(BaseClient):
         """Sign out every link sent to a subscriber (a lost phone, a forwarded mail): links signed
         before the instant answered stop working. Needs the ``write`` scope."""
         return await self._send(self._revoke_links(subscriber_id, idempotency_key=idempotency_key))
+
+    async def verify_chain(self, subscriber_id: str) -> ChainVerification:
+        """The server's check of a subscriber's consent-event chain (each event's keyed hash and
+        link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
+        return await self._send(self._verify_chain(subscriber_id))
 
     async def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed).

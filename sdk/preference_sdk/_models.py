@@ -279,3 +279,32 @@ class Delivery:
             next_attempt_at=parse_time(data.get("next_attempt_at")),
             delivered_at=parse_time(data.get("delivered_at")), last_error=data.get("last_error"),
         )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """One thing wrong in a subscriber's event chain: the event (``None``: their anchor) and what."""
+
+    event_id: int | None
+    version: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    """A subscriber's consent-event chain as the server checked it (``Client.verify_chain``)."""
+
+    subscriber_id: str
+    intact: bool
+    events: int
+    legacy: int  # events written before the chain was keyed: intact as far as plain SHA-256 can tell
+    anchored: bool  # the count, latest hash and seal on the subscriber's row matched
+    broken: tuple[ChainBreak, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ChainVerification":
+        return cls(
+            subscriber_id=data["subscriber_id"], intact=bool(data["intact"]), events=int(data["events"]),
+            legacy=int(data.get("legacy", 0)), anchored=bool(data["anchored"]),
+            broken=tuple(ChainBreak(b.get("event_id"), b.get("version"), b["reason"]) for b in data["broken"]),
+        )

@@ -16,12 +16,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ...dependencies import CENTER_DEPENDENCIES
 from ...openapi import ShapeSchemas
-from . import bodies
+from . import bodies, proof
 from .agent_searches import agent_search_trail
 from .auth import rate_limit_identity, require_scope
 from .devices import DevicesController
 from .feed import center_definition, events
 from .imports import import_records
+from .proof import ProofController
 from .request_checks import check_request
 from .rights import RightsController
 from .sending import SendingController
@@ -33,7 +34,7 @@ from .writes import provide_write
 MAX_IMPORT_BODY = 8 * 1024 * 1024
 
 #: The document's schema of every shape of bodies.py is msgspec's (see web/openapi.py): an app plugin.
-SHAPE_SCHEMAS = ShapeSchemas(bodies.__name__)
+SHAPE_SCHEMAS = ShapeSchemas(bodies.__name__, proof.__name__)
 
 SECURITY_COMPONENTS = Components(security_schemes={
     "apiKey": SecurityScheme(type="http", scheme="bearer",
@@ -46,7 +47,7 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
     return Router(
         path="/api/v1/centers/{center_id:str}",
         route_handlers=[center_definition, events, SubscribersController, SendingController, RightsController,
-                        WebhooksController, DevicesController, agent_search_trail,
+                        WebhooksController, DevicesController, agent_search_trail, ProofController,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
         dependencies={**CENTER_DEPENDENCIES, "write": Provide(provide_write, sync_to_thread=False)},
