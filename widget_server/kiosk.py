@@ -59,7 +59,7 @@ from .errors import (
     StaffPinWrong,
     WrongCode,
 )
-from .i18n import Translator
+from .i18n import Translator, text_direction
 from .ledger import EventContext
 from .mailer import Mailer, build_message
 from .preferences import Preferences
@@ -442,7 +442,9 @@ class CodeSender:
 
     def message(self, address: str, code: str, center: Center, locale: str) -> EmailMessage:
         translations = self.translator.get(locale)
-        context = {"translations": translations, "center": center, "code": code, "locale": locale}
+        subject = f"{center.name}: {translations.gettext('your code')}"
+        context = {"translations": translations, "center": center, "code": code, "locale": locale,
+                   "dir": text_direction(locale), "subject": subject, "link": None}
         text = self.jinja.get_template("emails/kiosk_code.txt").render(context)
-        subject = translations.gettext("your code")
-        return build_message(self.mail_from, address, f"{center.name}: {subject}", text)
+        html = self.jinja.get_template("emails/kiosk_code.html").render(context)  # every mail: text and HTML
+        return build_message(self.mail_from, address, subject, text, html)

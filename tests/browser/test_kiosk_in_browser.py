@@ -64,7 +64,7 @@ class Inbox:
     def code(self, count: int) -> str:
         """The code in the ``count``-th message, once it has arrived."""
         wait_for(lambda: len(self.messages) >= count)
-        return re.search(r"^(\d{6})\r?$", self.messages[count - 1].get_content(), re.M).group(1)
+        return re.search(r"^(\d{6})\r?$", self.messages[count - 1].get_body(("plain",)).get_content(), re.M).group(1)
 
 
 @dataclass
