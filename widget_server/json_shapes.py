@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .centers.model import Center
 from .preferences import UNKNOWN, Preferences, basis_dict
+from .regions import DEFAULT, GROUPS
 
 
 def instant(moment: datetime | None) -> str | None:
@@ -70,15 +71,18 @@ def event(row: Mapping[str, Any]) -> dict[str, Any]:
         "actor": row["actor"],
         "locale": row.get("locale"),
         "notice_version": row.get("notice_version"),
+        # The hash of the wording shown (GET .../notices/{hash}, and in the export): None when unknown.
+        "notice_text": row.get("notice_text"),
         "changes": list(row["changes"] or ()),
         "evidence": row.get("evidence"),
     }
 
 
 def recorded_event(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An event as exported: the feed's fields plus context and the chain's hashes."""
+    """An event as exported: the feed's fields plus context and the chain's hashes (and the key's id:
+    None for a legacy, plain SHA-256 event)."""
     return {**event(row), "context": row.get("context"), "submission_id": row.get("submission_id"),
-            "prev_hash": row.get("prev_hash"), "hash": row["hash"]}
+            "prev_hash": row.get("prev_hash"), "hash": row["hash"], "key_id": row.get("key_id")}
 
 
 def center_definition(center: Center) -> dict[str, Any]:
@@ -94,6 +98,27 @@ def center_definition(center: Center) -> dict[str, Any]:
             for t in center.topics
         ],
         "interests": [{"id": i.id, "label": dict(i.label)} for i in center.interests],
+        "consent": consent_rules(center),
+    }
+
+
+def consent_rules(center: Center) -> dict[str, Any]:
+    """The center's regional rules, as ``can_contact`` reads them offline (the SDK's ``CenterInfo``):
+    regions most precise first (countries, then EU, EEA, then default), a group with its
+    countries, so a reader picks a region without a list of its own."""
+    rank = {**{code: 1 + i for i, code in enumerate(GROUPS)}, DEFAULT: len(GROUPS) + 1}
+    regions = sorted(center.consent.regions, key=lambda r: rank.get(r.code, 0))
+    return {
+        "pending_days": center.consent.pending_days,
+        "ask_country": center.consent.ask_country,
+        "regions": [
+            {"code": r.code, "countries": sorted(GROUPS.get(r.code, ())), "channels": {
+                channel: {"opt_in": "required" if rule.opt_in_required else "opt_out",
+                          "double_opt_in": rule.double_opt_in, "bases": list(rule.bases),
+                          "lifetime_days": dict(rule.lifetime_days), "remind_days_before": rule.remind_days_before}
+                for channel, rule in r.channels.items()}}
+            for r in regions
+        ],
     }
 
 

@@ -14,7 +14,9 @@ OPTED_IN = "opted_in"
 OPTED_OUT = "opted_out"
 PENDING = "pending"
 UNKNOWN = "unknown"
-STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN)
+#: Set by the server alone: a double opt-in never confirmed, or a basis whose lifetime ended.
+EXPIRED = "expired"
+STATES = (OPTED_IN, OPTED_OUT, PENDING, UNKNOWN, EXPIRED)
 
 
 @overload
@@ -33,8 +35,32 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class LegalBasis:
+    """Why a subscription may be used: ``legal_basis`` (consent, soft_opt_in, contract,
+    legitimate_interest), since when, until when (None: until withdrawn), and the reason of a
+    soft opt-in (``purchase``, ``inquiry``) where its lifetime depends on it."""
+
+    legal_basis: str
+    since: datetime
+    until: datetime | None = None
+    reason: str | None = None
+
+    def expired(self, at: datetime) -> bool:
+        return self.until is not None and self.until <= at
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "LegalBasis":
+        return cls(data["legal_basis"], parse_time(data["since"]), parse_time(data.get("until")), data.get("reason"))
+
+
+@dataclass(frozen=True)
 class Preferences:
-    """One subscriber's choices at one version (the API's preferences document)."""
+    """One subscriber's choices at one version (the API's preferences document).
+
+    ``legal_bases`` (topic -> channel -> :class:`LegalBasis`) holds the basis of each stored
+    subscription; ``country`` (ISO 3166 alpha-2) picks the region's rules. Both are empty in
+    documents of servers before 0.3.
+    """
 
     subscriber_id: str
     center: str
@@ -47,9 +73,14 @@ class Preferences:
     external_id: str | None = None
     locale: str | None = None
     updated_at: datetime | None = None
+    country: str | None = None
+    legal_bases: Mapping[str, Mapping[str, LegalBasis]] = field(default_factory=dict)
 
     def state(self, topic: str, channel: str) -> str:
         return self.subscriptions.get(topic, {}).get(channel, UNKNOWN)
+
+    def basis(self, topic: str, channel: str) -> LegalBasis | None:
+        return self.legal_bases.get(topic, {}).get(channel)
 
     @property
     def etag(self) -> str:
@@ -69,20 +100,26 @@ class Preferences:
             external_id=data.get("external_id"),
             locale=data.get("locale"),
             updated_at=parse_time(data.get("updated_at")),
+            country=data.get("country"),
+            legal_bases={t: {c: LegalBasis.from_json(b) for c, b in chs.items()}
+                         for t, chs in (data.get("legal_bases") or {}).items()},
         )
 
 
 @dataclass(frozen=True)
 class Change:
-    """One path of an event: ``offers.email`` from ``opted_out`` to ``opted_in``."""
+    """One path of an event: ``offers.email`` from ``opted_out`` to ``opted_in``; a subscription's
+    change says the ``basis`` it reached (None on other paths, and on older events)."""
 
     path: str
     before: Any
     after: Any
+    basis: LegalBasis | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Change":
-        return cls(data["path"], data.get("from"), data.get("to"))
+        basis = data.get("basis")
+        return cls(data["path"], data.get("from"), data.get("to"), LegalBasis.from_json(basis) if basis else None)
 
 
 @dataclass(frozen=True)
@@ -165,13 +202,16 @@ class Decision:
     allowed: bool
     reason: str
     frequency: str | None = None
+    #: The basis a send would rely on (the subscription's, or the region's for an opt-out
+    #: region's unanswered one); None when refused or for a required topic.
+    legal_basis: str | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Decision":
-        return cls(bool(data["allowed"]), data["reason"], data.get("frequency"))
+        return cls(bool(data["allowed"]), data["reason"], data.get("frequency"), data.get("legal_basis"))
 
 
 @dataclass(frozen=True)
@@ -185,8 +225,43 @@ class TopicInfo:
 
 
 @dataclass(frozen=True)
+class ChannelRuleInfo:
+    """What a region's law asks of one channel (the center file's ``[regions.CODE.CHANNEL]``)."""
+
+    opt_in_required: bool = True
+    double_opt_in: bool = False
+    bases: tuple[str, ...] = ("consent",)
+    lifetime_days: Mapping[str, int] = field(default_factory=dict)
+
+
+#: The rule of a channel no region names: opt-in, by consent, until withdrawn.
+DEFAULT_CHANNEL_RULE = ChannelRuleInfo()
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    """A region of the center: ``code`` (``default``, ``EU``, ``EEA``, a country), the
+    countries a group holds, and its channels' rules."""
+
+    code: str
+    countries: tuple[str, ...] = ()
+    channels: Mapping[str, ChannelRuleInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "RegionInfo":
+        return cls(data["code"], tuple(data.get("countries") or ()), {
+            channel: ChannelRuleInfo(rule.get("opt_in", "required") == "required", bool(rule.get("double_opt_in")),
+                                     tuple(rule.get("bases") or ("consent",)), dict(rule.get("lifetime_days") or {}))
+            for channel, rule in (data.get("channels") or {}).items()})
+
+
+@dataclass(frozen=True)
 class CenterInfo:
-    """A center's definition: what ``can_contact`` and importers need to know."""
+    """A center's definition: what ``can_contact`` and importers need to know.
+
+    ``regions`` are listed most precise first (countries, then ``EU``, ``EEA``, then
+    ``default``), as the server picks them: :meth:`rule_for` reads them in that order.
+    """
 
     id: str
     name: str
@@ -195,9 +270,29 @@ class CenterInfo:
     notice_version: str
     topics: tuple[TopicInfo, ...]
     interests: tuple[str, ...] = ()
+    regions: tuple[RegionInfo, ...] = ()
 
     def topic(self, topic_id: str) -> TopicInfo | None:
         return next((t for t in self.topics if t.id == topic_id), None)
+
+    def region_for(self, country: str | None) -> RegionInfo | None:
+        """The region whose rules apply to ``country``: its own, then a group holding it, then ``default``."""
+        if country:
+            country = country.upper()
+            own = next((r for r in self.regions if r.code == country or country in r.countries), None)
+            if own is not None:
+                return own
+        return next((r for r in self.regions if r.code == "default"), None)
+
+    def rule_for(self, country: str | None, channel: str) -> ChannelRuleInfo:
+        """What ``country``'s region asks of ``channel`` (``default``'s rule where it names none)."""
+        region = self.region_for(country)
+        if region is not None and channel in region.channels:
+            return region.channels[channel]
+        fallback = next((r for r in self.regions if r.code == "default"), None)
+        if fallback is not None and channel in fallback.channels:
+            return fallback.channels[channel]
+        return DEFAULT_CHANNEL_RULE
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "CenterInfo":
@@ -216,6 +311,7 @@ class CenterInfo:
                 for t in data["topics"]
             ),
             interests=tuple(i["id"] if isinstance(i, dict) else i for i in data.get("interests") or ()),
+            regions=tuple(RegionInfo.from_json(r) for r in (data.get("consent") or {}).get("regions") or ()),
         )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from preference_sdk._decision import REASONS, can_contact
-from preference_sdk._models import CenterInfo, Decision, Preferences
+from preference_sdk._models import CenterInfo, Decision, LegalBasis, Preferences
 
 AT = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
 
@@ -24,17 +24,31 @@ CENTER = CenterInfo.from_json({
         {"id": "novel", "kind": "sponsored", "channels": ["email"]},
     ],
     "interests": [],
+    "consent": {"pending_days": 7, "ask_country": True, "regions": [
+        {"code": "US", "countries": [], "channels": {
+            "email": {"opt_in": "opt_out", "bases": ["consent", "legitimate_interest"]},
+            "sms": {"opt_in": "required", "bases": ["consent"]}}},
+        {"code": "EU", "countries": ["DE", "FR"], "channels": {"email": {"opt_in": "required", "double_opt_in": True}}},
+        {"code": "default", "countries": [], "channels": {"email": {"opt_in": "required"}}},
+    ]},
 })
 
 
 def prefs(
     subscriptions: dict | None = None, *, suppressed: bool = False, paused_until: datetime | None = None,
-    frequencies: dict | None = None, center: str = "acme",
+    frequencies: dict | None = None, center: str = "acme", country: str | None = None,
+    legal_bases: dict | None = None,
 ) -> Preferences:
     return Preferences(
         subscriber_id="sub_1", center=center, version=1, subscriptions=subscriptions or {},
-        frequencies=frequencies or {}, paused_until=paused_until, suppressed=suppressed,
+        frequencies=frequencies or {}, paused_until=paused_until, suppressed=suppressed, country=country,
+        legal_bases=legal_bases or {},
     )
+
+
+def implied(until: datetime) -> dict:
+    """A Canadian soft opt-in after a purchase, ending at ``until``."""
+    return {"offers": {"email": LegalBasis("soft_opt_in", until - timedelta(days=730), until, "purchase")}}
 
 
 def ask(p: Preferences, topic: str, channel: str = "email", **options) -> tuple[bool, str, str | None]:
@@ -43,7 +57,7 @@ def ask(p: Preferences, topic: str, channel: str = "email", **options) -> tuple[
     return decision.allowed, decision.reason, decision.frequency
 
 
-IN, OUT, PENDING, UNKNOWN = "opted_in", "opted_out", "pending", "unknown"
+IN, OUT, PENDING, UNKNOWN, EXPIRED = "opted_in", "opted_out", "pending", "unknown", "expired"
 PAUSED = AT + timedelta(days=3)
 
 # (preferences, topic, channel, digest, expected): one row per rule and per precedence.
@@ -99,6 +113,21 @@ TABLE = [
      (True, "opted_in", "realtime")),
     (prefs({"digest": {"email": IN}}, frequencies={"digest": "realtime"}), "digest", "email", False,
      (False, "wait_for_digest", "weekly")),
+    # 4. an expired basis: recorded as expired, or opted in past its until (before the server's worker ran)
+    (prefs({"offers": {"email": EXPIRED}}), "offers", "email", False, (False, "expired", "realtime")),
+    (prefs({"news": {"email": EXPIRED}}), "news", "email", False, (False, "expired", None)),
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT)), "offers", "email", False,
+     (False, "expired", "realtime")),
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(seconds=1))), "offers", "email", False,
+     (True, "opted_in", "realtime")),
+    # 4. an opt-out region: never asked is usable on e-mail in the US, not on SMS, not in France
+    (prefs(country="US"), "offers", "email", False, (True, "opt_out_region", "realtime")),
+    (prefs(country="US"), "offers", "sms", False, (False, "no_consent", "realtime")),
+    (prefs(country="FR"), "offers", "email", False, (False, "no_consent", "realtime")),
+    (prefs({"offers": {"email": OUT}}, country="US"), "offers", "email", False, (False, "no_consent", "realtime")),
+    (prefs({"offers": {"email": EXPIRED}}, country="US"), "offers", "email", False, (False, "expired", "realtime")),
+    (prefs(country="US", suppressed=True), "offers", "email", False, (False, "suppressed", "realtime")),
+    (prefs(country="US"), "digest", "email", False, (False, "wait_for_digest", "weekly")),
     # 4 before 5: no consent is said before "wait for the digest"
     (prefs({"digest": {"email": OUT}}), "digest", "email", False, (False, "no_consent", "weekly")),
     (prefs({"digest": {"email": IN}}, suppressed=True), "digest", "email", False, (False, "suppressed", "weekly")),
@@ -113,6 +142,19 @@ def test_the_decision_table(preferences: Preferences, topic: str, channel: str, 
 def test_the_table_gives_every_documented_reason() -> None:
     # ``erased`` is the server's answer alone (tests/integration/test_api.py): a synced copy deletes them.
     assert {row[-1][1] for row in TABLE} == set(REASONS) - {"erased"}
+
+
+def test_an_allowed_send_names_the_basis_it_relies_on() -> None:
+    assert can_contact(prefs(country="US"), CENTER, "offers", "email", at=AT).legal_basis == "legitimate_interest"
+    soft = prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(days=9)))
+    assert can_contact(soft, CENTER, "offers", "email", at=AT).legal_basis == "soft_opt_in"
+    assert can_contact(prefs(country="FR"), CENTER, "offers", "email", at=AT).legal_basis is None
+
+
+def test_a_region_is_the_country_s_then_its_group_s_then_default() -> None:
+    assert CENTER.region_for("US").code == "US" and CENTER.region_for("fr").code == "EU"
+    assert CENTER.region_for("CA").code == "default" and CENTER.region_for(None).code == "default"
+    assert CENTER.rule_for("FR", "sms").opt_in_required  # no rule anywhere: opt-in, by consent
 
 
 def test_a_pause_ends_at_its_instant() -> None:

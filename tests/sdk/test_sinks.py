@@ -415,10 +415,54 @@ def test_csv_holds_one_row_per_change(tmp_path: Path, feed: Feed) -> None:
                        "occurred_at": first["occurred_at"],
                        "subscriber_id": first["subscriber_id"], "external_id": first["external_id"],
                        "source": first["source"], "actor": "subject", "path": first["changes"][0]["path"],
-                       "from": first["changes"][0]["from"], "to": first["changes"][0]["to"]}
+                       "from": first["changes"][0]["from"], "to": first["changes"][0]["to"],
+                       "legal_basis": "", "since": "", "until": ""}  # a change without its basis: empty cells
     interests = next(r for r in rows if r["path"] == "interests" and r["to"].count(",") >= 1)
     assert interests["to"].split(",") == sorted(interests["to"].split(","))
     assert {r["to"] for r in rows if r["path"] == "suppression"} <= {"true", "false"}
+
+
+BASIS = {"legal_basis": "soft_opt_in", "since": "2026-03-01T10:00:00.000Z", "until": "2028-02-29T10:00:00.000Z",
+         "reason": "purchase"}
+
+
+def based(id: int, subscriber: str, version: int, path: str, before: str, after: str, basis: dict | None) -> Event:
+    """An event whose one change carries the basis it reached (servers from 0.3 on)."""
+    made = event(id, subscriber, version, [(path, before, after)])
+    wire = {**event_json(made), "changes": [{"path": path, "from": before, "to": after, "basis": basis}]}
+    return Event.from_json(wire)
+
+
+def test_every_sink_carries_a_subscription_s_basis(tmp_path: Path, url: str) -> None:
+    events = [based(1, "s1", 1, "offers.email", "unknown", "opted_in", BASIS),
+              based(2, "s2", 1, "offers.email", "unknown", "pending",
+                    {**BASIS, "legal_basis": "consent", "reason": None})]
+    assert event_json(events[0])["changes"][0]["basis"] == BASIS  # the wire format, as the API sent it
+    run_file(tmp_path / "feed.csv", events, "csv")
+    rows = list(csv.DictReader((tmp_path / "feed.csv").open(newline="")))
+    assert (rows[0]["legal_basis"], rows[0]["since"], rows[0]["until"]) == (
+        "soft_opt_in", BASIS["since"], BASIS["until"])
+    run_sql(url, events)
+    table = dump(url)
+    assert table["s1"]["offers__email__legal_basis"] == "soft_opt_in"
+    assert _naive(table["s1"]["offers__email__until"]) == datetime(2028, 2, 29, 10, 0)
+    assert table["s2"]["offers__email"] == "pending" and table["s2"]["offers__email__legal_basis"] == "consent"
+    hub = dataclasses.replace(HUBSPOT_STYLE, properties={"offers.email": "email_ok", "offers.email.until": "until"})
+    assert hub.properties_for(events[0])["until"] == BASIS["until"]
+
+
+def test_a_csv_begun_by_an_older_sdk_goes_on_with_its_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(",".join(CSV_COLUMNS[:11]) + "\n", encoding="utf-8")
+    run_file(path, [based(1, "s1", 1, "offers.email", "unknown", "opted_in", BASIS)], "csv")
+    rows = list(csv.DictReader(path.open(newline="")))
+    assert tuple(rows[0]) == CSV_COLUMNS[:11] and rows[0]["to"] == "opted_in"
+
+
+def test_a_table_made_without_basis_columns_is_not_refused(host_table: str) -> None:
+    run_sql(host_table, [based(1, "s1", 1, "offers.email", "unknown", "opted_in", BASIS)], table="contacts",
+            mapping=HOST_MAPPING, create=False)
+    assert dump(host_table, "contacts", "crm_id")["crm-1"]["email_marketing"] is True
 
 
 def test_file_replay_from_zero_changes_nothing(tmp_path: Path, feed: Feed, kind: str) -> None:

@@ -93,6 +93,7 @@ def test_no_choice_sets_expired_and_an_opt_out_keeps_the_basis_withdrawn(center)
 
 def test_opting_in_again_after_an_expiry_starts_afresh(center) -> None:
     ended = Basis("soft_opt_in", NOW - timedelta(days=800), NOW - timedelta(days=70), "purchase")
-    current = Preferences(country="CA", subscriptions={("offers", "email"): EXPIRED}, bases={("offers", "email"): ended})
+    current = Preferences(country="CA", subscriptions={("offers", "email"): EXPIRED},
+                          bases={("offers", "email"): ended})
     prefs = opt_in(center, "CA", current=current)
     assert (prefs.state("offers", "email"), prefs.basis("offers", "email")) == (OPTED_IN, Basis("consent", NOW))

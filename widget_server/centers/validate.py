@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import countries
 from ..web.contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
-from .. import countries
 from .model import CHANNELS, FREQUENCIES, LEGAL_BASES, TOPIC_KINDS, Theme
 from .special_categories import CATEGORY_NAMES, find_special_categories
 from .structure import DOCUMENT, Finding, check_structure, join

@@ -22,16 +22,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable, Self, Sequence
 
-from .._models import Event
+from .._models import Change, Event
 from .._sync import SinkError, fsync_directory
 
-__all__ = ["CSV_COLUMNS", "CsvSink", "JsonLinesSink", "event_json"]
+__all__ = ["CSV_COLUMNS", "CsvSink", "JsonLinesSink", "change_json", "event_json"]
 
 log = logging.getLogger("preference_sdk.sync")
 
-#: The columns of ``CsvSink``, one row per change, in this order unless ``columns=`` says otherwise.
+#: The columns of ``CsvSink``, one row per change, in this order unless ``columns=`` says otherwise;
+#: ``legal_basis``, ``since`` and ``until`` are a subscription change's basis (empty on other paths).
 CSV_COLUMNS = ("id", "part", "center", "occurred_at", "subscriber_id", "external_id", "source", "actor", "path",
-               "from", "to")
+               "from", "to", "legal_basis", "since", "until")
+#: The default columns before SDK 0.3: a file begun with them goes on with them.
+CSV_COLUMNS_0_2 = CSV_COLUMNS[:11]
 #: The columns a ``CsvSink`` cannot do without: how replays, centers and cut writes are recognised.
 CSV_REQUIRED = ("id", "part", "center")
 
@@ -58,9 +61,19 @@ def event_json(event: Event) -> dict[str, Any]:
         "actor": event.actor,
         "locale": event.locale,
         "notice_version": event.notice_version,
-        "changes": [{"path": c.path, "from": c.before, "to": c.after} for c in event.changes],
+        "changes": [change_json(c) for c in event.changes],
         "evidence": None if event.evidence is None else dict(event.evidence),
     }
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """A change as the feed writes it: with its ``basis`` when it is a subscription's."""
+    shown: dict[str, Any] = {"path": change.path, "from": change.before, "to": change.after}
+    if change.basis is not None:
+        basis = change.basis
+        shown["basis"] = {"legal_basis": basis.legal_basis, "since": wire_time(basis.since),
+                          "until": wire_time(basis.until) if basis.until else None, "reason": basis.reason}
+    return shown
 
 
 class _AppendOnlyFile:
@@ -189,8 +202,10 @@ class CsvSink(_AppendOnlyFile):
     short by a crash is, and ``center`` whose feed the file holds.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, columns: Sequence[str] = CSV_COLUMNS) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, columns: Sequence[str] | None = None) -> None:
         super().__init__(path)
+        self._default = columns is None
+        columns = CSV_COLUMNS if columns is None else columns
         unknown = [c for c in columns if c not in CSV_COLUMNS]
         if unknown or any(c not in columns for c in CSV_REQUIRED) or len(set(columns)) != len(columns):
             raise ValueError(f"CsvSink columns are chosen among {', '.join(CSV_COLUMNS)}, once each, and must "
@@ -214,6 +229,8 @@ class CsvSink(_AppendOnlyFile):
         os.fsync(handle.fileno())
 
     def _check_header(self, first: str | None) -> None:
+        if self._default and first == _csv_line(CSV_COLUMNS_0_2).rstrip("\n"):
+            self.columns = CSV_COLUMNS_0_2  # begun by an older SDK: its rows go on as they were
         if first is not None and first != _csv_line(self.columns).rstrip("\n"):
             header = set(next(csv.reader([first])))
             why = ("it was written before CsvSink had the columns part and center (SDK 0.1): start a new file"
@@ -273,6 +290,9 @@ _FIELDS: dict[str, Callable[[Event, Any], Any]] = {
     "path": lambda e, c: c.path if c else None,
     "from": lambda e, c: c.before if c else None,
     "to": lambda e, c: c.after if c else None,
+    "legal_basis": lambda e, c: c.basis.legal_basis if c and c.basis else None,
+    "since": lambda e, c: wire_time(c.basis.since) if c and c.basis else None,
+    "until": lambda e, c: wire_time(c.basis.until) if c and c.basis and c.basis.until else None,
 }
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .._models import Event
 from .._sync import SinkError
 from ._sql_cursor import CURSOR_TABLE, SqlCursorStore, _database_errors, _one_center, _scrubbed, _secrets_of
-from .mappings import FIXED_PATHS, ROW_FIELDS, SqlMapping, utc
+from .mappings import FIXED_PATHS, ROW_FIELDS, SqlMapping, change_values, is_basis, utc
 
 try:
     import sqlalchemy as sa
@@ -101,6 +101,7 @@ class SqlSink:
         self.create = create
         self.applied = self.skipped = self.erased = self.unplaced = 0
         self._table: Any = None
+        self._without: set[str] = set()  # basis columns a table made without them (create=False) lacks
         self._meta = sa.MetaData()
         self._state = sa.Table(
             STATE_TABLE, self._meta,
@@ -194,13 +195,16 @@ class SqlSink:
                 needed.setdefault(column, name)
         missing = [(column, holds) for column, holds in needed.items() if column not in self._table.c]
         for column, holds in missing:
+            if not self.create and holds is not None and is_basis(holds) and holds not in self.mapping.columns:
+                self._without.add(column)  # a table made before bases were sent: they are left out, not an error
+                continue
             self._add_column(connection, column, holds)
         return self._table
 
     def _names(self, events: Sequence[Event]) -> list[str]:
         names = list(ROW_FIELDS)
         for event in events:
-            names.extend(c.path for c in event.changes if c.path != "erasure")
+            names.extend(name for c in event.changes if c.path != "erasure" for name, _ in change_values(c))
         return names
 
     def _reflect_or_create(self, connection: Any) -> Any:
@@ -307,9 +311,10 @@ class SqlSink:
         if event.external_id is None and external is not None:
             values.pop(external, None)
         for change in event.changes:
-            column = mapping.column(change.path)
-            if column is not None:
-                values[column] = mapping.value(change.path, change.after)
+            for name, value in change_values(change):
+                column = mapping.column(name)
+                if column is not None and column not in self._without:
+                    values[column] = mapping.value(name, value)
         values.pop(mapping.key, None)
         return values
 

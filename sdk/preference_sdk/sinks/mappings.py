@@ -39,6 +39,24 @@ __all__ = [
 ROW_FIELDS = ("subscriber_id", "external_id", "center", "version", "last_event_id", "updated_at")
 #: Paths with a fixed default column.
 FIXED_PATHS = {"interests": "interests", "pause": "paused_until", "suppression": "suppressed"}
+#: What a subscription change's basis adds, as ``<path>.<field>`` (``offers.email.until``): on what
+#: basis, since and until when. Default columns ``offers__email__legal_basis``... (see ``SqlMapping``).
+BASIS_FIELDS = ("legal_basis", "since", "until")
+
+
+def change_values(change: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` a change sets: its path and new value, and for a subscription's change with
+    a basis, ``<path>.legal_basis``, ``<path>.since`` and ``<path>.until`` (datetimes, until None)."""
+    named = [(change.path, change.after)]
+    basis = getattr(change, "basis", None)
+    if basis is not None:
+        named += [(f"{change.path}.legal_basis", basis.legal_basis), (f"{change.path}.since", basis.since),
+                  (f"{change.path}.until", basis.until)]
+    return named
+
+
+def is_basis(name: str) -> bool:
+    return name.count(".") == 2 and name.rsplit(".", 1)[1] in BASIS_FIELDS
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _MAPPING_KEYS = {"key", "key_field", "columns", "auto", "values", "on_erasure", "insert"}
@@ -51,8 +69,9 @@ class SqlMapping:
     ``key``: the column identifying a contact; ``key_field``: what it holds, the
     ``subscriber_id`` (default when the key is ``subscriber_id``) or the CRM's
     ``external_id`` (default for any other key). ``columns``: a path (``offers.email``,
-    ``frequency.offers``, ``interests``, ``pause``, ``suppression``) or field (``ROW_FIELDS``)
-    -> column. ``auto``: also give every other path and field its default column (on
+    ``frequency.offers``, ``interests``, ``pause``, ``suppression``, a subscription's basis
+    ``offers.email.legal_basis``, ``offers.email.since``, ``offers.email.until``) or field
+    (``ROW_FIELDS``) -> column. ``auto``: also give every other path and field its default column (on
     unless ``columns`` is given). ``values``: a subscription state -> the value stored
     (a state it leaves out is NULL); without it the state strings are stored.
     ``on_erasure``: ``delete`` the row (default) or ``clear`` every mapped column.
@@ -103,10 +122,14 @@ class SqlMapping:
         head, dot, tail = name.partition(".")
         if dot and _NAME.match(head) and _NAME.match(tail) and "." not in tail:
             return f"{head}__{tail}"  # offers.email -> offers__email; frequency.offers -> frequency__offers
+        if is_basis(name) and all(_NAME.match(part) for part in name.split(".")):
+            return name.replace(".", "__")  # offers.email.until -> offers__email__until
         return None
 
     def value(self, path: str, value: Any) -> Any:
         """What a change's new value is stored as."""
+        if is_basis(path):
+            return utc(value) if path.endswith((".since", ".until")) else value
         if path == "interests":
             return ",".join(value or ())
         if path == "pause":
@@ -125,8 +148,10 @@ class SqlMapping:
             return "integer"
         if name == "last_event_id":
             return "bigint"
-        if name in ("updated_at", "pause"):
+        if name in ("updated_at", "pause") or (is_basis(name) and name.endswith((".since", ".until"))):
             return "datetime"
+        if is_basis(name):
+            return "string"
         if name == "suppression":
             return "boolean"
         if name == "interests":
@@ -175,8 +200,10 @@ class HttpMapping:
     erase_body: Any = None
 
     def properties_for(self, event: Event) -> dict[str, Any]:
-        """The properties the event's changes set (empty: nothing this CRM holds changed)."""
-        changed = {self.properties[c.path]: self._value(c.after) for c in event.changes if c.path in self.properties}
+        """The properties the event's changes set (empty: nothing this CRM holds changed); a
+        subscription's basis goes where ``offers.email.legal_basis`` (``.since``, ``.until``) says."""
+        changed = {self.properties[name]: self._value(wire_time(value) if isinstance(value, datetime) else value)
+                   for c in event.changes for name, value in change_values(c) if name in self.properties}
         if not changed:
             return {}
         fields = _fields(event)

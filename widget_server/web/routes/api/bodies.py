@@ -164,6 +164,7 @@ class EventOut(Struct):
     actor: str
     locale: str | None
     notice_version: str | None
+    notice_text: str | None  # the SHA-256 of the wording shown: GET .../notices/{hash}
     changes: list[ChangeOut]
     evidence: dict[str, Any] | None
 
@@ -180,6 +181,7 @@ class RecordedEvent(EventOut):
     submission_id: str | None
     prev_hash: str | None
     hash: str
+    key_id: str | None  # the chain key of the hash (HMAC); None: a legacy, plain SHA-256 event
 
 
 class ContactPoint(Struct):
@@ -191,6 +193,8 @@ class Export(Struct):
     subscriber: PreferencesDocument
     contact_points: list[ContactPoint]
     events: list[RecordedEvent]
+    #: The wording each event's ``notice_text`` names, by its hash: what the person read.
+    notice_texts: dict[str, dict[str, Any]]
     exported_at: Instant
 
 
@@ -218,6 +222,7 @@ class DecisionOut(Struct):
     allowed: bool
     reason: str
     frequency: str | None
+    legal_basis: str | None = None
 
 
 class TopicOut(Struct):
@@ -234,6 +239,28 @@ class InterestOut(Struct):
     label: dict[str, str]
 
 
+class ChannelRuleOut(Struct):
+    opt_in: Literal["required", "opt_out"]
+    double_opt_in: bool
+    bases: list[LegalBasis]
+    lifetime_days: dict[str, int]
+    remind_days_before: int | None
+
+
+class RegionOut(Struct):
+    code: str
+    countries: list[str]
+    channels: dict[str, ChannelRuleOut]
+
+
+class ConsentOut(Struct):
+    """The center's consent rules: regions most precise first (a country, EU, EEA, default)."""
+
+    pending_days: int
+    ask_country: bool
+    regions: list[RegionOut]
+
+
 class CenterOut(Struct):
     id: str
     name: str
@@ -242,6 +269,7 @@ class CenterOut(Struct):
     notice_version: str
     topics: list[TopicOut]
     interests: list[InterestOut]
+    consent: ConsentOut
 
 
 class WebhookOut(Struct):

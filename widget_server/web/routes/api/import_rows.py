@@ -238,7 +238,8 @@ def _named_problem(kind: str, raw: bytes) -> str | None:
         for topic, channels in loose.items():
             for channel, state in (channels.items() if isinstance(channels, dict) else ()):
                 if not isinstance(state, str) or state not in _STATES:
-                    return f"subscriptions.{topic}.{channel}: {state!r} is not a state ({', '.join(get_args(WriteState))})"
+                    return (f"subscriptions.{topic}.{channel}: {state!r} is not a state "
+                            f"({', '.join(get_args(WriteState))})")
     if kind == "frequencies" and isinstance(loose, dict):
         for topic, frequency in loose.items():
             if frequency is not None and (not isinstance(frequency, str) or frequency not in _FREQUENCIES):

@@ -59,7 +59,7 @@ class SendingController(Controller):
         prefs = SdkPreferences.from_json(json_shapes.document(center, subscriber))
         answer = _decision.can_contact(prefs, center_info(center), topic, channel,
                                        at=when, digest=digest)
-        return DecisionOut(answer.allowed, answer.reason, answer.frequency)
+        return DecisionOut(answer.allowed, answer.reason, answer.frequency, answer.legal_basis)
 
     @post("/{subscriber_id:str}/links", opt={"scope": "write"}, status_code=201, summary="Mint a signed link",
           responses=problems(409, 413, 415, 422))
