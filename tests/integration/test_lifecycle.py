@@ -150,3 +150,14 @@ def test_two_workers_at_once_record_each_expiry_once(app_client, store, clock) -
     for subscriber in subscribers:
         expiries = [e for e in store.events(subscriber) if e["source"] == "system"]
         assert len(expiries) == 1 and store.verify_chain(subscriber).intact
+
+
+def test_reminders_are_read_page_by_page_until_the_horizon(app_client, store, clock) -> None:
+    subscribers = [implied_consent(store, clock, address=f"kim{n}@example.ca") for n in range(5)]
+    state = app_client.app.state
+    worker = LifecycleWorker(store, clock, state.changes, state.centers, batch=2)
+    clock.advance(days=701)
+    asyncio.run(worker.remind_due())
+    with store.engine.connect() as connection:
+        reminded = {row[0] for row in connection.execute(select(repermission_reminders.c.subscriber_id))}
+    assert reminded == set(subscribers)

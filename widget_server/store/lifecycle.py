@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, and_, insert, literal, select, tuple_
 
 from . import contacts
 from .confirmations import SYSTEM_CLIENT
 from .mail_outbox import REPERMISSION, Mail, address_hash_of, queue
-from .tables import repermission_reminders, subscribers, subscriptions
+from .tables import UTCDateTime, repermission_reminders, subscribers, subscriptions
 
 #: The states whose ``until`` ends them: a pending confirmation's wait, an opt-in's basis.
 ENDING = ("pending", "opted_in")
@@ -49,20 +49,28 @@ def due_expiries(connection: Connection, now: datetime, limit: int) -> list[Due]
     return [Due(r.center, r.subscriber_id, r.topic, r.channel, r.until) for r in rows]
 
 
-def reminders_due(connection: Connection, center: str, now: datetime, horizon: datetime, limit: int) -> list[Due]:
+def reminders_due(connection: Connection, center: str, now: datetime, horizon: datetime, limit: int,
+                  after: Due | None = None) -> list[Due]:
     """``center``'s opted-in subscriptions ending between now and ``horizon`` with no reminder
-    recorded for that end yet (each one's own rule then says whether it is time)."""
+    recorded for that end yet (each one's own rule then says whether it is time), in pages
+    ordered by end: ``after`` is the last of the previous page, so rows whose rule says "not
+    yet" cannot hide the ones behind them."""
     s, sub, r = subscriptions.c, subscribers.c, repermission_reminders.c
     reminded = and_(r.subscriber_id == s.subscriber_id, r.topic == s.topic, r.channel == s.channel,
                     r.until == s.until)
-    rows = connection.execute(
+    query = (
         select(sub.center, s.subscriber_id, s.topic, s.channel, s.until, sub.country, sub.locale)
         .join(subscribers, sub.id == s.subscriber_id)
         .outerjoin(repermission_reminders, reminded)
         .where(s.until > now, s.until <= horizon, s.state == "opted_in", sub.center == center,
                sub.erased_at.is_(None), r.subscriber_id.is_(None))
-        .order_by(s.until).limit(limit)
+        .order_by(s.until, s.subscriber_id, s.topic, s.channel).limit(limit)
     )
+    if after is not None:
+        query = query.where(tuple_(s.until, s.subscriber_id, s.topic, s.channel)
+                            > tuple_(literal(after.until, UTCDateTime), literal(after.subscriber_id),
+                                     literal(after.topic), literal(after.channel)))
+    rows = connection.execute(query)
     return [Due(r.center, r.subscriber_id, r.topic, r.channel, r.until, r.country, r.locale) for r in rows]
 
 

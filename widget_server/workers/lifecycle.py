@@ -48,6 +48,8 @@ log = logging.getLogger("widget_server.workers.lifecycle")
 POLL = 60.0
 #: Subscriptions read per pass (a pass that finds as many runs again at once).
 BATCH = 200
+#: How often the reminders are looked for (they are due days ahead, not to the minute).
+REMIND_EVERY = timedelta(minutes=10)
 
 
 def expiry_context(reason: str, **evidence: str | None) -> EventContext:
@@ -63,15 +65,18 @@ class LifecycleWorker:
 
     def __init__(self, store: Store, clock: Callable[[], datetime], changes: Changes, centers: Mapping[str, Center],
                  *, wake_mail: Callable[[], None] = lambda: None, poll_interval: float = POLL,
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, remind_every: timedelta = REMIND_EVERY) -> None:
         self.store, self.clock, self.changes, self.centers = store, clock, changes, centers
         self.wake_mail, self.poll_interval, self.batch = wake_mail, poll_interval, batch
+        self.remind_every = remind_every
+        self._reminded_at: datetime | None = None
 
     async def run(self) -> None:
         """Work until cancelled: a pass, then at once again while a batch was full, else a poll's wait."""
         while True:
             try:
-                busy = await self.run_once()
+                busy = await self.expire_due()  # a full batch of expiries: the next one at once
+                await self.remind_due()
             except Exception:  # a bad pass must not stop the worker (logged with its traceback)
                 log.exception("lifecycle pass failed")
                 busy = 0
@@ -135,8 +140,15 @@ class LifecycleWorker:
     # -- re-permission reminders ---------------------------------------------------------------
 
     async def remind_due(self) -> int:
-        """Queue the reminders that are due, center by center; how many subscriptions were looked at."""
+        """Queue the reminders that are due, center by center; how many subscriptions were looked at.
+
+        At most every :attr:`remind_every`: a reminder is a month ahead, and the look reads every
+        subscription ending within the longest reminder's horizon, not only the ones due.
+        """
         now = self.clock()
+        if self._reminded_at is not None and now - self._reminded_at < self.remind_every:
+            return 0
+        self._reminded_at = now
         looked = queued = 0
         for center in self.centers.values():
             ahead = _longest_reminder(center)
@@ -144,7 +156,7 @@ class LifecycleWorker:
                 continue
             due = await anyio.to_thread.run_sync(self._reminders_of, center, now, now + timedelta(days=ahead))
             looked += len(due)
-            for each in due:
+            for each in due:  # every page of the horizon
                 rule = rule_for(center, each.country, each.channel)
                 days = rule.remind_days_before
                 if days is None or each.until - timedelta(days=days) > now:
@@ -160,8 +172,15 @@ class LifecycleWorker:
         return looked
 
     def _reminders_of(self, center: Center, now: datetime, horizon: datetime) -> list[Due]:
+        """Every subscription of ``center`` ending within the horizon and not reminded yet, page by page."""
+        found: list[Due] = []
         with self.store.engine.connect() as connection:
-            return lifecycle.reminders_due(connection, center.id, now, horizon, self.batch)
+            while True:
+                page = lifecycle.reminders_due(connection, center.id, now, horizon, self.batch,
+                                               found[-1] if found else None)
+                found += page
+                if len(page) < self.batch:
+                    return found
 
     def _remind(self, due: Due, locale: str, now: datetime) -> bool:
         with self.store.writing() as connection:
