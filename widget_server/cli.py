@@ -439,7 +439,8 @@ def demo(port: int, host: str) -> None:
     click.echo(f"  OpenAPI: {settings.base_url}/schema/openapi.json")
     click.echo(f"\n  mail (\"send me a new link\", kiosk codes) is written to {settings.mail_dir}/, "
                f"text messages to {settings.sms_dir}/\n  Ctrl+C stops.\n")
-    footers = {**tokens, **footer_tokens(app.state.signer, subscribers)}
+    footers = {**tokens, **footer_tokens(app.state.signer, subscribers,
+                                         {cid: center.default_locale for cid, center in app.state.centers.items()})}
     asyncio.run(_serve_both(app, host_app(links, settings.base_url, footers), host, port))
 
 

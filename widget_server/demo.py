@@ -149,10 +149,13 @@ def demo_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa:
     return {center_id: signer.mint("manage", center_id, sub) for center_id, sub in subscribers.items()}
 
 
-def footer_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001
+def footer_tokens(signer, subscribers: dict[str, str],  # noqa: ANN001
+                  locales: dict[str, str] | None = None) -> dict[str, str]:
     """What an email footer carries besides the manage token: an unsubscribe token per center
-    (``"unsubscribe:<center>"``), as a sender mints it for the footer's link."""
-    return {f"unsubscribe:{center_id}": signer.mint("unsubscribe", center_id, sub)
+    (``"unsubscribe:<center>"``), as a sender mints it for the footer's link, in the mail's
+    language (``locales``: center id -> locale) so that the page it opens speaks it too."""
+    locales = locales or {}
+    return {f"unsubscribe:{center_id}": signer.mint("unsubscribe", center_id, sub, l=locales.get(center_id))
             for center_id, sub in subscribers.items()}
 
 

@@ -15,8 +15,10 @@ def test_the_first_load_of_an_embed_fits_its_budget(live_server, store) -> None:
     sizes = {}
     with httpx.Client(base_url=live_server.url, headers={"Accept-Encoding": "gzip"}) as client:
         page = client.get("/c/maison-lumiere/preferences", params={"t": token})
-        # What the browser loads with the page (stylesheets, scripts), not the pages it links to.
-        linked = re.findall(r'<(?:link[^>]*\bhref|script[^>]*\bsrc)="(/(?:static|c)/[^"]+)"', page.text)
+        # What the browser loads with the page (stylesheets, scripts), not the pages it links to,
+        # nor its icons: a browser fetches a top-level page's icon, never a frame's.
+        linked = re.findall(r'<(?:link(?![^>]*\brel="icon")[^>]*\bhref|script[^>]*\bsrc)="(/(?:static|c)/[^"]+)"',
+                            page.text)
         assets = ["/embed.js", *(url.replace("&amp;", "&") for url in linked)]
         for name, response in [("page", page), *((url, client.get(url)) for url in assets)]:
             assert response.status_code == 200, name

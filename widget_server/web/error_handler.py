@@ -32,9 +32,9 @@ from ..errors import (
     UnsupportedMediaType,
     WidgetError,
 )
-from ..i18n import negotiate, shipped_locales
+from ..i18n import negotiate, shipped_locales, text_direction
 from .dependencies import AppState
-from .rendering import page_context
+from .rendering import page_context, static_url
 
 log = logging.getLogger("widget_server.errors")
 
@@ -45,8 +45,12 @@ _HTTP_ERRORS = {404: NotFound, 405: NotFound, 429: TooManyRequests}
 _API_ERRORS = {400: BadRequest, 405: MethodNotAllowed, 413: TooLarge, 415: UnsupportedMediaType}
 
 
-def as_widget_error(exc: Exception) -> WidgetError:
-    """Any exception as a :class:`WidgetError`; unexpected ones are logged with an id."""
+def as_widget_error(exc: Exception, request: Request | None = None) -> WidgetError:
+    """Any exception as a :class:`WidgetError`; unexpected ones are logged with an id.
+
+    The log line names the id, the method and the path (never the query: it holds the
+    token), so that the support finds the trace from the reference a visitor reads out.
+    """
     if isinstance(exc, WidgetError):
         return exc
     if isinstance(exc, HTTPException) and exc.status_code < 500:
@@ -62,7 +66,8 @@ def as_widget_error(exc: Exception) -> WidgetError:
     if isinstance(exc, RecursionError):  # a JSON body nested thousands deep
         return BadRequest(errors=[{"path": "body", "message": "nested too deeply"}])
     error_id = secrets.token_hex(6)
-    log.error("unexpected error %s: %s", error_id, type(exc).__name__, exc_info=exc)
+    where = f" ({request.method} {request.url.path})" if request is not None else ""
+    log.error("unexpected error %s%s: %s", error_id, where, type(exc).__name__, exc_info=exc)
     return InternalError(error_id=error_id)
 
 
@@ -89,7 +94,7 @@ def error_locale(request: Request, error: WidgetError) -> str:
 
 def handle_error(request: Request, exc: Exception) -> Response:
     """The one exception handler of the app."""
-    error = as_widget_error(exc)
+    error = as_widget_error(exc, request)
     if request.url.path.startswith("/api/"):
         return api_problem(request, error)
     error.center = _center_of(request, error)
@@ -108,6 +113,7 @@ def handle_error(request: Request, exc: Exception) -> Response:
         error=error, title=title, detail=detail, error_id=error.extra.get("error_id"),
         expired_token=request.query_params.get("t") if isinstance(error, LinkExpired) else None,
         fresh_link_url=f"/c/{error.center.id}/link?lang={locale}" if error.center else None,
+        retry_url=_retry_url(request) if isinstance(error, InternalError) else None,
     )
     template = "errors/error.html"
     if HTMXDetails(request):  # litestar-htmx's reading of HX-Request
@@ -118,9 +124,28 @@ def handle_error(request: Request, exc: Exception) -> Response:
     try:
         body = state.jinja.get_template(template).render(context)
     except Exception as exc:  # logged with its traceback: the page must still be answered
-        log.error("error page could not be rendered: %s", type(exc).__name__, exc_info=exc)
-        body = FALLBACK_PAGE % {"status": error.status, "title": escape(title)}
+        log.error("error page could not be rendered%s: %s", f" (error {error.extra['error_id']})"
+                  if error.extra.get("error_id") else "", type(exc).__name__, exc_info=exc)
+        body = fallback_page(error, locale, title, detail, translate)
     return Response(body, status_code=error.status, headers=headers, media_type=MediaType.HTML)
+
+
+def _retry_url(request: Request) -> str | None:
+    """Where "Try again" goes: the same address, for a page that was only read (a post is not repeated)."""
+    if request.method != "GET":
+        return None
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def fallback_page(error: WidgetError, locale: str, title: str, detail: str, translate: Callable[[str], str]) -> str:
+    """The page when the error page itself cannot be rendered: still in the visitor's language and
+    direction, with the widget's stylesheet and the reference, built without a template."""
+    error_id = error.extra.get("error_id")
+    reference = (f'<p class="hint">{escape(translate("Error reference: %(id)s") % {"id": error_id})}</p>'
+                 if error_id else "")
+    return FALLBACK_PAGE % {"lang": escape(locale.replace("_", "-")), "dir": text_direction(locale),
+                            "title": escape(title), "detail": escape(detail), "reference": reference,
+                            "css": escape(static_url("widget.css"))}
 
 
 def api_problem(request: Request, error: WidgetError) -> Response:
@@ -154,8 +179,10 @@ def problem(error: WidgetError, title: str, detail: str, headers: dict[str, str]
 
 
 FALLBACK_PAGE = (
-    "<!doctype html><html><head><meta charset='utf-8'><title>%(status)s</title></head>"
-    "<body><main><h1>%(title)s</h1></main></body></html>"
+    '<!doctype html><html lang="%(lang)s" dir="%(dir)s"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>%(title)s</title>'
+    '<link rel="stylesheet" href="%(css)s"></head><body><main id="main"><div class="error-page">'
+    "<h1>%(title)s</h1><p>%(detail)s</p>%(reference)s</div></main></body></html>"
 )
 
 

@@ -10,9 +10,17 @@ for a new link without typing anything.
 Mails are limited per address and per client address, each per center, counted in the
 database so that every process shares the count; over a limit the answer is the site's
 error page, ``429`` with ``Retry-After``.
+
+"Check your inbox" is not a dead end: it says how long a mail may take and where else to
+look (the spam folder), shows the address typed (a typo is the likeliest cause of a mail
+that never comes), sends again with the same fields (the same post, so the same limits)
+and leads back to the form for another address. It holds what the visitor typed, so it is
+never cached.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.background_tasks import BackgroundTask
@@ -74,13 +82,19 @@ class FreshLinkController(Controller):
         fields_of(form)
         locale = request.state.locale = visitor_locale(request, center, None, form.get("lang"))
         client = request.client.host if request.client else None
-        if form.get("t"):
-            subscriber_id = subscriber_of_link(signer, center, form["t"])
+        again: dict[str, str] = {}  # what "send it again" posts: the same fields
+        if isinstance(token := form.get("t"), str) and token:
+            again["t"] = token
+            subscriber_id = subscriber_of_link(signer, center, token)
             if subscriber_id:
                 await mail_queue.fresh_link(center.id, locale, client, subscriber_id=subscriber_id)
         elif isinstance(address := form.get("email"), str) and address.strip():
+            again["email"] = address.strip()
             # Queued whoever the address is: who it belongs to is the worker's question.
             await mail_queue.fresh_link(center.id, locale, client, address=address)
         context = page_context(request, locale, center)
+        context.update(again=again, typed_address=again.get("email"), another_address_url=f"/c/{center.id}/link?"
+                       + urlencode({"lang": locale}))
         # The worker is woken once the answer is sent, so its work never delays the answer.
-        return Template("pages/fresh_link_sent.html", context=context, background=BackgroundTask(mail_queue.wake))
+        return Template("pages/fresh_link_sent.html", context=context, background=BackgroundTask(mail_queue.wake),
+                        headers={"Cache-Control": "no-store"})
