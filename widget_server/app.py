@@ -44,6 +44,7 @@ from .web.routes.api import SECURITY_COMPONENTS, SHAPE_SCHEMAS, api_router
 from .web.routes.common import single_query_fields
 from .web.routes.confirm import ConfirmController
 from .web.routes.embed import embed_script
+from .web.routes.favicon import favicon
 from .web.routes.health import healthz, readyz
 from .web.routes.history import ErasureRequest, HistoryController
 from .web.routes.kiosk import KioskController
@@ -154,6 +155,7 @@ def create_app(
                                    UnsubscribeController, ConfirmController, center_theme, KioskController,
                                    AgentController]),
             embed_script,
+            favicon,
             healthz,
             readyz,
             api_router(settings.api_rate_limit),
