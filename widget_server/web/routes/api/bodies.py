@@ -174,7 +174,6 @@ class FeedPage(Struct):
     next_cursor: int
     has_more: bool
     remaining: int | None = None  # with ?remaining=true only: the events after next_cursor
-    remaining: int | None = None  # with ?remaining=true only: the events after next_cursor
 
 
 class RecordedEvent(EventOut):
