@@ -133,6 +133,13 @@ def test_a_reminder_once_before_the_end_and_its_click_renews(app_client, store, 
     assert basis.until is None  # express consent lasts until withdrawn in Canada
     event = store.events(subscriber)[-1]
     assert (event["source"], event["evidence"]["method"]) == ("email_link", "repermission")
+    replay = app_client.post(f"/c/{CENTER}/confirm", data={"t": path.partition("?t=")[2]},
+                             headers=same_origin(app_client))
+    assert replay.status_code == 410 and store.events(subscriber)[-1]["id"] == event["id"]
+    tampered = path.partition("?t=")[2][:-4] + "AAAA"
+    assert app_client.post(f"/c/{CENTER}/confirm", data={"t": tampered},
+                           headers=same_origin(app_client)).status_code == 403
+    assert store.events(subscriber)[-1]["id"] == event["id"]
     clock.advance(days=60)  # past the old end: nothing expires any more
     asyncio.run(worker.run_once())
     assert store.get(CENTER, subscriber).preferences.state("offers", "email") == OPTED_IN
