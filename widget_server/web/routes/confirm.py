@@ -388,9 +388,10 @@ class ConfirmController(Controller):
     def _problem(self, request: Request, center: Center, problem: ConfirmProblem, token: str | None,
                  opened: Opened | None = None) -> Template:
         locale = getattr(request.state, "locale", None) or visitor_locale(request, center, None, None)
+        # The token stays in the language switcher's links: the page in another language says the same.
         return _page(request, center, locale, "pages/confirm_problem.html", status=problem.status,
                      title=problem.title, detail=problem.detail, resend_token=token if problem.resend else None,
-                     resend_action=f"/c/{center.id}/confirm/resend")
+                     resend_action=f"/c/{center.id}/confirm/resend", token=token or None)
 
 
 def _resend_for(signer: TokenSigner, center: Center, token: str | None) -> tuple[str | None, str | None]:
