@@ -170,6 +170,7 @@ def widget_links(settings: Settings, tokens: dict[str, str]) -> dict[str, str]:
 HOST_EXAMPLES = EXAMPLES / "hosts"
 EXAMPLE_NAME = re.compile(r"^[a-z0-9-]+\.(html|js|css)$")
 EXAMPLE_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css"}
+VIEWPORT = "<meta name='viewport' content='width=device-width, initial-scale=1'>"
 PLACEHOLDER = re.compile(r"\{\{(WIDGET|TOKEN_[a-z0-9-]+|UNSUBSCRIBE_TOKEN_[a-z0-9-]+)\}\}")
 
 
@@ -192,11 +193,16 @@ def host_app(links: dict[str, str], widget_origin: str | Callable[[], str],
              tokens: dict[str, str] | None = None) -> Litestar:
     """A stand-in for a brand's website on another origin, embedding each widget.
 
-    ``/<center>`` frames ``links[center]``; ``/examples/<name>`` serves the example host
-    pages of ``examples/hosts/`` for the widget at ``widget_origin`` and the subscribers
-    of ``tokens`` (center id -> manage token; ``"unsubscribe:<center>"`` -> unsubscribe
-    token). Both dicts are read at each request, and ``widget_origin`` too when it is a
-    function: the tests change them as they go.
+    ``/<center>`` is an account page that embeds the widget of ``tokens[center]`` with the
+    script-tag loader (``/embed.js``), which sizes the frame to the widget as it changes: what
+    the demo prints as "embedded in a host page". ``/frame/<center>`` puts any page of the
+    widget server, ``links[center]`` (the widget with options, an unsubscribe page, the agent
+    console of a call-center screen), in a plain iframe, as a host without script would: the
+    browser tests' frame. ``/examples/<name>`` serves the example host pages of
+    ``examples/hosts/`` for the widget at ``widget_origin`` and the subscribers of ``tokens``
+    (center id -> manage token; ``"unsubscribe:<center>"`` -> unsubscribe token). Both dicts
+    are read at each request, and ``widget_origin`` too when it is a function: the tests
+    change them as they go.
     """
     tokens = {} if tokens is None else tokens
     examples = sorted(p.name for p in HOST_EXAMPLES.glob("*.html"))
@@ -206,19 +212,37 @@ def host_app(links: dict[str, str], widget_origin: str | Callable[[], str],
 
     @get("/", media_type=MediaType.HTML)
     async def index() -> str:
-        items = "".join(f'<li><a href="/{escape(cid)}">{escape(cid)}</a></li>' for cid in links)
+        centers = sorted({*links, *(cid for cid in tokens if ":" not in cid)})
+        items = "".join(f'<li><a href="/{escape(cid)}">{escape(cid)}: an account page (the script tag)</a></li>'
+                        for cid in centers)
         items += "".join(f'<li><a href="/examples/{name}">examples/{name}</a></li>' for name in examples)
-        return f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Demo host site</title></head>" \
-               f"<body><main><h1>Demo host site</h1><ul>{items}</ul></main></body></html>"
+        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}<title>Demo host site</title>"
+                "<style>li { margin-block: 0.5rem }</style>"  # 24 px between the links' centres (WCAG 2.5.8)
+                f"</head><body><main><h1>Demo host site</h1><ul>{items}</ul></main></body></html>")
 
     @get("/{center_id:str}", media_type=MediaType.HTML)
     async def page(center_id: FromPath[str]) -> str:
+        token = tokens.get(center_id)
+        if not token or ":" in center_id:
+            raise NotFoundException()
+        widget = escape(origin())
+        return (
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
+            f"<title>{escape(center_id)}: account page</title></head><body><main>"
+            f"<h1>My account</h1><p>Your communication preferences, from {widget}:</p>"
+            # The loader makes the frame and sets its height from the widget's own messages.
+            f"<div id='prefs' style='max-width:46rem'></div><script src='{widget}/embed.js' "
+            f"data-center='{escape(center_id)}' data-token='{escape(token)}' data-target='#prefs' async></script>"
+            "</main></body></html>"
+        )
+
+    @get("/frame/{center_id:str}", media_type=MediaType.HTML)
+    async def frame(center_id: FromPath[str]) -> str:
         src = escape(links.get(center_id, ""))
         return (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{escape(center_id)}: account page</title></head><body><main>"
-            f"<h1>My account</h1><p>Embedded from {escape(origin())}:</p>"
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
+            f"<title>{escape(center_id)}: a plain frame</title></head><body><main>"
+            f"<h1>A page of {escape(origin())} in a plain iframe</h1>"
             f"<iframe id='widget' name='widget' title='Communication preferences' src='{src}' "
             "style='width:100%;max-width:46rem;height:1400px;border:0'></iframe>"
             "</main></body></html>"
@@ -235,4 +259,4 @@ def host_app(links: dict[str, str], widget_origin: str | Callable[[], str],
         media_type = EXAMPLE_TYPES[name.rsplit(".", 1)[1]]  # Litestar adds the charset
         return Response(text, media_type=media_type, headers={"Cache-Control": "no-store"})
 
-    return Litestar(route_handlers=[index, page, example], debug=False)
+    return Litestar(route_handlers=[index, page, frame, example], debug=False)

@@ -56,7 +56,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @dataclass
 class HostSite:
-    """The brand's website: ``/<center_id>`` embeds the link set in ``links``;
+    """The brand's website: ``/frame/<center_id>`` frames the link set in ``links``,
+    ``/<center_id>`` embeds the widget of ``tokens[center_id]`` with the script-tag loader;
     ``/examples/<name>`` serves ``examples/hosts/<name>`` for the widget at
     ``widget_origin`` and the subscribers whose tokens are in ``tokens``."""
 
@@ -66,7 +67,7 @@ class HostSite:
     widget_origin: str = "the widget server"
 
     def page_url(self, center_id: str) -> str:
-        return f"{self.url}/{center_id}"
+        return f"{self.url}/frame/{center_id}"
 
 
 @pytest.fixture(scope="session")

@@ -151,8 +151,15 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
         for url in host_pages:
             assert url.startswith(f"http://127.0.0.1:{port + 1}/")  # another origin
             host_page = httpx.get(url)
-            assert host_page.status_code == 200 and "<iframe" in host_page.text
-            framed = httpx.get(re.search(r"src='([^']+)'", host_page.text).group(1).replace("&amp;", "&"))
+            # The script-tag loader (it sizes the frame to the widget), not a fixed-height iframe.
+            assert host_page.status_code == 200 and "<iframe" not in host_page.text
+            loader = re.search(r"<script src='([^']+/embed\.js)' data-center='([^']+)' data-token='([^']+)'",
+                               host_page.text)
+            assert loader and loader.group(1) == f"http://127.0.0.1:{port}/embed.js", host_page.text
+            assert httpx.get(loader.group(1)).status_code == 200
+            framed = httpx.get(f"http://127.0.0.1:{port}/c/{loader.group(2)}/preferences",
+                               params={"t": loader.group(3), "embed_origin": f"http://127.0.0.1:{port + 1}"})
+            assert framed.status_code == 200
             assert f"http://127.0.0.1:{port + 1}" in framed.headers["content-security-policy"]  # may frame it
         footer = httpx.get(f"http://127.0.0.1:{port + 1}/examples/email-footer.html").text
         footer_links = [u.replace("&amp;", "&")
