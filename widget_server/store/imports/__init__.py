@@ -25,6 +25,7 @@ from typing import Iterator, Sequence
 
 from sqlalchemy import Connection
 
+from .. import confirmations
 from ...centers.model import Center
 from ...chain_keys import ChainKeys
 from .existing import contact_owners, erased_external_ids, existing, load_choices, lookup_hash
@@ -96,6 +97,8 @@ def _import_rows(connection: Connection, center: Center, rows: Sequence[Row], pa
             outcome.unchanged += 1
     if not dry_run:
         plan.write(connection, actor=actor, keys=keys)
+        # The double_opt_in option's confirmation mails, in the batch's transaction (one per subscriber).
+        confirmations.queue_confirmations(connection, lookup_key, center.id, plan.pending, now)
     outcome.changes = plan.tally()
     return outcome
 

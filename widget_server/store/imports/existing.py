@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 from collections import defaultdict
+from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Connection
 
-from ...preferences import Preferences
+from ...preferences import Basis, Preferences
 from .model import Current
 from .statements import Statements
 
@@ -17,13 +19,14 @@ def existing(connection: Connection, sql: Statements, center: str, external_ids:
     """Subscribers of ``center`` holding these external ids (erased ones hold none), with their last hash."""
     found: dict[str, Current] = {}
     # The last hash is the anchor's, as a save reads it (store/chain.py).
-    query = ("SELECT s.id, s.external_id, s.version, s.locale, s.suppressed, s.paused_until, s.chain_hash "
-             "FROM subscribers s WHERE s.center = {m} AND s.external_id IN ({marks})")
+    query = ("SELECT s.id, s.external_id, s.version, s.locale, s.suppressed, s.paused_until, s.chain_hash, "
+             "s.country FROM subscribers s WHERE s.center = {m} AND s.external_id IN ({marks})")
     if lock and sql.dialect.name == "postgresql":  # SQLite has one writer at a time
         query += " FOR UPDATE OF s"
-    for sid, external_id, version, locale, suppressed, paused_until, last_hash in sql.select_in(
+    for sid, external_id, version, locale, suppressed, paused_until, last_hash, country in sql.select_in(
             connection, query, external_ids, center):
-        prefs = Preferences(version=version, paused_until=sql.from_time(paused_until), suppressed=bool(suppressed))
+        prefs = Preferences(version=version, paused_until=sql.from_time(paused_until), suppressed=bool(suppressed),
+                            country=country)
         found[external_id] = Current(sid, version, locale, last_hash, prefs)
     return found
 
@@ -35,12 +38,15 @@ def load_choices(connection: Connection, sql: Statements, found: dict[str, Curre
     by_id = {c.id: c for c in found.values()}
     ids = list(by_id)
     subs: dict[str, dict] = defaultdict(dict)
+    bases: dict[str, dict] = defaultdict(dict)
     freqs: dict[str, dict] = defaultdict(dict)
     interests: dict[str, set] = defaultdict(set)
-    for sid, topic, channel, state in sql.select_in(
-            connection, "SELECT subscriber_id, topic, channel, state FROM subscriptions "
-                        "WHERE subscriber_id IN ({marks})", ids):
+    for sid, topic, channel, state, legal_basis, since, until, reason in sql.select_in(
+            connection, "SELECT subscriber_id, topic, channel, state, legal_basis, since, until, basis_reason "
+                        "FROM subscriptions WHERE subscriber_id IN ({marks})", ids):
         subs[sid][(topic, channel)] = state
+        bases[sid][(topic, channel)] = Basis(legal_basis, cast(datetime, sql.from_time(since)), sql.from_time(until),
+                                             reason)
     for sid, topic, frequency in sql.select_in(
             connection, "SELECT subscriber_id, topic, frequency FROM topic_settings "
                         "WHERE frequency IS NOT NULL AND subscriber_id IN ({marks})", ids):
@@ -57,7 +63,8 @@ def load_choices(connection: Connection, sql: Statements, found: dict[str, Curre
         base = current.preferences
         current.preferences = Preferences(version=base.version, subscriptions=subs.get(sid, {}),
                                           frequencies=freqs.get(sid, {}), interests=frozenset(interests.get(sid, ())),
-                                          paused_until=base.paused_until, suppressed=base.suppressed)
+                                          paused_until=base.paused_until, suppressed=base.suppressed,
+                                          bases=bases.get(sid, {}), country=base.country)
 
 
 def contact_owners(connection: Connection, sql: Statements, hashes: list[str]) -> tuple[dict[str, str], set[str]]:

@@ -21,6 +21,7 @@ class Row(NamedTuple):
     suppress: bool  # the row says "suppressed": true
     since: datetime  # the legacy date, else the import's time
     evidence: Mapping[str, Any]  # {"legacy_source": ..., "legacy_date": ...}
+    country: str | None = None  # the row's country (ISO 3166 alpha-2), which picked its rules
 
 
 #: ``patch(current, choices)``: the state a row asks for, from a subscriber's current one.

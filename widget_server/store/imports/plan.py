@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from ...centers.model import Center
 from ...chain_keys import ChainKeys
 from ...ledger import Change
-from ...preferences import OPTED_OUT, UNKNOWN, Preferences, diff, suppress_all
+from ...preferences import OPTED_OUT, PENDING, UNKNOWN, Basis, Preferences, SubscriptionChange, diff, suppress_all
 from ..tables import contact_points, events, subscriber_interests, subscribers, subscriptions, topic_settings
 from .model import Current, Patch, Row
 from .proof import COLUMNS as EVENT_COLUMNS
@@ -53,16 +53,18 @@ class Fresh:
     changes: list[Change]
     stored: str  # the changes as JSON items, comma-separated, as stored
     hashed: str  # the same, encoded as ledger.canonical encodes them
-    states: list[tuple[str, str, str]]  # (topic, channel, state), unknown left out
+    states: list[tuple[str, str, str, Basis | None]]  # (topic, channel, state, basis), unknown left out
     settings: list[tuple[str, str]]  # (topic, frequency)
     interests: list[str]
     suppressed: bool = False
 
     @classmethod
     def of(cls, desired: Preferences, changes: list[Change]) -> Fresh:
+        changes = plain(changes)
         items = [c.as_dict() for c in changes]
         return cls(changes, json_text(items, sort_keys=False)[1:-1], json_text(items)[1:-1],
-                   [(t, c, s) for (t, c), s in sorted(desired.subscriptions.items()) if s != UNKNOWN],
+                   [(t, c, s, desired.bases.get((t, c))) for (t, c), s in sorted(desired.subscriptions.items())
+                    if s != UNKNOWN],
                    sorted(desired.frequencies.items()), sorted(desired.interests), desired.suppressed)
 
 
@@ -80,6 +82,9 @@ class Plan:
         self._resolved = False
         self._counts: list[tuple[Fresh, int]] = []  # each Fresh, and how many new subscribers get it
         self._changes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        #: Subscribers this batch made pending on e-mail (the double_opt_in option), with the mail's
+        #: locale: they are owed a confirmation mail, queued in the batch's transaction.
+        self.pending: dict[str, str | None] = {}
 
     def create(self, row: Row, email_hash: str | None, suppress: bool) -> None:
         if suppress or row.suppress:
@@ -114,7 +119,7 @@ class Plan:
         desired = keep_withdrawals(before, self.patch(before, row.choices))
         if suppress or before.suppressed:  # an import is not the person's act: it never lifts a suppression
             desired = suppress_all(self.center, desired)
-        changes = diff(before, desired)
+        changes = plain(diff(before, desired))
         locale = row.locale if row.locale and row.locale != current.locale else None
         if not (changes or locale or email_hash):
             return False
@@ -122,6 +127,10 @@ class Plan:
         for change in changes:
             self._changes[change.path][tally_key(change.after)] += 1
         return True
+
+    def _note_pending(self, sid: str, locale: str | None, states: list[tuple[str, str, str, Any]]) -> None:
+        if any(state == PENDING and channel == "email" for _, channel, state, _ in states):
+            self.pending[sid] = locale
 
     def tally(self) -> dict[str, dict[str, int]]:
         """Changes per path and value reached, for the report."""
@@ -143,6 +152,7 @@ class Plan:
         ids = iter(sql.reserve_ids(connection, count + sum(1 for u in self.updates if u[3]), before))
         times = sql.times
         new_subscribers, contacts, appended, states, settings, interests = [], [], [], [], [], []
+        rows_of = StateRows(sql, self.now)
         for sid, (row, email_hash, maybe_parts) in zip(batch_ids(len(self.new)), self.new, strict=True):
             parts = cast(tuple[Fresh, ...], maybe_parts)  # _resolve gave every row its parts
             changed = [f for f in parts if f.changes]
@@ -151,7 +161,7 @@ class Plan:
                 contacts.append((sid, "email", email_hash, cast(str, row.email).strip()))
             if not changed:
                 new_subscribers.append((sid, center, 0, row.locale, suppressed, now, now, row.external_id,
-                                        0, None, hasher.seal(sid, 0, None)))
+                                        0, None, hasher.seal(sid, 0, None), row.country))
                 continue
             event_id = next(ids)  # taken before hashing: the hash covers it
             if len(changed) == 1:
@@ -162,16 +172,19 @@ class Plan:
             event = hasher.event(event_id, sid, 1, None, row, stored, hashed)
             appended.append(event)
             new_subscribers.append((sid, center, 1, row.locale, suppressed, now, now, row.external_id,
-                                    1, event[HASH], hasher.seal(sid, 1, event[HASH])))
+                                    1, event[HASH], hasher.seal(sid, 1, event[HASH]), row.country))
             since = times.get(row.since) or sql.time(row.since)
             for fresh in changed:  # a part has rows for one table only
                 if fresh.states:
-                    states += [(sid, t, c, s, "consent", since, event_id) for t, c, s in fresh.states]
+                    states += [rows_of.row(sid, t, c, s, basis, row.since, since, event_id)
+                               for t, c, s, basis in fresh.states]
+                    self._note_pending(sid, row.locale, fresh.states)
                 if fresh.settings:
                     settings += [(sid, t, f) for t, f in fresh.settings]
                 if fresh.interests:
                     interests += [(sid, i) for i in fresh.interests]
         bumps: list[tuple] = []
+        countries: list[tuple[str | None, str]] = []
         cleared: tuple[list, list, list] = ([], [], [])
         for row, current, desired, changes, email_hash, locale in self.updates:
             version = current.version + (1 if changes else 0)
@@ -183,23 +196,64 @@ class Plan:
                 event = hasher.event(event_id, current.id, version, current.last_hash, row, *hasher.changes(changes))
                 appended.append(event)
                 anchor = (version, event[HASH], hasher.seal(current.id, version, event[HASH]))
-                changed_state_rows(sql, current, row, desired, event_id, states, settings, interests, cleared)
+                changed_state_rows(rows_of, current, row, desired, event_id, states, settings, interests, cleared)
+                self._note_pending(current.id, row.locale or current.locale,
+                                   [(t, c, desired.state(t, c), None) for t, c in desired.subscriptions
+                                    if before_state(current, t, c) != desired.state(t, c)])
+                if desired.country != current.preferences.country:
+                    countries.append((desired.country, current.id))
             bumps.append((version, desired.suppressed, locale or current.locale, now, *anchor, current.id,
                           current.version))
         sql.insert(connection, subscribers, ("id", "center", "version", "locale", "suppressed", "created_at",
-                                             "updated_at", "external_id", "chain_count", "chain_hash", "chain_seal"),
+                                             "updated_at", "external_id", "chain_count", "chain_hash", "chain_seal",
+                                             "country"),
                    sorted(new_subscribers))
         if bumps and sql.update_versions(connection, bumps) != len(bumps):
             raise RuntimeError("a subscriber changed during the import batch")  # cannot happen under the write lock
+        if countries:
+            connection.exec_driver_sql(f"UPDATE subscribers SET country = {sql.mark} WHERE id = {sql.mark}", countries)
         sql.insert(connection, contact_points, ("subscriber_id", "kind", "lookup_hash", "value"), sorted(contacts))
         if appended:
             sql.insert(connection, events, EVENT_COLUMNS, appended)
             connection.execute(enqueue_since, {"after": before, "center": center, "now": self.now})
         sql.delete_changed(connection, *cleared)
         sql.insert(connection, subscriptions, ("subscriber_id", "topic", "channel", "state", "legal_basis", "since",
-                                               "event_id"), states)
+                                               "until", "basis_reason", "event_id"), states)
         sql.insert(connection, topic_settings, ("subscriber_id", "topic", "frequency"), settings)
         sql.insert(connection, subscriber_interests, ("subscriber_id", "interest"), interests)
+
+
+class StateRows:
+    """A subscription row of the batch: its basis as ``choosing.apply`` gave it (by the row's
+    region, at the import's time), dated from the row's ``legacy_date`` (the opt-in's own time):
+    ``since`` the legacy date and ``until`` as long after it as the basis lasts. A ``pending``
+    one (the ``double_opt_in`` option) is asked now, and waits from now."""
+
+    def __init__(self, sql: Statements, now: datetime) -> None:
+        self.sql, self.now = sql, now
+
+    def row(self, sid: str, topic: str, channel: str, state: str, basis: Basis | None, legacy: datetime,
+            legacy_stored: Any, event_id: int) -> tuple:
+        """(subscriber_id, topic, channel, state, legal_basis, since, until, basis_reason, event_id)"""
+        if basis is None:
+            return (sid, topic, channel, state, "consent", legacy_stored, None, None, event_id)
+        if state == PENDING:
+            return (sid, topic, channel, state, basis.legal_basis, self.sql.time(basis.since),
+                    self.sql.time(basis.until) if basis.until else None, basis.reason, event_id)
+        until = self.sql.time(legacy + (basis.until - basis.since)) if basis.until else None
+        return (sid, topic, channel, state, basis.legal_basis, legacy_stored, until, basis.reason, event_id)
+
+
+def plain(changes: list[Change]) -> list[Change]:
+    """An import's changes without their bases: the basis' time is the row's ``legacy_date`` (in
+    the event's evidence), which the rows that share a change do not share; the subscription
+    rows carry it."""
+    return [Change(c.path, c.before, c.after) for c in changes
+            if not (isinstance(c, SubscriptionChange) and c.before == c.after)]
+
+
+def before_state(current: Current, topic: str, channel: str) -> str:
+    return current.preferences.state(topic, channel)
 
 
 def keep_withdrawals(before: Preferences, desired: Preferences) -> Preferences:
@@ -223,15 +277,15 @@ def tally_key(value: Any) -> str:
     return "changed"  # interests: a list
 
 
-def changed_state_rows(sql: Statements, current: Current, row: Row, desired: Preferences, event_id: int, states: list,
-                        settings: list, interests: list, cleared: tuple[list, list, list]) -> None:
+def changed_state_rows(rows_of: StateRows, current: Current, row: Row, desired: Preferences, event_id: int,
+                       states: list, settings: list, interests: list, cleared: tuple[list, list, list]) -> None:
     """What ``writes.write_preferences`` does for one subscriber, as rows for ``executemany``."""
     before, sid = current.preferences, current.id
-    since = sql.time(row.since)
+    since = rows_of.sql.time(row.since)
     changed = sorted(k for k in set(before.subscriptions) | set(desired.subscriptions)
                      if before.state(*k) != desired.state(*k))
     cleared[0].extend((sid, topic, channel) for topic, channel in changed)
-    states.extend((sid, t, c, s, "consent", since, event_id) for t, c in changed
+    states.extend(rows_of.row(sid, t, c, s, desired.bases.get((t, c)), row.since, since, event_id) for t, c in changed
                   if (s := desired.state(t, c)) != UNKNOWN)
     if before.frequencies != desired.frequencies:
         cleared[1].append((sid,))

@@ -14,7 +14,7 @@ it share the result (``store.imports.Row.parts``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from typing import Annotated, Any, get_args
@@ -22,12 +22,13 @@ from typing import Annotated, Any, get_args
 import msgspec
 from msgspec import UNSET, Meta, Struct
 
+from .... import countries
 from ....centers.model import Center
 from ....errors import BadRequest, InvalidValues
 from ....preferences import Preferences
 from ....store.imports import Row, paused_gc
 from . import choices
-from .bodies import PRINTABLE, Email, Frequency, Id, Locale, PreferencesWrite, Short, WriteState
+from .bodies import PRINTABLE, Country, Email, Frequency, Id, Locale, PreferencesWrite, Short, WriteState
 
 #: Records per request (docs/API.md); the body is also limited to 8 MB.
 MAX_RECORDS = 10_000
@@ -45,6 +46,7 @@ class ImportRecord(Struct, forbid_unknown_fields=True, kw_only=True):
     row: Annotated[int, Meta(ge=1)] | None = None
     email: Email | None = None
     locale: Locale | None = None
+    country: Country | None = None
     subscriptions: msgspec.Raw = _NOTHING
     frequencies: msgspec.Raw = _NOTHING
     interests: msgspec.Raw = _NOTHING
@@ -80,14 +82,16 @@ class Batch:
         return self.checked.patch(current, record)
 
 
-def read_batch(body: bytes, center: Center, now: datetime) -> Batch:
-    """Every line of ``body`` as a :class:`Row`, or rejected with its reason."""
+def read_batch(body: bytes, center: Center, now: datetime, double_opt_in: bool = False) -> Batch:
+    """Every line of ``body`` as a :class:`Row`, or rejected with its reason. ``double_opt_in``:
+    an opt-in the row's region (or the topic) asks to confirm becomes ``pending`` and is mailed a
+    confirmation, as on every other surface; without it, legacy opt-ins are recorded as given."""
     with paused_gc():
-        return _read_batch(body, center, now)
+        return _read_batch(body, center, now, double_opt_in)
 
 
-def _read_batch(body: bytes, center: Center, now: datetime) -> Batch:
-    batch = Batch(_Checked(center, now))
+def _read_batch(body: bytes, center: Center, now: datetime, double_opt_in: bool) -> Batch:
+    batch = Batch(_Checked(center, now, double_opt_in))
     row_of_record = batch.checked.row
     rows, rejected = batch.rows, batch.rejected
     first_row: dict[str, int] = {}  # external id -> the row that has it
@@ -152,18 +156,23 @@ class _Checked:
 
     KINDS = ("subscriptions", "frequencies", "interests")  # in the order preferences.diff lists them
 
-    def __init__(self, center: Center, now: datetime) -> None:
+    def __init__(self, center: Center, now: datetime, double_opt_in: bool = False) -> None:
         self.center = center
         self.now = now
+        self.pending = double_opt_in
         self.locales = frozenset(center.locales)
-        # (kind, raw JSON) -> (value, the choices alone on an empty state) or why not
-        self._parts: dict[tuple[str, bytes], tuple[Any, Preferences] | str] = {}
+        # (kind, raw JSON, country) -> (value, the choices alone on an empty state) or why not; the
+        # country only for subscriptions, whose bases (and pending rule) follow the row's region
+        self._parts: dict[tuple[str, bytes, str | None], tuple[Any, Preferences] | str] = {}
+        self._countries: dict[str | None, Preferences] = {}
         self._legacy: dict[tuple[str | None, str | None], tuple[datetime, dict[str, Any]] | str] = {}
 
     def row(self, record: ImportRecord, number: int) -> Row | str:
         """The record as a :class:`Row`, or why it cannot be imported."""
         if record.locale is not None and record.locale not in self.locales:
             return f"locale: not a locale of this center ({', '.join(self.center.locales)})"
+        if record.country is not None and (problem := countries.problem(record.country)):
+            return f"country: {problem}"
         key = (record.legacy_source, record.legacy_date)
         legacy = self._legacy.get(key)
         if legacy is None:
@@ -173,44 +182,49 @@ class _Checked:
         parts = []
         for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True):
             if raw:
-                part = self._part(kind, raw)
+                part = self._part(kind, raw, record.country)
                 if isinstance(part, str):
                     return self._problems(record)
                 parts.append(part[1])
+        if record.country is not None:  # a part of its own: the country's change, after the others (as diff lists it)
+            parts.append(self._countries.setdefault(record.country, Preferences(country=record.country)))
         since, evidence = legacy
         return Row(number, record.external_id, record.email, record.locale, record, tuple(parts), record.suppressed,
-                   since, evidence)
+                   since, evidence, record.country)
 
     def patch(self, current: Preferences, record: ImportRecord) -> Preferences:
         """A row's choices applied to a subscriber's current state, as a PATCH applies them."""
-        values = {kind: self._part(kind, raw)[0]  # row() ruled out the errors
+        values = {kind: self._part(kind, raw, record.country)[0]  # row() ruled out the errors
                   for kind, raw in zip(self.KINDS, (record.subscriptions, record.frequencies, record.interests),
                                        strict=True) if raw}
         write = PreferencesWrite(**values, suppressed=True if record.suppressed else UNSET)  # type: ignore[arg-type]
-        return choices.desired(self.center, current, write, replacing=False, now=self.now, pending=False)
+        return choices.desired(self.center, current, write, replacing=False, now=self.now, pending=self.pending,
+                               country=UNSET if record.country is None else record.country)
 
     def _problems(self, record: ImportRecord) -> str:
-        found = (self._part(kind, raw) for kind, raw in zip(
+        found = (self._part(kind, raw, record.country) for kind, raw in zip(
             self.KINDS, (record.subscriptions, record.frequencies, record.interests), strict=True) if raw)
         return "; ".join(p for p in found if isinstance(p, str))
 
-    def _part(self, kind: str, raw: msgspec.Raw) -> tuple[Any, Preferences] | str:
-        key = (kind, bytes(raw))
+    def _part(self, kind: str, raw: msgspec.Raw, country: str | None) -> tuple[Any, Preferences] | str:
+        key = (kind, bytes(raw), country if kind == "subscriptions" else None)
         known = self._parts.get(key)
         if known is None:
-            known = self._parts[key] = self._check(kind, key[1])
+            known = self._parts[key] = self._check(kind, key[1], key[2])
         return known
 
-    def _check(self, kind: str, raw: bytes) -> tuple[Any, Preferences] | str:
-        """One kind of choices decoded, checked, and applied to an empty state; or why not."""
+    def _check(self, kind: str, raw: bytes, country: str | None) -> tuple[Any, Preferences] | str:
+        """One kind of choices decoded, checked, and applied to an empty state (of the row's country:
+        it picks the subscriptions' rules; the part itself holds no country); or why not."""
         try:
             value: Any = _PART_DECODERS[kind](raw)  # the type of the field named by kind
         except msgspec.ValidationError as exc:
             return _named_problem(kind, raw) or _decode_reason(exc, kind)
         try:
             write = PreferencesWrite(**{kind: value})
-            return value, choices.desired(self.center, Preferences(), write, replacing=False, now=self.now,
-                                          pending=False)
+            applied = choices.desired(self.center, Preferences(country=country), write, replacing=False, now=self.now,
+                                      pending=self.pending)
+            return value, replace(applied, country=None)
         except InvalidValues as invalid:
             return "; ".join(f"{e['path']}: {e['message']}" for e in invalid.extra["errors"])
 

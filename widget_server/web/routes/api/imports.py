@@ -82,6 +82,9 @@ async def import_records(
     write: NamedDependency[ApiWrite],
     dry_run: Annotated[bool, QueryParameter(description="true: report what would change and write nothing")],
     body: RawBody,
+    double_opt_in: Annotated[bool, QueryParameter(description=(
+        "true: an opt-in the row's region or topic asks to confirm becomes pending and is mailed a confirmation; "
+        "false (default): legacy opt-ins are recorded as given"))] = False,
 ) -> Response[ImportReport]:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in NDJSON_TYPES:
@@ -89,7 +92,7 @@ async def import_records(
     if len(request.query_params.getall("dry_run", [])) > 1:  # the last one would win: say which, once
         raise BadRequest(errors=[{"path": "dry_run", "message": "give dry_run once: true or false"}])
     idempotency_key(request)  # a dry run stores none, but answers a malformed one as the real run would
-    batch = await anyio.to_thread.run_sync(read_batch, body, center, clock())
+    batch = await anyio.to_thread.run_sync(read_batch, body, center, clock(), double_opt_in)
     actor = request.state.api_key.actor
 
     def work(connection: Connection) -> Answer:
