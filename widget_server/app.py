@@ -37,6 +37,7 @@ from .tokens import lookup_key, make_signer
 from .web.access_log import access_log_middleware
 from .web.dependencies import APP_DEPENDENCIES, CENTER_DEPENDENCIES, AppState
 from .web.error_handler import exception_handlers
+from .web.notice_wording import register_notice_texts
 from .web.options import complete_allow
 from .web.rendering import make_environment
 from .web.routes.agent import AgentController
@@ -121,6 +122,7 @@ def create_app(
     mailer = mailer or make_mailer(settings)
     sms = sms_sender or make_sms_sender(settings)  # the kiosk's codes by SMS
     translator = Translator.load()
+    register_notice_texts(store, centers, translator, clock())  # the wording shown, kept once (store/notice_texts.py)
     mail_worker = None
     if settings.send_mail:
         mail_worker = MailWorker.build(settings, store, clock, mailer, centers=centers, signer=signer,

@@ -89,7 +89,7 @@ def test_the_sdk_verifies(client, make_key, store, subscriber: str) -> None:
 
 def test_the_verification_is_in_the_openapi_document(client) -> None:
     document = client.get("/schema/openapi.json").json()
-    operation = document["paths"][f"/api/v1/centers/{{center_id}}/subscribers/{{subscriber_id}}/verification"]["get"]
+    operation = document["paths"]["/api/v1/centers/{center_id}/subscribers/{subscriber_id}/verification"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/Verification"}
     assert set(document["components"]["schemas"]["Verification"]["properties"]) == {

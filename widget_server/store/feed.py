@@ -27,7 +27,7 @@ _page = (
     select(
         events.c.id, events.c.subscriber_id, subscribers.c.external_id, events.c.center, events.c.version,
         events.c.occurred_at, events.c.source, events.c.actor, events.c.locale, events.c.notice_version,
-        events.c.changes, events.c.evidence,
+        events.c.notice_text, events.c.changes, events.c.evidence,
     )
     .join(subscribers, subscribers.c.id == events.c.subscriber_id)
     .where(events.c.center == bindparam("center"), events.c.id > bindparam("after"))

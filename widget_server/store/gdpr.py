@@ -20,7 +20,7 @@ from .. import json_shapes
 from ..centers.model import Center
 from ..ledger import Change, EventContext
 from ..preferences import Preferences
-from . import contacts
+from . import contacts, notice_texts
 from . import queries as q
 from .mail_outbox import DONE, PENDING
 from .tables import contact_points, mail_outbox, subscribers, suppressions
@@ -43,7 +43,9 @@ def export(store: "Store", connection: Connection, center: str, subscriber_id: s
         select(contact_points.c.kind, contact_points.c.value).where(contact_points.c.subscriber_id == subscriber_id)
     ).mappings().all()
     history = [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
-    return {"subscriber": subscriber, "contact_points": [dict(p) for p in points], "events": history}
+    shown = notice_texts.texts_of(connection, {e["notice_text"] for e in history if e.get("notice_text")})
+    return {"subscriber": subscriber, "contact_points": [dict(p) for p in points], "events": history,
+            "notice_texts": shown}
 
 
 def export_document(store: "Store", center: Center, subscriber_id: str, exported_at: datetime) -> dict[str, Any] | None:
@@ -57,6 +59,7 @@ def export_document(store: "Store", center: Center, subscriber_id: str, exported
         "subscriber": json_shapes.document(center, held["subscriber"]),
         "contact_points": held["contact_points"],
         "events": [json_shapes.recorded_event(e) for e in held["events"]],
+        "notice_texts": held["notice_texts"],
         "exported_at": json_shapes.instant(exported_at),
     }
 

@@ -37,6 +37,7 @@ from ..preferences import Basis, Preferences, diff, settle_bases
 from . import chain, confirmations, contacts, feed, migrate, writes
 from . import queries as q
 from .engine import WRITE, outcome_unknown, storage_fault
+from .notice_texts import NoticeTexts
 from .tables import (
     subscribers,
 )
@@ -162,6 +163,8 @@ class Store:
         # Without WIDGET_CHAIN_KEYS the chain is keyed under a key derived from the lookup key
         # (chain_keys.py says why that one).
         self.chain_keys = chain_keys or ChainKeys.of([lookup_key])
+        # The hashes of the wording our surfaces show, which their events name (filled at start).
+        self.notice_texts = NoticeTexts()
         self._serial = threading.Lock() if engine.dialect.name == "sqlite" else None
         self.write_health = WriteHealth()
 
@@ -462,6 +465,7 @@ class Store:
         if not changes:
             return SaveResult("unchanged", current)
         version = current.version + 1
+        context = self.notice_texts.attach(center, context)  # the wording a surface of ours showed
         link = chain.next_link(connection, subscriber_id)
         record = None
         if link is not None:

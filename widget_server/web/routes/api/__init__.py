@@ -22,7 +22,7 @@ from .auth import rate_limit_identity, require_scope
 from .devices import DevicesController
 from .feed import center_definition, events
 from .imports import import_records
-from .proof import ProofController
+from .proof import ProofController, notice_text
 from .request_checks import check_request
 from .rights import RightsController
 from .sending import SendingController
@@ -48,6 +48,7 @@ def api_router(rate_limit: int, extra_handlers: list | None = None) -> Router:
         path="/api/v1/centers/{center_id:str}",
         route_handlers=[center_definition, events, SubscribersController, SendingController, RightsController,
                         WebhooksController, DevicesController, agent_search_trail, ProofController,
+                        notice_text,
                         Router("/", route_handlers=[import_records], request_max_body_size=MAX_IMPORT_BODY),
                         *(extra_handlers or [])],
         dependencies={**CENTER_DEPENDENCIES, "write": Provide(provide_write, sync_to_thread=False)},

@@ -1,5 +1,6 @@
 """The proof of a subscriber's consent, for a host's systems and their auditors: is the
-chain intact (``/verification``, what ``widget-server verify-chain`` checks, for one).
+chain intact (``/verification``, what ``widget-server verify-chain`` checks, for one), and
+what words were shown (``/notices/{hash}``: the text an event's ``notice_text`` names).
 
 Read scope: verifying proves nothing about a person that reading their events does not
 already show, and a host's support or compliance tool should not need an admin key.
@@ -14,11 +15,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from msgspec import Struct
 
+from .... import json_shapes
 from ....centers.model import Center
 from ....errors import NotFound
+from ....store import notice_texts
 from ....store.store import Store
 from ....store.verification import check_subscriber
-from .bodies import problems
+from .bodies import Instant, problems
 
 
 class ChainBreak(Struct):
@@ -38,6 +41,35 @@ class Verification(Struct):
     legacy: int  # of them, written before keying (plain SHA-256): intact as far as that can tell
     anchored: bool  # the subscriber's anchor (count, hash, seal) matched what was found
     broken: list[ChainBreak]
+
+
+class NoticeText(Struct):
+    """The wording a surface showed, word for word, as kept (``store/notice_texts.py``)."""
+
+    hash: str  # SHA-256 of ``text`` in canonical JSON (sorted keys, no spaces, UTF-8)
+    center: str
+    notice_version: str | None
+    locale: str | None
+    created_at: Instant
+    text: dict[str, Any]  # title, intro, privacy_url, topics (labels, descriptions, channels), interests
+
+
+@get("/notices/{digest:str}", opt={"scope": "read"}, summary="The wording an event's notice_text names",
+     responses=problems(), tags=["proof"])
+async def notice_text(
+    center: NamedDependency[Center], store: NamedDependency[Store], digest: FromPath[str],
+) -> NoticeText:
+    """What the person read: the labels and descriptions as rendered for that center, notice
+    version and locale. The hash is of the text itself, so anyone can check it."""
+
+    def read() -> dict[str, Any] | None:
+        with store.engine.connect() as connection:
+            return notice_texts.text_of(connection, center.id, digest)
+
+    found = await store.run_sync(read)
+    if found is None:
+        raise NotFound(center=center)
+    return {**found, "created_at": json_shapes.instant(found["created_at"])}  # type: ignore[return-value]
 
 
 class ProofController(Controller):

@@ -18,6 +18,7 @@ from ....errors import BadRequest, Conflict, InvalidValues, NotFound, StaleVersi
 from ....ledger import EventContext
 from ....preferences import Preferences, suppress_all
 from ....store.store import Store, Subscriber, VersionConflict
+from ...dependencies import AppState
 from ...openapi import documented
 from . import choices
 from .bodies import (
@@ -82,9 +83,12 @@ def _context(request: Request, center: Center, body: PreferencesWrite | None) ->
     key = request.state.api_key
     if body is None:
         return EventContext(source="api", actor=key.actor)
+    # A notice text only when the body names a version whose text this server holds (the host's
+    # own form may have shown anything: store/notice_texts.py).
+    held = AppState.of(request.app).store.notice_texts.named(center.id, body.notice_version, body.locale)
     return EventContext(
         source=body.source, actor=key.actor, locale=body.locale,
-        notice_version=body.notice_version or center.notice_version, evidence=body.evidence,
+        notice_version=body.notice_version or center.notice_version, evidence=body.evidence, notice_text=held,
     )
 
 

@@ -1,0 +1,132 @@
+"""The exact wording shown, kept (issue 12), on SQLite and PostgreSQL: each center's text per
+locale stored once at start, content-hashed; a widget save's event names the text the page
+showed (covered by the keyed hash); an API event names one only when its body names a notice
+version the server holds; the export and ``GET .../notices/{hash}`` give the text itself."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.helpers import ENGINES, form_of, same_origin
+from widget_server.ledger import canonical_json
+from widget_server.store.tables import events, notice_texts
+
+CENTER = "maison-lumiere"
+BASE = f"/api/v1/centers/{CENTER}"
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def visitor(client, store):
+    from widget_server.preferences import OPTED_IN, Preferences
+
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org",
+                                         preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}))
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    with client.another(headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as browser:
+        yield subscriber, token, browser
+
+
+def stored_texts(store) -> list[dict]:
+    with store.engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(select(notice_texts).order_by(notice_texts.c.hash))]
+
+
+def test_every_center_and_locale_is_stored_once_at_start(client, store, centers, app_factory) -> None:
+    rows = stored_texts(store)
+    expected = {(c.id, c.notice_version, locale) for c in centers.values() for locale in c.locales}
+    assert {(r["center"], r["notice_version"], r["locale"]) for r in rows} == expected
+    for row in rows:  # the key is the SHA-256 of the stored canonical text, which anyone can recompute
+        assert row["hash"] == hashlib.sha256(row["text"].encode()).hexdigest()
+        assert canonical_json(json.loads(row["text"])) == row["text"]
+    app_factory()  # a second start (another process, a restart) stores nothing new
+    with ThreadPoolExecutor(2) as pool:  # nor do two at once
+        list(pool.map(lambda _: app_factory(), range(2)))
+    assert stored_texts(store) == rows
+
+
+def test_the_text_is_the_wording_the_page_renders(client, store, visitor) -> None:
+    _, token, browser = visitor
+    page = html.unescape(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    [row] = [r for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    text = json.loads(row["text"])
+    assert text["notice_version"] == "2026-11-01" and text["title"] and text["title"] in page
+    offers = next(t for t in text["topics"] if t["id"] == "offers")
+    assert offers["label"] == "Offres et promotions" and offers["label"] in page
+    assert offers["description"] and all(c["label"] in page for c in offers["channels"])
+    assert all(i["label"] in page for i in text["interests"])
+
+
+def test_a_widget_save_names_the_text_shown_and_the_hash_covers_it(client, store, visitor) -> None:
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.sms"] = ["on"]
+    assert browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client)).status_code == 303
+    event = store.events(subscriber)[-1]
+    [french] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    assert event["source"] == "web" and event["notice_text"] == french
+    assert store.verify_chain(subscriber).intact
+    [english] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    with store.engine.begin() as connection:  # pointing the event at another text is tampering
+        connection.execute(update(events).where(events.c.id == event["id"]).values(notice_text=english))
+    assert not store.verify_chain(subscriber).intact
+
+
+def test_api_events_name_a_text_only_when_the_body_names_a_version_held(client, make_key, store) -> None:
+    headers = {"Authorization": f"Bearer {make_key(CENTER, 'write', 'admin')}"}
+    made = client.post(f"{BASE}/subscribers", headers=headers, json={
+        "preferences": {"subscriptions": {"offers": {"sms": "opted_in"}}}}).json()
+    sid = made["subscriber_id"]
+    named = client.patch(f"{BASE}/subscribers/{sid}/preferences", headers={**headers, "If-Match": '"1"'}, json={
+        "subscriptions": {"offers": {"sms": "opted_out"}}, "notice_version": "2026-11-01", "locale": "fr"})
+    assert named.status_code == 200, named.text
+    unknown = client.patch(f"{BASE}/subscribers/{sid}/preferences", headers={**headers, "If-Match": '"2"'}, json={
+        "subscriptions": {"offers": {"sms": "opted_in"}}, "notice_version": "1999-01", "locale": "fr"})
+    assert unknown.status_code == 200, unknown.text
+    first, second, third = store.events(sid)
+    [french] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    assert (first["notice_text"], second["notice_text"], third["notice_text"]) == (None, french, None)
+    export = client.get(f"{BASE}/subscribers/{sid}/export", headers=headers).json()
+    assert [e["notice_text"] for e in export["events"]] == [None, french, None]
+    assert export["notice_texts"][french]["locale"] == "fr"
+    assert export["notice_texts"][french]["topics"][0]["label"]
+    assert export["events"][1]["key_id"] == store.chain_keys.current
+    feed = client.get(f"{BASE}/events", headers=headers).json()["events"]
+    assert [e["notice_text"] for e in feed if e["subscriber_id"] == sid] == [None, french, None]
+
+
+def test_a_text_can_be_fetched_by_its_hash(client, make_key, store) -> None:
+    reader = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
+    [row] = [r for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    answer = client.get(f"{BASE}/notices/{row['hash']}", headers=reader)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["hash"], body["center"], body["locale"], body["notice_version"]) == (
+        row["hash"], CENTER, "en", row["notice_version"])
+    assert hashlib.sha256(canonical_json(body["text"]).encode()).hexdigest() == row["hash"]
+    assert client.get(f"{BASE}/notices/{'0' * 64}", headers=reader).status_code == 404
+    other = {"Authorization": f"Bearer {make_key('voyago', 'read')}"}  # another center's key: not its text
+    assert client.get(f"/api/v1/centers/voyago/notices/{row['hash']}", headers=other).status_code == 404
+
+
+def test_texts_are_counted_once_whatever_the_events(client, store, visitor) -> None:
+    subscriber, token, browser = visitor
+    for n in range(3):
+        fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+        fields["s.offers.sms"] = ["on"] if n % 2 == 0 else []
+        browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client))
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(notice_texts)) == len(stored_texts(store))
+        shown = connection.scalar(select(func.count(func.distinct(events.c.notice_text)))
+                                  .where(events.c.subscriber_id == subscriber))
+    assert shown == 1

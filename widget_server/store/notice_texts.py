@@ -1,0 +1,111 @@
+"""The exact wording shown, kept: each notice version's text per center and locale, stored
+once under the SHA-256 of its canonical JSON, which every event of a surface names
+(``events.notice_text``, covered by the event's keyed hash).
+
+A notice version is a label; what a person read is the text. Keeping the text itself,
+content-addressed, answers "shown which words?" from the export alone, even after the
+center file has changed: the same text always has the same hash (so it is stored once,
+however many events name it), and a changed text is a new row. The texts are worked out
+once per center and locale when the server starts (``web/notice_wording.py``), not per
+request; inserting one that is there already does nothing, on either engine, even when
+several processes start at once.
+
+Which events carry one (:meth:`NoticeTexts.attach`): those a surface of ours wrote (the
+widget, the kiosk, the agent console, the unsubscribe and confirmation pages), which
+showed the center's current wording in the event's locale. An API or import event
+carries none unless its body names a notice version this server holds the text of
+(:meth:`NoticeTexts.named`): a host's own form may have shown anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..ledger import EventContext, canonical_json
+from .tables import notice_texts
+
+#: Sources whose events are written by someone else's surface, or by no surface at all.
+NOT_SHOWN = ("import", "system")
+
+
+def encode(document: Mapping[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of a text (the stored bytes) and its SHA-256, the key events name."""
+    text = canonical_json(dict(document))
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def insert_missing(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the texts not there yet: ``ON CONFLICT DO NOTHING`` on both engines, so two
+    processes starting together cannot fail on each other's rows."""
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    connection.execute(dialect.insert(notice_texts).on_conflict_do_nothing(index_elements=["hash"]), rows)
+
+
+def text_of(connection: Connection, center: str, digest: str) -> dict[str, Any] | None:
+    """A stored text of ``center`` by its hash, with what it was shown for, or None."""
+    row = connection.execute(select(notice_texts).where(notice_texts.c.hash == digest,
+                                                        notice_texts.c.center == center)).mappings().first()
+    if row is None:
+        return None
+    return {"hash": row["hash"], "center": row["center"], "notice_version": row["notice_version"],
+            "locale": row["locale"], "created_at": row["created_at"], "text": json.loads(row["text"])}
+
+
+def texts_of(connection: Connection, digests: set[str]) -> dict[str, Any]:
+    """The texts of these hashes (an export's events name them), hash -> text."""
+    if not digests:
+        return {}
+    rows = connection.execute(select(notice_texts.c.hash, notice_texts.c.text)
+                              .where(notice_texts.c.hash.in_(sorted(digests))))
+    return {str(digest): json.loads(str(text)) for digest, text in rows}
+
+
+@dataclass
+class NoticeTexts:
+    """The hashes of the texts this server shows (``shown``) and of every text it holds
+    (``held``, the older versions' too), by (center, notice version, locale)."""
+
+    shown: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    held: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+                 now: datetime) -> None:
+        """Store these (center, notice version, locale, text) once each, remember their hashes,
+        and read which texts are held from before (a small table: one row per version and locale)."""
+        rows = []
+        for center, version, locale, document in documents:
+            text, digest = encode(document)
+            self.shown[(center, version, locale)] = digest
+            rows.append({"hash": digest, "center": center, "notice_version": version, "locale": locale,
+                         "text": text, "created_at": now})
+        insert_missing(connection, rows)
+        held = select(notice_texts.c.center, notice_texts.c.notice_version, notice_texts.c.locale,
+                      notice_texts.c.hash).order_by(notice_texts.c.created_at)
+        for row in connection.execute(held):  # a version's newest text wins
+            self.held[(row.center, row.notice_version, row.locale)] = row.hash
+        self.held.update(self.shown)
+
+    def attach(self, center: str, context: EventContext) -> EventContext:
+        """The context with the hash of what our surface showed, when one of ours wrote it
+        (an API key's events are left to :meth:`named`)."""
+        if (context.notice_text is not None or context.source in NOT_SHOWN or context.actor.startswith("api_key:")
+                or not context.notice_version or not context.locale):
+            return context
+        digest = self.shown.get((center, context.notice_version, context.locale))
+        return replace(context, notice_text=digest) if digest else context
+
+    def named(self, center: str, version: str | None, locale: str | None) -> str | None:
+        """The hash of the text of a notice version an API body names, if this server holds
+        it (shown now, or stored before) in that locale; None otherwise."""
+        if not version or not locale:
+            return None
+        return self.held.get((center, version, locale))

@@ -1,0 +1,51 @@
+"""The notice text a center's surfaces show in one locale, as a document to keep
+(``store/notice_texts.py``): what the person read, word for word.
+
+It is made from the very wording the form renders (``form_wording.build_form_view``:
+topic labels and descriptions, channel and frequency names as translated, interests,
+the topics that cannot be switched off) plus the page's title, intro and privacy link,
+so what is kept cannot drift from what is shown. The widget, the kiosk and the agent
+console render that same view; the unsubscribe and confirmation pages name its topics
+and channels. Built once per center and locale at start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from babel.support import NullTranslations
+
+from ..centers.model import Center
+from ..i18n import Translator
+from ..store.store import Store
+from .form_wording import build_form_view
+
+
+def notice_document(center: Center, locale: str, translations: NullTranslations) -> dict[str, Any]:
+    """The text of ``center``'s current notice version in ``locale``, as shown."""
+    view = build_form_view(center, locale, translations)
+    return {
+        "center": center.id,
+        "notice_version": center.notice_version,
+        "locale": locale,
+        "title": center.center_text("title", locale),
+        "intro": center.center_text("intro", locale),
+        "privacy_url": center.center_text("privacy_url", locale) or None,
+        "topics": [
+            {"id": t.id, "label": t.label, "description": t.description,
+             "channels": [{"id": c.channel, "label": c.label} for c in t.channels],
+             "frequencies": [{"id": value, "label": label} for value, label in t.frequencies]}
+            for t in view.topics
+        ],
+        "always_sent": [{"label": label, "description": description} for label, description in view.required],
+        "interests": [{"id": interest, "label": label} for interest, label in view.interests],
+    }
+
+
+def register_notice_texts(store: Store, centers: Mapping[str, Center], translator: Translator, now: datetime) -> None:
+    """Every center's text in each of its locales: stored if missing, hashes kept for the events."""
+    documents = [(center.id, center.notice_version, locale, notice_document(center, locale, translator.get(locale)))
+                 for center in centers.values() for locale in center.locales]
+    with store.writing() as connection:
+        store.notice_texts.register(connection, documents, now)
