@@ -76,8 +76,9 @@ class Calls:
         locale: str | None = None,
         preferences: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        country: str | None = None,
     ) -> _Call[Preferences]:
-        body = _given(external_id=external_id, email=email, locale=locale, preferences=preferences)
+        body = _given(external_id=external_id, email=email, locale=locale, country=country, preferences=preferences)
         return _write("POST", "/subscribers", body, Preferences.from_json, idempotency_key)
 
     def _get_preferences(self, subscriber_id: str) -> _Call[Preferences]:

@@ -238,13 +238,15 @@ class Client(BaseClient):
         locale: str | None = None,
         preferences: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        country: str | None = None,
     ) -> Preferences:
-        """Create a subscriber; ``preferences`` is a write body (see docs/API.md).
+        """Create a subscriber; ``preferences`` is a write body (see docs/API.md); ``country`` (ISO
+        3166 alpha-2) picks the region whose consent rules apply to them.
 
         A duplicate ``external_id`` raises ``Conflict`` whose ``subscriber_id`` is the one holding it.
         """
         call = self._create_subscriber(external_id=external_id, email=email, locale=locale, preferences=preferences,
-                                       idempotency_key=idempotency_key)
+                                       idempotency_key=idempotency_key, country=country)
         return self._send(call)
 
     def get_preferences(self, subscriber_id: str) -> Preferences:
@@ -492,13 +494,15 @@ class AsyncClient(BaseClient):
         locale: str | None = None,
         preferences: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        country: str | None = None,
     ) -> Preferences:
-        """Create a subscriber; ``preferences`` is a write body (see docs/API.md).
+        """Create a subscriber; ``preferences`` is a write body (see docs/API.md); ``country`` (ISO
+        3166 alpha-2) picks the region whose consent rules apply to them.
 
         A duplicate ``external_id`` raises ``Conflict`` whose ``subscriber_id`` is the one holding it.
         """
         call = self._create_subscriber(external_id=external_id, email=email, locale=locale, preferences=preferences,
-                                       idempotency_key=idempotency_key)
+                                       idempotency_key=idempotency_key, country=country)
         return await self._send(call)
 
     async def get_preferences(self, subscriber_id: str) -> Preferences:

@@ -33,9 +33,11 @@ def client(live_server, make_key):
 
 
 def test_a_subscriber_round_trip_with_typed_results(client) -> None:
-    made = client.create_subscriber(external_id="crm-42", email="ines@example.org", locale="fr",
+    # In Canada an e-mail opt-in needs no confirmation (in the EU, and by default, it waits: pending).
+    made = client.create_subscriber(external_id="crm-42", email="ines@example.org", locale="fr", country="CA",
                                     preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
     assert isinstance(made, Preferences) and made.state("offers", "email") == "opted_in"
+    assert made.country == "CA" and made.basis("offers", "email").legal_basis == "consent"
     assert client.find_by_external_id("crm-42") == made
     assert client.find_by_external_id("crm-nobody") is None
     changed = client.set_preferences(made.subscriber_id, version=made.version,

@@ -83,7 +83,9 @@ def test_one_click_opts_out_that_topic_on_that_channel_and_records_one_event(cli
     event = events[-1]
     assert (event["source"], event["actor"], event["locale"]) == ("email_link", "subject", "fr")
     assert event["evidence"]["method"] == "one_click" and event["notice_version"] == "2026-11-01"
-    assert event["changes"] == [{"path": "offers.sms", "from": "opted_in", "to": "opted_out"}]
+    [change] = event["changes"]  # with the basis withdrawn, since the opt-out
+    assert (change["path"], change["from"], change["to"]) == ("offers.sms", "opted_in", "opted_out")
+    assert change["basis"]["legal_basis"] == "consent" and change["basis"]["until"] is None
     assert event["context"]["ip"] == "127.0.0.0"
     assert store.verify_chain(subscriber).intact
 

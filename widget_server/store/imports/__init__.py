@@ -25,9 +25,9 @@ from typing import Iterator, Sequence
 
 from sqlalchemy import Connection
 
-from .. import confirmations
 from ...centers.model import Center
 from ...chain_keys import ChainKeys
+from .. import confirmations
 from .existing import contact_owners, erased_external_ids, existing, load_choices, lookup_hash
 from .model import Outcome, Patch, Row
 from .plan import Plan, batch_ids, keep_withdrawals
