@@ -36,6 +36,8 @@ ENV = {"url": "PREFERENCE_URL", "api_key": "PREFERENCE_API_KEY", "center": "PREF
 DEBUG = "PREFERENCE_SDK_DEBUG"
 #: ``import`` rejected rows (without ``--allow-rejected``): told apart from a failure (1) and bad options (2).
 REJECTED = 3
+EXIT_CODES = (f"exit codes: 0 done, 1 failed (one line says why), 2 a missing or bad option, {REJECTED} import "
+              "rejected rows (unless --allow-rejected), 130 interrupted")
 
 
 class UsageError(Exception):
@@ -155,7 +157,8 @@ def _count(number: int, noun: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="preference-sdk", description=__doc__.split("\n")[0].replace("``", ""))
+    top = argparse.ArgumentParser(prog="preference-sdk", description=__doc__.split("\n")[0].replace("``", ""),
+                                  epilog=EXIT_CODES)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help=f"the server's base URL ({ENV['url']})")
     common.add_argument("--center", help=f"the center id ({ENV['center']})")
@@ -179,7 +182,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o")
     export.set_defaults(run=cmd_export)
 
-    load = commands.add_parser("import", parents=[api], help="import legacy preferences (dry run unless --commit)")
+    load = commands.add_parser("import", parents=[api], help="import legacy preferences (dry run unless --commit)",
+                               epilog=EXIT_CODES)
     load.add_argument("file", help="a .csv or .jsonl file")
     load.add_argument("--mapping", help="the column mapping, TOML or JSON (docs/IMPORT.md); not needed when the "
                                         "file already uses the canonical names")
