@@ -121,3 +121,22 @@ def test_a_basis_the_region_does_not_allow_is_a_422_naming_it(api) -> None:
     moved = api.patch(url, json={"country": "US", "subscriptions": {"offers": {"email": "opted_in"}}})
     assert moved.json()["country"] == "US" and moved.json()["subscriptions"]["offers"]["email"] == "opted_in"
     assert api.patch(url, json={"subscriptions": {"offers": {"email": "expired"}}}).status_code in (400, 422)
+
+
+def test_the_export_answers_on_what_basis_and_an_erasure_forgets_the_country(api, clock) -> None:
+    subscriber = subscriber_of(api, "CA")
+    since = instant(clock() - timedelta(days=30))
+    api.patch(f"{BASE}/subscribers/{subscriber}/preferences", json={"subscriptions": {"offers": {"email": {
+        "state": "opted_in", "legal_basis": "soft_opt_in", "reason": "purchase", "since": since}}}})
+    export = api.get(f"{BASE}/subscribers/{subscriber}/export").json()
+    assert export["subscriber"]["country"] == "CA"
+    basis = export["subscriber"]["legal_bases"]["offers"]["email"]
+    assert (basis["legal_basis"], basis["since"], basis["reason"]) == ("soft_opt_in", since, "purchase")
+    assert basis["until"] == instant(clock() - timedelta(days=30) + timedelta(days=730))
+    change = next(c for e in export["events"] for c in e["changes"] if c["path"] == "offers.email")
+    assert change["basis"] == basis
+    erased = api.delete(f"{BASE}/subscribers/{subscriber}").json()
+    assert "country" in erased["deleted"]
+    after = api.get(f"{BASE}/subscribers/{subscriber}").json()
+    assert after["country"] is None and after["subscriptions"]["offers"]["email"] == "opted_out"
+    assert after["legal_bases"]["offers"]["email"]["legal_basis"] == "soft_opt_in"  # what was withdrawn, and when

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: What erasure deletes ("consents": every opt-in, withdrawn; the subscription rows say opted_out).
 DELETED = ("contact_points", "external_id", "locale", "interests", "frequencies", "pause", "consents",
-           "pending_mails")
+           "pending_mails", "country")
 KEPT = ("subscriber_id", "event_chain", "suppression_hashes")
 
 
