@@ -393,8 +393,9 @@ class Problem(Struct):
 _WHY = {
     400: "The request could not be read (errors)",
     401: "No API key, or not a live one",
-    403: "The key lacks the scope, or is another center's",
-    404: "No such center, subscriber, webhook, delivery or device",
+    403: "The key lacks the scope",
+    404: "A center not the key's (another one or none: the same answer), or no such subscriber, webhook, "
+         "delivery or device",
     409: "Conflicts with what is stored (an external id or address in use, an erased subscriber), "
          "or a request with the same Idempotency-Key still running",
     412: "If-Match does not name the current version (current_version)",
