@@ -126,11 +126,12 @@ class AuthenticationError(APIError):
 
 
 class PermissionDenied(APIError):
-    """403: the key lacks the scope this route needs, or belongs to another center."""
+    """403: the key lacks the scope this route needs (``required_scope`` names it)."""
 
 
 class NotFound(APIError):
-    """404: unknown center, subscriber, webhook endpoint or delivery."""
+    """404: a center that is not the key's (another one, or none: the server answers both alike),
+    an unknown subscriber, webhook endpoint or delivery."""
 
 
 class Conflict(APIError):
