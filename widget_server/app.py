@@ -48,6 +48,7 @@ from .web.routes.embed import embed_script
 from .web.routes.favicon import favicon
 from .web.routes.health import healthz, readyz
 from .web.routes.history import ErasureRequest, HistoryController
+from .web.routes.jwks import jwks
 from .web.routes.kiosk import KioskController
 from .web.routes.links import FreshLinkController
 from .web.routes.theme import center_theme
@@ -158,6 +159,7 @@ def create_app(
                                    AgentController]),
             embed_script,
             favicon,
+            jwks,  # the receipts' public keys
             healthz,
             readyz,
             api_router(settings.api_rate_limit),

@@ -48,7 +48,7 @@ class UnknownChainKey(KeyError):
     """An event names a key this server does not hold."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: what is derived from it is cached per instance
 class ChainKeys:
     """The chain keys by id; ``current`` keys what is written now."""
 

@@ -44,9 +44,11 @@ from ._models import (
     Link,
     Preferences,
     RegionInfo,
+    SignedReceipt,
     TopicInfo,
     WebhookEndpoint,
 )
+from ._receipts import ReceiptVerificationError, verify_receipt
 from ._sync import (
     AsyncFeedSource,
     CursorStore,
@@ -105,9 +107,11 @@ __all__ = [
     "PreferenceSDKError",
     "Preferences",
     "RateLimited",
+    "ReceiptVerificationError",
     "RegionInfo",
     "SCOPES",
     "ServerError",
+    "SignedReceipt",
     "Sink",
     "SinkError",
     "StaleVersion",
@@ -131,6 +135,7 @@ __all__ = [
     "read_records",
     "sign_webhook",
     "sync",
+    "verify_receipt",
     "verify_webhook",
     "webhook_headers",
 ]

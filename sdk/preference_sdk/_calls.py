@@ -25,6 +25,7 @@ from ._models import (
     ImportReport,
     Link,
     Preferences,
+    SignedReceipt,
     WebhookEndpoint,
     parse_time,
 )
@@ -174,6 +175,10 @@ class Calls:
 
     def _verify_chain(self, subscriber_id: str) -> _Call[ChainVerification]:
         return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/verification", ChainVerification.from_json)
+
+    def _receipt(self, subscriber_id: str, *, event: int | None = None) -> _Call[SignedReceipt]:
+        params = {"event": str(event)} if event is not None else None
+        return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/receipt", SignedReceipt.from_json, params=params)
 
     def _events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> _Call[FeedPage]:
         params = {"after": str(after), "limit": str(limit)}

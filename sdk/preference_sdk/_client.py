@@ -36,6 +36,7 @@ from ._models import (
     ImportReport,
     Link,
     Preferences,
+    SignedReceipt,
     WebhookEndpoint,
 )
 
@@ -361,6 +362,11 @@ class Client(BaseClient):
         link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
         return self._send(self._verify_chain(subscriber_id))
 
+    def receipt(self, subscriber_id: str, *, event: int | None = None) -> SignedReceipt:
+        """A signed consent receipt (ISO/IEC TS 27560) of the subscriber's history, or of one
+        ``event`` (its id); check it with ``verify_receipt``. Needs the ``read`` scope."""
+        return self._send(self._receipt(subscriber_id, event=event))
+
     def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed).
 
@@ -616,6 +622,11 @@ class AsyncClient(BaseClient):
         """The server's check of a subscriber's consent-event chain (each event's keyed hash and
         link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
         return await self._send(self._verify_chain(subscriber_id))
+
+    async def receipt(self, subscriber_id: str, *, event: int | None = None) -> SignedReceipt:
+        """A signed consent receipt (ISO/IEC TS 27560) of the subscriber's history, or of one
+        ``event`` (its id); check it with ``verify_receipt``. Needs the ``read`` scope."""
+        return await self._send(self._receipt(subscriber_id, event=event))
 
     async def events(self, *, after: int = 0, limit: int = 500, remaining: bool = False) -> FeedPage:
         """One page of the change feed after the cursor ``after`` (the last event id you processed).

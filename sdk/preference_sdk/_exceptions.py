@@ -17,6 +17,7 @@
      │    ├── TokenInvalid              tampered, malformed, unknown key, or of another scope or center
      │    └── TokenExpired              authentic but past its scope's lifetime, or revoked (claims)
      ├── WebhookVerificationError       a delivery not to trust (``verify_webhook``): header, signature, time, body
+     ├── ReceiptVerificationError       also a ValueError: a receipt whose signature fails (``verify_receipt``)
      ├── SinkError                      a sink could not store events (``sync`` stops, nothing checkpointed)
      ├── Unplaceable                    an ``HttpMapping`` template names a field the event lacks
      └── ImportMappingError             also a ValueError: the mapping cannot read the file, or does not fit the center
@@ -25,8 +26,8 @@
 again, then decide. Other statuses (400, an unexpected 3xx or 4xx) are a plain ``APIError``.
 Programs branch on the class or on ``code``; ``title`` and ``detail`` are for people.
 
-The token, webhook, sink and import errors are defined next to what raises them
-(``_tokens.py``, ``_webhooks.py``, ``_sync.py``, ``sinks/mappings.py``, ``_import_mapping.py``)
+The token, webhook, receipt, sink and import errors are defined next to what raises them
+(``_tokens.py``, ``_webhooks.py``, ``_receipts.py``, ``_sync.py``, ``sinks/mappings.py``, ``_import_mapping.py``)
 and drawn here, so the whole tree is in one place; ``tests/sdk/test_exceptions.py`` checks
 that it matches the classes. A wrong argument (an empty ``api_key``, a naive datetime, an
 unknown token scope) is not in the tree on purpose: it raises the builtin ``ValueError`` or

@@ -404,3 +404,17 @@ class ChainVerification:
             legacy=int(data.get("legacy", 0)), anchored=bool(data["anchored"]),
             broken=tuple(ChainBreak(b.get("event_id"), b.get("version"), b["reason"]) for b in data["broken"]),
         )
+
+
+@dataclass(frozen=True)
+class SignedReceipt:
+    """A consent receipt (ISO/IEC TS 27560) and its signature (``Client.receipt``): check ``jws``
+    with ``verify_receipt(jws, jwks)``, the key set from the server's ``/.well-known/jwks.json``."""
+
+    jws: str  # compact JWS, EdDSA (Ed25519); its payload is ``receipt`` in canonical JSON
+    kid: str
+    receipt: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "SignedReceipt":
+        return cls(jws=data["jws"], kid=data["kid"], receipt=data["receipt"])

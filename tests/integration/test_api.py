@@ -362,6 +362,7 @@ def test_openapi_documents_every_api_route(client) -> None:
                 "/subscribers/{subscriber_id}/links", "/subscribers/{subscriber_id}/export",
                 "/subscribers/{subscriber_id}/revoke-links",
                 "/subscribers/{subscriber_id}/verification", "/notices/{digest}",
+                "/subscribers/{subscriber_id}/receipt",
                 "/webhooks", "/webhooks/{endpoint_id}", "/webhooks/{endpoint_id}/deliveries",
                 "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", "/webhooks/{endpoint_id}/replay",
                 "/webhooks/{endpoint_id}/rotate-secret",

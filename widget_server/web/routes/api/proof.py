@@ -1,6 +1,8 @@
 """The proof of a subscriber's consent, for a host's systems and their auditors: is the
 chain intact (``/verification``, what ``widget-server verify-chain`` checks, for one), and
-what words were shown (``/notices/{hash}``: the text an event's ``notice_text`` names).
+what words were shown (``/notices/{hash}``: the text an event's ``notice_text`` names), and
+a signed consent receipt (``/receipt``: ISO/IEC TS 27560, ``receipts.py``), which a third
+party checks with the key published at ``/.well-known/jwks.json``.
 
 Read scope: verifying proves nothing about a person that reading their events does not
 already show, and a host's support or compliance tool should not need an admin key.
@@ -8,19 +10,23 @@ already show, and a host's support or compliance tool should not need an admin k
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from msgspec import Struct
 
 from .... import json_shapes
 from ....centers.model import Center
 from ....errors import NotFound
+from ....receipt_signing import signer_for
+from ....receipts import receipt
 from ....store import notice_texts
+from ....store.gdpr import export
 from ....store.store import Store
 from ....store.verification import check_subscriber
+from ...dependencies import Clock
 from .bodies import Instant, problems
 
 
@@ -72,6 +78,15 @@ async def notice_text(
     return {**found, "created_at": json_shapes.instant(found["created_at"])}  # type: ignore[return-value]
 
 
+class SignedReceipt(Struct):
+    """A consent receipt and its signature: ``jws`` is a compact JWS (EdDSA, Ed25519) whose
+    payload is ``receipt`` in canonical JSON; verify it with ``/.well-known/jwks.json``."""
+
+    jws: str
+    kid: str
+    receipt: dict[str, Any]
+
+
 class ProofController(Controller):
     path = "/subscribers"
     tags = ["proof"]
@@ -94,6 +109,37 @@ class ProofController(Controller):
             return {"subscriber_id": subscriber_id, "intact": report.intact, "events": report.events,
                     "legacy": report.legacy, "anchored": report.anchored,
                     "broken": [b.as_dict() for b in report.breaks]}
+
+        answer = await store.run_sync(read, large=True)
+        if answer is None:
+            raise NotFound(center=center)
+        return answer  # type: ignore[return-value]
+
+    @get("/{subscriber_id:str}/receipt", opt={"scope": "read"}, summary="A signed consent receipt (ISO/IEC TS 27560)",
+         responses=problems())
+    async def receipt(
+        self, center: NamedDependency[Center], store: NamedDependency[Store], clock: NamedDependency[Clock],
+        subscriber_id: FromPath[str],
+        event: Annotated[int | None, QueryParameter(ge=1, description="One event's receipt (its id); "
+                                                                      "without it, the whole history")] = None,
+    ) -> SignedReceipt:
+        """The subscriber's history (or one event of it) as an ISO/IEC TS 27560 consent record:
+        purposes with their lawful basis and state, each event with the notice text shown and
+        the chain's hashes, and the chain's verification; signed with Ed25519 so that anyone
+        can check it against the published key without a secret of ours."""
+
+        def read() -> dict[str, Any] | None:
+            with store.engine.connect() as connection:
+                held = export(store, connection, center.id, subscriber_id)
+                checked = check_subscriber(connection, store.chain_keys, center.id, subscriber_id)
+            if held is None or checked is None:
+                return None
+            if event is not None and all(e["id"] != event for e in held["events"]):
+                return None
+            document = receipt(center, held["subscriber"], held["events"], held["notice_texts"], checked.report,
+                               clock(), event)
+            signer = signer_for(store.chain_keys)
+            return {"jws": signer.sign(document), "kid": signer.current, "receipt": document}
 
         answer = await store.run_sync(read, large=True)
         if answer is None:
