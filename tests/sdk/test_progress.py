@@ -136,3 +136,15 @@ def test_sync_reports_its_progress_after_each_page_stored() -> None:
 def test_feed_page_reads_remaining_when_the_server_sends_it() -> None:
     assert FeedPage.from_json({"events": [], "next_cursor": 4, "has_more": True, "remaining": 12}).remaining == 12
     assert FeedPage.from_json({"events": [], "next_cursor": 4, "has_more": False}).remaining is None
+
+
+def test_the_total_is_the_rows_the_import_reads_for_the_example_file() -> None:
+    from preference_sdk._import import load_mapping, read_records
+
+    from tests.helpers import ROOT
+
+    examples = ROOT / "examples" / "imports"
+    mapping = load_mapping(examples / "legacy.toml")
+    rows = list(read_records(examples / "legacy.csv", mapping))
+    assert count_rows(examples / "legacy.csv", mapping) == len(rows) == 6
+    assert [row for row, record in rows if isinstance(record, str)] == [6]  # the one rejected on purpose
