@@ -15,7 +15,7 @@ from babel.support import NullTranslations
 
 from ..centers.model import Center
 from ..i18n import format_day
-from ..preferences import OPTED_IN, Preferences
+from ..preferences import OPTED_IN, PENDING, Preferences
 from .forms import PAUSE_DAYS
 from .labels import CHANNEL_LABELS, FREQUENCY_LABELS
 
@@ -101,8 +101,10 @@ def choices_context(state: AppState, center: Center, locale: str, prefs: Prefere
         "prefs": prefs,
         "view": view,
         "topics": [topic for topic in view.topics if shown is None or topic.id in shown],
+        # A pending opt-in is the person's yes, awaiting its confirmation: shown ticked, so saving
+        # the form again keeps it (unticking withdraws it). An expired one is shown unticked.
         "checked": {f"s.{topic}.{channel}" for (topic, channel), choice in prefs.subscriptions.items()
-                    if choice == OPTED_IN},
+                    if choice in (OPTED_IN, PENDING)},
         "frequencies": {t.id: prefs.frequency(center, t.id) for t in center.switchable_topics},
         "paused_until": format_day(paused, locale, tz) if paused else None,
     }

@@ -37,6 +37,7 @@ from ..form_wording import choices_context
 from ..forms import desired_preferences, read_submission, read_version
 from ..openapi import documented, pages
 from ..pending_notice import pending_notice
+from ..region_wording import country_field, region_notice
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -107,6 +108,8 @@ def form_context(request: Request, visit: Visit, prefs: Preferences, message: Me
         message=message,
         gpc_topics=sharing_topics(center) if visit.gpc else (),
         pending=pending_notice(request, center, locale, token, prefs, visit.options, state.clock()),
+        country_field=country_field(center, locale, prefs),
+        region_notice=region_notice(center, locale, prefs.country),
     )
     return context
 
