@@ -408,6 +408,28 @@ def test_a_known_customer_changes_their_choices_with_a_code(kiosk, store, camill
     assert context["ip"] == "127.0.0.0" and "user_agent" in context
 
 
+def test_a_code_mailed_to_the_customer_proves_their_address_so_no_confirmation_waits(kiosk, store, camille) -> None:
+    """Maison Lumière confirms e-mail opt-ins (double opt-in), and its newsletter everywhere: a code
+    mailed to the customer and typed back has confirmed the address; a code by SMS has not."""
+    saved = kiosk.save(kiosk.verify(kiosk.identify(), kiosk.mailbox.code()), {"s.inspirations.email": ["on"]})
+    assert saved.status_code == 200
+    assert store.get(CENTER, camille).preferences.state("inspirations", "email") == "opted_in"
+    kiosk.save(kiosk.verify(kiosk.identify("phone", "+33 6 12 34 56 78"), kiosk.phone.code()),
+               {"s.inspirations.email": None})
+    kiosk.save(kiosk.verify(kiosk.identify("phone", "+33 6 12 34 56 78"), kiosk.phone.code()),
+               {"s.inspirations.email": ["on"]})
+    assert store.get(CENTER, camille).preferences.state("inspirations", "email") == "pending"
+
+
+def test_the_kiosk_asks_the_country_and_shows_its_region_s_notice(kiosk, store, camille) -> None:
+    choices = kiosk.verify(kiosk.identify(), kiosk.mailbox.code())
+    assert '<select id="country" name="country"' in choices.text
+    saved = kiosk.save(choices, {"country": ["CA"]})
+    assert saved.status_code == 200 and store.get(CENTER, camille).preferences.country == "CA"
+    again = kiosk.verify(kiosk.identify(), kiosk.mailbox.code())
+    assert "You may withdraw your consent at any time." in again.text
+
+
 def test_a_code_by_sms_is_recorded_as_such(kiosk, store, camille) -> None:
     choices = kiosk.verify(kiosk.identify("phone", "+33 6 12 34 56 78"), kiosk.phone.code())
     kiosk.save(choices, {"s.offers.push": ["on"]})

@@ -61,6 +61,7 @@ from ...tokens import read_device_token
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
 from ..forms import Form, desired_preferences, read_submission, read_version, single
+from ..region_wording import country_field, region_notice
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -252,10 +253,8 @@ class KioskController(Controller):
         try:
             base_version = read_version(fields)
             submission_id = read_submission(fields)
-            # A customer who proved their address with a code mailed to it has confirmed it
-            # (the event's evidence says so): no double opt-in waits on e-mail then.
-            proven = frozenset({"email"}) if (session.method, session.kind) == (CODE, "email") else frozenset()
-            desired = desired_preferences(center, current, fields, clock(), confirmed=proven)
+            desired = desired_preferences(center, current, fields, clock(),
+                                          confirmed=await proven_channels(kiosk, session))
         except BadForm as bad:
             return again(request, visit, bad, "choices", **await choices_of(request, visit, store, session))
         if single(fields, "notice") != center.notice_version:
@@ -341,6 +340,21 @@ async def current_choices(store: Store, center: Center, session: KioskSession) -
     return subscriber.preferences if subscriber is not None and subscriber.erased_at is None else Preferences()
 
 
+async def proven_channels(kiosk: Kiosk, session: KioskSession) -> frozenset[str]:
+    """A customer who typed the one-time code mailed to their address has proven that address
+    (the event's evidence says so: ``one_time_code`` by ``email``), so no double opt-in waits on
+    e-mail then; a code by SMS, or a staff attestation, proves no mailbox."""
+    if session.method != CODE:
+        return frozenset()
+    if session.kind == "email":
+        return frozenset({"email"})
+    if session.kind == "loyalty":  # the code went to the contact saved with the card
+        sent_to = await kiosk.saved_destination(session)
+        if sent_to is not None and sent_to.channel == "email":
+            return frozenset({"email"})
+    return frozenset()
+
+
 async def choices_of(request: Request, visit: Visit, store: Store, session: KioskSession,
                      prefs: Preferences | None = None) -> dict[str, Any]:
     """The choices screen's context: the partial's, and the kiosk form's own fields."""
@@ -349,7 +363,8 @@ async def choices_of(request: Request, visit: Visit, store: Store, session: Kios
     state = AppState.of(request.app)
     return {**choices_context(state, visit.center, visit.locale, prefs), "session": session.id,
             "known": session.subscriber_id is not None, "submission": secrets.token_urlsafe(12),
-            "pause_choice": "keep"}
+            "pause_choice": "keep", "country_field": country_field(visit.center, visit.locale, prefs),
+            "region_notice": region_notice(visit.center, visit.locale, prefs.country)}
 
 
 async def choices_screen(request: Request, visit: Visit, store: Store, session: KioskSession, *,
