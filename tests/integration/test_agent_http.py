@@ -277,6 +277,19 @@ def test_a_save_records_the_agent_the_source_and_the_script(agent, store, custom
     assert "Offers and promotions, Text message (SMS): subscribed" in history and "Interests: Lighting" in history
 
 
+def test_an_agent_records_the_country_the_customer_gives_and_its_rules_apply(agent, store, customer) -> None:
+    panel = agent.search("email", EMAIL).text
+    assert '<label for="country">' in panel and 'id="region-notice"' not in panel  # asked of, not said to
+    fields = save_form(panel)
+    fields.update({"country": ["US"], "s.inspirations.email": ["on"], "s.offers.sms": ["on"], "agreed": ["yes"]})
+    assert agent.save(fields).status_code == 200
+    prefs = store.get(CENTER, customer).preferences
+    # The newsletter confirms every e-mail sign-up: given on the phone, it waits for the mailed link.
+    assert prefs.country == "US" and prefs.state("inspirations", "email") == "pending"
+    assert prefs.state("offers", "sms") == "opted_in" and prefs.state("offers", "email") == "opted_in"
+    assert {"path": "country", "from": None, "to": "US"} in store.events(customer)[-1]["changes"]
+
+
 @BOTH
 def test_the_same_submission_twice_is_saved_once(agent, store, customer) -> None:
     fields = save_form(agent.search("email", EMAIL).text)

@@ -53,6 +53,7 @@ from .. import history_words
 from ..dependencies import AppState, Clock, Origins
 from ..form_wording import choices_context
 from ..forms import Form, desired_preferences, read_submission, read_version, refuse_repeated, single
+from ..region_wording import country_field
 from ..rendering import page_context
 from ..request_context import client_context
 from ..security import check_same_origin
@@ -251,6 +252,7 @@ async def panel_context(request: Request, console: Console, store: Store, found:
     context = console_context(request, console, message)
     context.update(choices_context(state, center, console.locale, prefs))
     context.update(
+        country_field=country_field(center, console.locale, prefs),
         screen="partials/_agent_panel.html",
         found=found, kind_label=console.gettext(request, SEARCH_KINDS[found.search.kind][0]),
         pause_choice=pause_choice, submission=secrets.token_urlsafe(12),
