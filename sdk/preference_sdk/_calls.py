@@ -176,6 +176,9 @@ class Calls:
     def _verify_chain(self, subscriber_id: str) -> _Call[ChainVerification]:
         return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/verification", ChainVerification.from_json)
 
+    def _notice_text(self, digest: str) -> _Call[dict[str, Any]]:
+        return _Call("GET", f"/notices/{_segment(digest)}", dict)
+
     def _receipt(self, subscriber_id: str, *, event: int | None = None) -> _Call[SignedReceipt]:
         params = {"event": str(event)} if event is not None else None
         return _Call("GET", f"/subscribers/{_segment(subscriber_id)}/receipt", SignedReceipt.from_json, params=params)

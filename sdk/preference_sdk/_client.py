@@ -362,6 +362,11 @@ class Client(BaseClient):
         link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
         return self._send(self._verify_chain(subscriber_id))
 
+    def notice_text(self, digest: str) -> dict[str, Any]:
+        """The wording an event's ``notice_text`` names (what the person was shown): ``{"hash", "center",
+        "notice_version", "locale", "created_at", "text"}``. Needs the ``read`` scope."""
+        return self._send(self._notice_text(digest))
+
     def receipt(self, subscriber_id: str, *, event: int | None = None) -> SignedReceipt:
         """A signed consent receipt (ISO/IEC TS 27560) of the subscriber's history, or of one
         ``event`` (its id); check it with ``verify_receipt``. Needs the ``read`` scope."""
@@ -622,6 +627,11 @@ class AsyncClient(BaseClient):
         """The server's check of a subscriber's consent-event chain (each event's keyed hash and
         link, their anchor): ``intact``, or ``broken`` naming each event. Needs the ``read`` scope."""
         return await self._send(self._verify_chain(subscriber_id))
+
+    async def notice_text(self, digest: str) -> dict[str, Any]:
+        """The wording an event's ``notice_text`` names (what the person was shown): ``{"hash", "center",
+        "notice_version", "locale", "created_at", "text"}``. Needs the ``read`` scope."""
+        return await self._send(self._notice_text(digest))
 
     async def receipt(self, subscriber_id: str, *, event: int | None = None) -> SignedReceipt:
         """A signed consent receipt (ISO/IEC TS 27560) of the subscriber's history, or of one

@@ -138,6 +138,8 @@ class Event:
     locale: str | None = None
     notice_version: str | None = None
     evidence: Mapping[str, Any] | None = None
+    #: The SHA-256 of the wording the person was shown (``GET .../notices/{hash}``), when the server knows it.
+    notice_text: str | None = None
 
     @property
     def erased(self) -> bool:
@@ -159,6 +161,7 @@ class Event:
             locale=data.get("locale"),
             notice_version=data.get("notice_version"),
             evidence=data.get("evidence"),
+            notice_text=data.get("notice_text"),
         )
 
 

@@ -130,3 +130,21 @@ def test_texts_are_counted_once_whatever_the_events(client, store, visitor) -> N
         shown = connection.scalar(select(func.count(func.distinct(events.c.notice_text)))
                                   .where(events.c.subscriber_id == subscriber))
     assert shown == 1
+
+
+def test_the_sdk_reads_a_text_and_an_events_notice_text(client, make_key, store, visitor) -> None:
+    from preference_sdk import Client
+    from preference_sdk import NotFound as SdkNotFound
+
+    subscriber, token, browser = visitor
+    fields = form_of(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.sms"] = ["on"]
+    browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client))
+    with Client(client.url, make_key(CENTER, "read"), CENTER, transport=client.transport) as sdk:
+        [event] = [e for e in sdk.events().events if e.subscriber_id == subscriber and e.source == "web"]
+        assert event.notice_text
+        text = sdk.notice_text(event.notice_text)
+        assert text["locale"] == "fr" and text["text"]["topics"][0]["label"]
+        with pytest.raises(SdkNotFound):
+            sdk.notice_text("0" * 64)
+

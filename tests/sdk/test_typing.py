@@ -38,7 +38,7 @@ def test_mypy_is_configured_strict_in_the_sdks_pyproject() -> None:
 
 
 def test_every_api_call_has_a_client_method() -> None:
-    assert len(API_METHODS) == 22
+    assert len(API_METHODS) == 23
     for name in API_METHODS:
         assert callable(getattr(Client, name)) and callable(getattr(AsyncClient, name)), name
 
