@@ -148,3 +148,13 @@ def test_the_sdk_reads_a_text_and_an_events_notice_text(client, make_key, store,
         with pytest.raises(SdkNotFound):
             sdk.notice_text("0" * 64)
 
+
+def test_an_unsubscribe_links_event_names_the_text_in_the_links_language(client, store, visitor) -> None:
+    subscriber, _, _ = visitor
+    token = client.app.state.signer.mint("unsubscribe", CENTER, subscriber, tp="offers", ch="email", l="en")
+    answer = client.post(f"/c/{CENTER}/unsubscribe", params={"t": token}, data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200, answer.text
+    event = store.events(subscriber)[-1]
+    [english] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    assert (event["source"], event["locale"], event["notice_text"]) == ("email_link", "en", english)
+
