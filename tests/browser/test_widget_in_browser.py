@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, Response, expect
 
 from widget_server.preferences import OPTED_IN, Preferences
+from widget_server.regions import needs_confirmation
 
 pytestmark = pytest.mark.browser
 
@@ -113,7 +114,8 @@ def test_a_cross_site_frame_saves_with_third_party_cookies_blocked(widget, store
     expect(form.locator('[name="f.offers"]')).to_have_value("monthly")
 
     prefs = store.get(CENTER, subscriber).preferences
-    assert prefs.opted_in("offers", "email") and prefs.opted_in("inspirations", "post")
+    # Maison Lumière confirms e-mail opt-ins (double opt-in): ticked, and waiting for the mailed link.
+    assert prefs.state("offers", "email") == "pending" and prefs.opted_in("inspirations", "post")
     assert prefs.frequencies == {"offers": "monthly"}
     assert prefs.interests == {"lighting", "linen"}
     events = store.events(subscriber)
@@ -211,7 +213,7 @@ def test_a_stale_form_shows_the_conflict_and_the_fresh_state(widget, store, subs
     assert checked_boxes(second) == {"s.offers.email"}  # the fresh state, not the stale choice
 
     prefs = store.get(CENTER, subscriber).preferences
-    assert prefs.opted_in("offers", "email") and not prefs.opted_in("inspirations", "post")
+    assert prefs.state("offers", "email") == "pending" and not prefs.opted_in("inspirations", "post")
     assert len(store.events(subscriber)) == 1 and store.verify_chain(subscriber).intact
 
 
@@ -359,7 +361,9 @@ def test_keyboard_only_tick_and_save(widget, store, subscriber, new_context) -> 
     page.keyboard.press("Enter")
     expect(page.locator("#messages [role=status]")).to_have_text(widget.text("fr", SAVED))
     topic, channel = name.split(".")[1:]
-    assert store.get(CENTER, subscriber).preferences.opted_in(topic, channel)
+    # Opted in, or waiting for its confirmation where the center asks one (e-mail, here).
+    expected = "pending" if needs_confirmation(widget.app.state.centers[CENTER], None, topic, channel) else "opted_in"
+    assert store.get(CENTER, subscriber).preferences.state(topic, channel) == expected
     assert len(store.events(subscriber)) == 1
 
 
