@@ -17,7 +17,7 @@ from ._models import CenterInfo
 
 _MAPPING_KEYS = {"format", "delimiter", "encoding", "legacy_source", "date_formats", "timezone", "separator",
                  "columns", "values"}
-_FIELDS = ("external_id", "email", "locale", "legacy_date", "legacy_source", "suppressed", "interests")
+_FIELDS = ("external_id", "email", "locale", "country", "legacy_date", "legacy_source", "suppressed", "interests")
 
 
 class ImportMappingError(PreferenceSDKError, ValueError):

@@ -62,6 +62,13 @@ def test_a_csv_row_becomes_a_canonical_record(tmp_path) -> None:
     }
 
 
+def test_a_country_column_is_a_field_mapped_like_the_others(tmp_path) -> None:
+    path = write(tmp_path, "legacy.csv", "Id,Pays\nC1,France\nC2,\n")
+    mapping = {"columns": {"external_id": "Id", "country": "Pays"}, "values": {"country": {"France": "FR"}}}
+    assert [record for _, record in records(path, mapping)] == [
+        {"row": 2, "external_id": "C1", "country": "FR"}, {"row": 3, "external_id": "C2"}]
+
+
 def test_empty_cells_give_nothing_unless_mapped(tmp_path) -> None:
     path = write(tmp_path, "legacy.csv", "Id,Mail,Lang,Since,News,Sms,Freq,Tags,Unsub\nC1,,,,,,,,\n")
     [(_, record)] = records(path, MAPPING)
