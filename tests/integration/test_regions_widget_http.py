@@ -84,3 +84,10 @@ def test_a_center_that_does_not_ask_shows_no_select(client, store) -> None:
     token = client.app.state.signer.mint("manage", "voyago", subscriber)
     html = client.get("/c/voyago/preferences", params={"t": token}).text
     assert 'name="country"' not in html
+
+
+def test_the_history_says_the_country_in_words(client, store) -> None:
+    subscriber = store.create_subscriber(CENTER, preferences=Preferences(country="CA"))
+    token = client.app.state.signer.mint("manage", CENTER, subscriber)
+    history = client.get(f"/c/{CENTER}/history", params={"t": token, "lang": "en"})
+    assert history.status_code == 200 and "Country: Canada" in history.text

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
+from .. import countries
 from ..centers.model import Center
 from ..errors import N_
 from ..i18n import format_day
@@ -170,6 +171,9 @@ def change_words(wording: Wording, center: Center, locale: str, _: Gettext, chan
         return _(wording.suppressed) if after else _(wording.unsuppressed)
     if path == "erasure":
         return _(wording.erased)
+    if path == "country":  # the person's country, which picks the rules (web/region_wording.py)
+        name = dict(countries.names(locale)).get(after) if isinstance(after, str) else None
+        return _("Country: %(country)s") % {"country": name or after or _("not said")}
     if tail and center.topic(head) is not None:
         channel = _(CHANNEL_LABELS[tail]) if tail in CHANNEL_LABELS else tail
         state = _(STATE_WORDS[after]) if after in STATE_WORDS else str(after)
