@@ -305,12 +305,23 @@ def revoke_links(center: str, subscriber_id: str, database: str | None) -> None:
 @click.option("--center", help="Only this center's subscribers.")
 @click.option("--database", help="sqlite:///path.db or postgresql://...")
 @click.option("--config", help="Center file or folder, to check that --center exists.")
-def verify_chain(center: str | None, database: str | None, config: str | None) -> None:
+@click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint written before (--checkpoint): also check that nothing it held is gone.")
+@click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False, writable=True),
+              help="When all is intact, write a signed checkpoint of the ledger to this file: keep it outside "
+                   "the database (publish it), to check later with --against.")
+def verify_chain(center: str | None, database: str | None, config: str | None, against: str | None,
+                 checkpoint: str | None) -> None:
     """Check every subscriber's consent-event chain under the server's keys (WIDGET_SECRET_KEYS,
     WIDGET_CHAIN_KEYS as for serve): one line per break (the subscriber, the event's id and
     version, what is wrong), then a summary. Exit status 1 on any break, 0 when all is intact.
-    Reads only: a database with migrations pending is refused."""
-    from .store import migrate
+    Reads only (but for --checkpoint's file): a database with migrations pending is refused."""
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from .receipt_signing import signer_for
+    from .store import checkpoints, migrate
     from .store.engine import make_engine
     from .store.verification import Summary, check_ledger
 
@@ -332,15 +343,37 @@ def verify_chain(center: str | None, database: str | None, config: str | None) -
             for wrong in finding.report.breaks:
                 where = "anchor" if wrong.event_id is None else f"event {wrong.event_id} (version {wrong.version})"
                 click.echo(f"BROKEN {finding.subscriber_id} {where}: {wrong.reason}")
+        lost = checkpoints.problems(connection, _checkpoint_file(against), signer_for(keys).jwks()) if against else []
+        for problem in lost:
+            click.echo(f"BROKEN ledger: {problem}")
+        if checkpoint and summary.intact and not lost:
+            made = checkpoints.make(connection, signer_for(keys), datetime.now(timezone.utc), center)
+            Path(checkpoint).write_text(json.dumps(made, indent=2) + "\n")
+            click.echo(f"checkpoint of {made['checkpoint']['events']} events written to {checkpoint}", err=True)
     scope = f" of {center}" if center else ""
     click.echo(f"checked {summary.subscribers} subscribers{scope} and {summary.events} events "
                f"({summary.legacy} legacy, unkeyed): "
                + ("all intact" if summary.intact else
                   f"{summary.broken} chains broken ({summary.breaks} breaks"
                   + (f", {summary.orphan_events} events of deleted subscribers" if summary.orphan_events else "")
-                  + ")"))
-    if not summary.intact:
+                  + ")")
+               + ("; the ledger does not hold all the checkpoint held" if lost else ""))
+    if not summary.intact or lost:
         sys.exit(1)
+
+
+def _checkpoint_file(path: str) -> dict:
+    """A checkpoint file as --checkpoint wrote it, or a clear error."""
+    import json
+    from pathlib import Path
+
+    try:
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise click.ClickException(f"cannot read the checkpoint {path}: {error}") from None
+    if not isinstance(saved, dict):
+        raise click.ClickException(f"{path} is not a checkpoint written by verify-chain --checkpoint")
+    return saved
 
 
 def _permissions(value: str) -> tuple[str, ...]:

@@ -22,8 +22,8 @@ chain key) that no one without the key can produce for another count. So deletin
 newest events, or all of them, is seen (the anchor says more), and so is rolling the
 anchor back to an earlier event's hash (its seal does not match). What an anchor
 cannot see: a subscriber deleted together with all their events, and an anchor restored
-from an older copy of the database along with the events it covered; a published
-checkpoint of the whole ledger would, and is left for later.
+from an older copy of the database along with the events it covered; a signed checkpoint
+of the whole ledger kept outside the database does (``store/checkpoints.py``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ chain rewritten after it does not.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -76,8 +77,6 @@ def ledger(store, centers):
          "subscriptions": {"offers": {"email": "opted_in"}}, "legacy_source": "old-esp", "legacy_date": "2019-04-02"},
         {"row": 3, "external_id": "crm-2", "subscriptions": {"offers": {"email": "opted_in"}}},
     ]
-    import json
-
     for second in (False, True):
         body = b"".join(json.dumps(r).encode() + b"\n" for r in (rows if not second else [
             {**rows[0], "subscriptions": {"offers": {"sms": "opted_in"}}}]))
@@ -245,6 +244,51 @@ def test_a_key_the_server_does_not_hold_is_reported(store, ledger, db_url: str) 
                                            "WIDGET_LOOKUP_KEY": "another-key", "WIDGET_CHAIN_KEYS": ""})
     assert result.returncode == 1
     assert "which this server does not hold" in result.stdout
+
+
+# -- signed checkpoints: what no anchor can see ------------------------------------------------
+
+
+def delete_subscriber_entirely(store, db_url: str, sid: str) -> None:
+    """The forger's last resort: the subscriber's row, their events and every row naming them."""
+    wipe = [f"DELETE FROM {table} WHERE subscriber_id = '{sid}'"
+            for table in ("events", "subscriptions", "contact_points", "topic_settings", "subscriber_interests")]
+    wipe.append(f"DELETE FROM subscribers WHERE id = '{sid}'")
+    run_sql(store, *map(text, wipe))
+
+
+def test_a_subscriber_deleted_with_all_their_events_is_found_against_a_checkpoint(
+        store, ledger, db_url: str, tmp_path) -> None:
+    saved = tmp_path / "checkpoint.json"
+    made = verify(db_url, "--checkpoint", str(saved))
+    assert made.returncode == 0, made.stdout + made.stderr
+    checkpoint = json.loads(saved.read_text())
+    assert checkpoint["checkpoint"]["events"] == 9 and checkpoint["jws"].count(".") == 2
+    # New changes after the checkpoint are fine: only what it held is checked.
+    store.save(CENTER, ledger["C"], state(("offers", "email", OPTED_OUT), version=1), base_version=1, context=WEB)
+    assert verify(db_url, "--against", str(saved)).returncode == 0
+    delete_subscriber_entirely(store, db_url, ledger["B"])
+    alone = verify(db_url)
+    assert alone.returncode == 0  # every chain left is intact: nothing in the database says B existed
+    result = verify(db_url, "--against", str(saved))
+    assert result.returncode == 1, result.stdout
+    assert broken_lines(result) == [line for line in result.stdout.splitlines() if line.startswith("BROKEN ledger:")]
+    assert "some were deleted" in result.stdout and "does not hold all" in result.stdout.splitlines()[-1]
+
+
+def test_a_forged_checkpoint_is_refused(store, ledger, db_url: str, tmp_path) -> None:
+    saved = tmp_path / "checkpoint.json"
+    assert verify(db_url, "--checkpoint", str(saved)).returncode == 0
+    forged = json.loads(saved.read_text())
+    header, payload, signature = forged["jws"].split(".")
+    forged["jws"] = f"{header}.{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{signature}"
+    saved.write_text(json.dumps(forged))
+    result = verify(db_url, "--against", str(saved))
+    assert result.returncode == 1 and "signature does not verify" in result.stdout
+    saved.write_text("not json")
+    unreadable = verify(db_url, "--against", str(saved))
+    assert unreadable.returncode == 1 and "cannot read the checkpoint" in unreadable.stderr
+    assert "Traceback" not in unreadable.stderr
 
 
 # -- legacy events: written before migration 0006 ----------------------------------------------
