@@ -207,8 +207,9 @@ def test_decision(api) -> None:
                                    "frequencies": {"offers": "weekly"}})["subscriber_id"]
     url = f"{BASE}/subscribers/{sid}/decision"
     waits = api.get(url, params={"topic": "offers", "channel": "email"}).json()
-    assert waits == {"allowed": False, "reason": "wait_for_digest", "frequency": "weekly"}
-    assert api.get(url, params={"topic": "offers", "channel": "email", "digest": "true"}).json()["allowed"]
+    assert waits == {"allowed": False, "reason": "wait_for_digest", "frequency": "weekly", "legal_basis": None}
+    sent = api.get(url, params={"topic": "offers", "channel": "email", "digest": "true"}).json()
+    assert sent["allowed"] and sent["legal_basis"] == "consent"  # what the send relies on
     assert not api.get(url, params={"topic": "offers", "channel": "sms", "digest": "true"}).json()["allowed"]
     problem(api.get(url, params={"topic": "offers"}), 400, "bad_request")
     problem(api.get(url, params={"topic": "offers", "channel": "email", "at": "2026-01-01T10:00:00"}),
@@ -276,7 +277,7 @@ def test_export_and_erasure(api, store) -> None:
     assert api.delete(f"{BASE}/subscribers/{sid}").json()["already_erased"]
     for topic in ("orders", "offers"):  # not even a required topic reaches an erased person
         decision = api.get(f"{BASE}/subscribers/{sid}/decision", params={"topic": topic, "channel": "email"})
-        assert decision.json() == {"allowed": False, "reason": "erased", "frequency": None}
+        assert decision.json() == {"allowed": False, "reason": "erased", "frequency": None, "legal_basis": None}
     problem(api.patch(f"{BASE}/subscribers/{sid}/preferences", json={}), 409, "conflict")
     # The same address added again starts suppressed, not opted in.
     again = create(api, email="leave@example.org", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
