@@ -33,6 +33,11 @@ from ._models import (
 T = TypeVar("T")
 
 
+#: A write's subscriptions: topic -> channel -> a state, or a state with its basis
+#: (``{"state": "opted_in", "legal_basis": "soft_opt_in", "reason": "purchase", "since": ...}``).
+SubscriptionsWrite = Mapping[str, Mapping[str, str | Mapping[str, Any]]]
+
+
 class NotGiven:
     """Marks an argument left out, so that ``paused_until=None`` (clear the pause) differs
     from not mentioning the pause at all in ``update_preferences``."""
@@ -93,7 +98,7 @@ class Calls:
         subscriber_id: str,
         *,
         version: int,
-        subscriptions: Mapping[str, Mapping[str, str]] | None = None,
+        subscriptions: SubscriptionsWrite | None = None,
         frequencies: Mapping[str, str] | None = None,
         interests: list[str] | tuple[str, ...] | None = None,
         paused_until: datetime | str | None = None,
@@ -121,7 +126,7 @@ class Calls:
         subscriber_id: str,
         *,
         version: int | None = None,
-        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        subscriptions: SubscriptionsWrite | NotGiven = NOT_GIVEN,
         frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
         interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
         paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
@@ -131,10 +136,11 @@ class Calls:
         locale: str | NotGiven = NOT_GIVEN,
         notice_version: str | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+        country: str | None | NotGiven = NOT_GIVEN,
     ) -> _Call[Preferences]:
         members = dict(subscriptions=subscriptions, frequencies=frequencies, interests=interests,
                        paused_until=paused_until, suppressed=suppressed, source=source, evidence=evidence,
-                       locale=locale, notice_version=notice_version)
+                       locale=locale, notice_version=notice_version, country=country)
         body = {name: value for name, value in members.items() if not isinstance(value, NotGiven)}
         headers = _if_match(version) if version is not None else {}
         return _write("PATCH", _preferences_path(subscriber_id), body, Preferences.from_json, idempotency_key,

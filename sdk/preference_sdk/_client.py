@@ -24,7 +24,7 @@ from typing import Any, AsyncIterator, Iterator, Mapping, TypeVar
 import anyio
 import httpx
 
-from ._calls import NOT_GIVEN, Calls, NotGiven, _Call, _segment
+from ._calls import NOT_GIVEN, Calls, NotGiven, SubscriptionsWrite, _Call, _segment
 from ._exceptions import PreferenceSDKError, TransportError, error_from_response, parse_retry_after
 from ._models import (
     CenterInfo,
@@ -263,7 +263,7 @@ class Client(BaseClient):
         subscriber_id: str,
         *,
         version: int,
-        subscriptions: Mapping[str, Mapping[str, str]] | None = None,
+        subscriptions: SubscriptionsWrite | None = None,
         frequencies: Mapping[str, str] | None = None,
         interests: list[str] | tuple[str, ...] | None = None,
         paused_until: datetime | str | None = None,
@@ -290,7 +290,7 @@ class Client(BaseClient):
         subscriber_id: str,
         *,
         version: int | None = None,
-        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        subscriptions: SubscriptionsWrite | NotGiven = NOT_GIVEN,
         frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
         interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
         paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
@@ -300,15 +300,19 @@ class Client(BaseClient):
         locale: str | NotGiven = NOT_GIVEN,
         notice_version: str | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+        country: str | None | NotGiven = NOT_GIVEN,
     ) -> Preferences:
         """Change only what you pass (``paused_until=None`` ends a pause); the rest stays as it is.
+        A subscription may carry its basis (docs/API.md, "Write body"); ``country`` sets the
+        subscriber's (ISO 3166 alpha-2, or None: not known).
 
         With ``version``, the change is refused (``StaleVersion``) if they changed since you read them.
         """
         call = self._update_preferences(subscriber_id, version=version, subscriptions=subscriptions,
                                         frequencies=frequencies, interests=interests, paused_until=paused_until,
                                         suppressed=suppressed, source=source, evidence=evidence, locale=locale,
-                                        notice_version=notice_version, idempotency_key=idempotency_key)
+                                        notice_version=notice_version, idempotency_key=idempotency_key,
+                                        country=country)
         return self._send(call)
 
     def can_contact(
@@ -529,7 +533,7 @@ class AsyncClient(BaseClient):
         subscriber_id: str,
         *,
         version: int,
-        subscriptions: Mapping[str, Mapping[str, str]] | None = None,
+        subscriptions: SubscriptionsWrite | None = None,
         frequencies: Mapping[str, str] | None = None,
         interests: list[str] | tuple[str, ...] | None = None,
         paused_until: datetime | str | None = None,
@@ -556,7 +560,7 @@ class AsyncClient(BaseClient):
         subscriber_id: str,
         *,
         version: int | None = None,
-        subscriptions: Mapping[str, Mapping[str, str]] | NotGiven = NOT_GIVEN,
+        subscriptions: SubscriptionsWrite | NotGiven = NOT_GIVEN,
         frequencies: Mapping[str, str] | NotGiven = NOT_GIVEN,
         interests: list[str] | tuple[str, ...] | NotGiven = NOT_GIVEN,
         paused_until: datetime | str | None | NotGiven = NOT_GIVEN,
@@ -566,15 +570,19 @@ class AsyncClient(BaseClient):
         locale: str | NotGiven = NOT_GIVEN,
         notice_version: str | NotGiven = NOT_GIVEN,
         idempotency_key: str | None = None,
+        country: str | None | NotGiven = NOT_GIVEN,
     ) -> Preferences:
         """Change only what you pass (``paused_until=None`` ends a pause); the rest stays as it is.
+        A subscription may carry its basis (docs/API.md, "Write body"); ``country`` sets the
+        subscriber's (ISO 3166 alpha-2, or None: not known).
 
         With ``version``, the change is refused (``StaleVersion``) if they changed since you read them.
         """
         call = self._update_preferences(subscriber_id, version=version, subscriptions=subscriptions,
                                         frequencies=frequencies, interests=interests, paused_until=paused_until,
                                         suppressed=suppressed, source=source, evidence=evidence, locale=locale,
-                                        notice_version=notice_version, idempotency_key=idempotency_key)
+                                        notice_version=notice_version, idempotency_key=idempotency_key,
+                                        country=country)
         return await self._send(call)
 
     async def can_contact(

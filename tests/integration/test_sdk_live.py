@@ -57,6 +57,30 @@ def test_a_subscriber_round_trip_with_typed_results(client) -> None:
     assert client.center().topic("offers").kind == "marketing"
 
 
+def test_bases_and_regions_answer_the_same_online_and_offline(client) -> None:
+    """A Canadian soft opt-in after an inquiry lasts 6 months: past them, the server's decision and
+    the SDK's own (from the center's rules and the document) both say expired; a US subscriber
+    never asked may get e-mail (CAN-SPAM), on legitimate interest."""
+    from preference_sdk import can_contact
+
+    center = client.center()
+    assert center.rule_for("CA", "email").lifetime_days["soft_opt_in.inquiry"] == 183
+    canadian = client.create_subscriber(external_id="crm-ca", country="CA")
+    since = (datetime.now(timezone.utc) - timedelta(days=200)).isoformat()
+    old = client.update_preferences(canadian.subscriber_id, subscriptions={"offers": {"email": {
+        "state": "opted_in", "legal_basis": "soft_opt_in", "reason": "inquiry", "since": since}}})
+    assert old.basis("offers", "email").reason == "inquiry"
+    online = client.can_contact(canadian.subscriber_id, "offers", "email", digest=True)
+    assert (online.allowed, online.reason) == (False, "expired")
+    assert can_contact(old, center, "offers", "email", digest=True) == online
+    moved = client.update_preferences(canadian.subscriber_id, country="US",
+                                      subscriptions={"offers": {"email": "unknown"}})
+    assert moved.country == "US"
+    online = client.can_contact(moved.subscriber_id, "offers", "email", digest=True)
+    assert (online.allowed, online.reason, online.legal_basis) == (True, "opt_out_region", "legitimate_interest")
+    assert can_contact(moved, center, "offers", "email", digest=True) == online
+
+
 def test_typed_errors(live_server, make_key, client) -> None:
     with Client(live_server.url, "pck_nothing_here", CENTER, retries=0) as anonymous:
         with pytest.raises(AuthenticationError):
