@@ -9,10 +9,10 @@ that an event records; an empty diff means "nothing to record".
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from .centers.model import Center
+from .centers.model import PENDING_DAYS, Center
 from .ledger import Change
 
 OPTED_IN = "opted_in"
@@ -125,8 +125,8 @@ def settle_bases(current: Preferences, desired: Preferences, now: datetime) -> P
     ``choosing.apply`` gives the ones a person's choice reaches (by the region's rules); a
     write that changes states by another way (an unsubscribe link, "unsubscribe from
     everything", an erasure) leaves the old basis, or none, and gets here: an opt-out keeps
-    the withdrawn basis, since now; an expiry keeps the expired one as it was; an opt-in by
-    consent, since now, until withdrawn.
+    the withdrawn basis, since now; an expiry keeps the expired one as it was; a pending one
+    waits the default ``PENDING_DAYS``; an opt-in is consent, since now, until withdrawn.
     """
     bases = dict(desired.bases)
     for key in set(current.subscriptions) | set(desired.subscriptions):
@@ -143,6 +143,8 @@ def settle_bases(current: Preferences, desired: Preferences, now: datetime) -> P
             elif new in (OPTED_OUT, EXPIRED):
                 bases[key] = Basis(previous.legal_basis if previous else "consent", now, None,
                                    previous.reason if previous else None)
+            elif new == PENDING:  # the center's own pending_days are choosing.apply's to give
+                bases[key] = Basis("consent", now, now + timedelta(days=PENDING_DAYS))
             else:
                 bases[key] = Basis("consent", now)
     return replace(desired, bases=bases)
