@@ -140,3 +140,24 @@ def test_the_export_answers_on_what_basis_and_an_erasure_forgets_the_country(api
     after = api.get(f"{BASE}/subscribers/{subscriber}").json()
     assert after["country"] is None and after["subscriptions"]["offers"]["email"] == "opted_out"
     assert after["legal_bases"]["offers"]["email"]["legal_basis"] == "soft_opt_in"  # what was withdrawn, and when
+
+
+def test_an_api_opt_in_to_confirm_is_pending_and_its_mail_is_owed(api, store, clock) -> None:
+    from sqlalchemy import select
+
+    from widget_server.store.tables import mail_outbox
+
+    made = api.post(f"{BASE}/subscribers", json={
+        "country": "FR", "email": "lea@example.org", "preferences": {"subscriptions": {"offers": {"email": "opted_in"}}}})
+    assert made.status_code == 201, made.text
+    document = made.json()
+    assert document["subscriptions"]["offers"]["email"] == "pending"
+    assert document["legal_bases"]["offers"]["email"]["until"] == instant(clock() + timedelta(days=7))
+    with store.engine.connect() as connection:
+        owed = connection.execute(select(mail_outbox.c.kind, mail_outbox.c.subscriber_id)).all()
+    assert [tuple(row) for row in owed] == [("confirm", document["subscriber_id"])]
+    # Naming another basis is not a consent to confirm: a US legitimate interest is recorded at once.
+    us = api.post(f"{BASE}/subscribers", json={"country": "US", "preferences": {"subscriptions": {"offers": {
+        "email": {"state": "opted_in", "legal_basis": "legitimate_interest"}}}}}).json()
+    assert us["subscriptions"]["offers"]["email"] == "opted_in"
+    assert us["legal_bases"]["offers"]["email"]["legal_basis"] == "legitimate_interest"
