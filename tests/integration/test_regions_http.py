@@ -147,8 +147,8 @@ def test_an_api_opt_in_to_confirm_is_pending_and_its_mail_is_owed(api, store, cl
 
     from widget_server.store.tables import mail_outbox
 
-    made = api.post(f"{BASE}/subscribers", json={
-        "country": "FR", "email": "lea@example.org", "preferences": {"subscriptions": {"offers": {"email": "opted_in"}}}})
+    made = api.post(f"{BASE}/subscribers", json={"country": "FR", "email": "lea@example.org",
+                                                 "preferences": {"subscriptions": {"offers": {"email": "opted_in"}}}})
     assert made.status_code == 201, made.text
     document = made.json()
     assert document["subscriptions"]["offers"]["email"] == "pending"
