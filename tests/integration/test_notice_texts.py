@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.helpers import ENGINES, form_of, same_origin
-from widget_server.ledger import canonical_json
+from widget_server.ledger import EventContext, canonical_json
 from widget_server.store.tables import events, notice_texts
 
 CENTER = "maison-lumiere"
@@ -157,4 +157,31 @@ def test_an_unsubscribe_links_event_names_the_text_in_the_links_language(client,
     event = store.events(subscriber)[-1]
     [english] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
     assert (event["source"], event["locale"], event["notice_text"]) == ("email_link", "en", english)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"])
+def test_a_server_started_before_the_migration_stores_each_text_with_its_first_event(client_for, tmp_path) -> None:
+    from widget_server.preferences import OPTED_IN, OPTED_OUT, Preferences
+    from widget_server.store.engine import make_engine
+    from widget_server.store.store import Store
+
+    fresh = Store(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"), lookup_key=b"k")
+    server = client_for(store=fresh, migrate=False)  # starts: nothing could be stored
+    assert server.get(f"{server.url}/readyz").status_code == 503
+    assert fresh.notice_texts.pending and fresh.notice_texts.shown
+    fresh.migrate()
+    web = EventContext(source="web", actor="subject", locale="fr", notice_version="2026-11-01")
+    sid = fresh.create_subscriber(CENTER, preferences=Preferences(subscriptions={("offers", "email"): OPTED_IN}),
+                                  context=web)
+    [event] = fresh.events(sid)
+    assert event["notice_text"] and event["notice_text"] not in fresh.notice_texts.pending
+    assert [r["hash"] for r in stored_texts(fresh)] == [event["notice_text"]]  # stored with it, the others later
+    with pytest.raises(RuntimeError):  # a rolled-back write stores nothing, and the text stays pending
+        with fresh.writing() as connection:
+            english = EventContext(source="web", actor="subject", locale="en", notice_version="2026-11-01")
+            out = Preferences(version=1, subscriptions={("offers", "email"): OPTED_OUT})
+            fresh.save_in(connection, CENTER, sid, out, base_version=1, context=english)
+            raise RuntimeError("the request failed after the save")
+    assert len(stored_texts(fresh)) == 1 and len(fresh.events(sid)) == 1
+    assert any(row["locale"] == "en" and row["center"] == CENTER for row in fresh.notice_texts.pending.values())
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..ledger import EventContext, canonical_json
@@ -72,36 +72,64 @@ def texts_of(connection: Connection, digests: set[str]) -> dict[str, Any]:
 @dataclass
 class NoticeTexts:
     """The hashes of the texts this server shows (``shown``) and of every text it holds
-    (``held``, the older versions' too), by (center, notice version, locale)."""
+    (``held``, the older versions' too), by (center, notice version, locale).
+
+    ``pending`` holds the texts not yet known to be stored: all of them between
+    :meth:`prepare` and a successful :meth:`store`. A server started on a database not
+    migrated yet (``/readyz`` says so) cannot store them at start; then the first event
+    naming a text stores it in its own transaction, so no event ever names a text the
+    database lacks.
+    """
 
     shown: dict[tuple[str, str, str], str] = field(default_factory=dict)
     held: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]],
-                 now: datetime) -> None:
-        """Store these (center, notice version, locale, text) once each, remember their hashes,
-        and read which texts are held from before (a small table: one row per version and locale)."""
-        rows = []
+    def prepare(self, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]], now: datetime) -> None:
+        """Work out the hashes of these (center, notice version, locale, text): nothing stored yet."""
         for center, version, locale, document in documents:
             text, digest = encode(document)
             self.shown[(center, version, locale)] = digest
-            rows.append({"hash": digest, "center": center, "notice_version": version, "locale": locale,
-                         "text": text, "created_at": now})
-        insert_missing(connection, rows)
+            self.pending[digest] = {"hash": digest, "center": center, "notice_version": version, "locale": locale,
+                                    "text": text, "created_at": now}
+        self.held.update(self.shown)
+
+    def store(self, connection: Connection) -> None:
+        """Store the prepared texts once each (in the caller's transaction, which then commits),
+        and read which texts are held from before (a small table: one row per version and locale)."""
+        insert_missing(connection, list(self.pending.values()))
         held = select(notice_texts.c.center, notice_texts.c.notice_version, notice_texts.c.locale,
                       notice_texts.c.hash).order_by(notice_texts.c.created_at)
         for row in connection.execute(held):  # a version's newest text wins
             self.held[(row.center, row.notice_version, row.locale)] = row.hash
         self.held.update(self.shown)
+        self.pending.clear()
 
-    def attach(self, center: str, context: EventContext) -> EventContext:
+    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+                 now: datetime) -> None:
+        """:meth:`prepare` then :meth:`store`."""
+        self.prepare(documents, now)
+        self.store(connection)
+
+    def attach(self, center: str, context: EventContext, connection: Connection | None = None) -> EventContext:
         """The context with the hash of what our surface showed, when one of ours wrote it
-        (an API key's events are left to :meth:`named`)."""
-        if (context.notice_text is not None or context.source in NOT_SHOWN or context.actor.startswith("api_key:")
-                or not context.notice_version or not context.locale):
-            return context
-        digest = self.shown.get((center, context.notice_version, context.locale))
-        return replace(context, notice_text=digest) if digest else context
+        (an API key's events are left to :meth:`named`). A text not stored yet is stored in
+        ``connection``'s transaction, the event's."""
+        digest = context.notice_text  # named already (an API body's version: ``named``)
+        if digest is None:
+            if (context.source in NOT_SHOWN or context.actor.startswith("api_key:") or not context.notice_version
+                    or not context.locale):
+                return context
+            digest = self.shown.get((center, context.notice_version, context.locale))
+            if not digest:
+                return context
+        row = self.pending.get(digest)
+        if row is not None:
+            if connection is None:  # nowhere to store it: name nothing rather than a text the database lacks
+                return replace(context, notice_text=None)
+            insert_missing(connection, [row])  # idempotent: kept pending until that transaction commits
+            event.listen(connection, "commit", lambda _: self.pending.pop(digest, None), once=True)
+        return replace(context, notice_text=digest)
 
     def named(self, center: str, version: str | None, locale: str | None) -> str | None:
         """The hash of the text of a notice version an API body names, if this server holds

@@ -465,7 +465,7 @@ class Store:
         if not changes:
             return SaveResult("unchanged", current)
         version = current.version + 1
-        context = self.notice_texts.attach(center, context)  # the wording a surface of ours showed
+        context = self.notice_texts.attach(center, context, connection)  # the wording a surface of ours showed
         link = chain.next_link(connection, subscriber_id)
         record = None
         if link is not None:

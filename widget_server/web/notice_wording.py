@@ -11,15 +11,20 @@ and channels. Built once per center and locale at start.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Mapping
 
 from babel.support import NullTranslations
+from sqlalchemy.exc import DBAPIError
 
 from ..centers.model import Center
+from ..errors import StorageUnavailable
 from ..i18n import Translator
 from ..store.store import Store
 from .form_wording import build_form_view
+
+log = logging.getLogger("widget_server.notice_texts")
 
 
 def notice_document(center: Center, locale: str, translations: NullTranslations) -> dict[str, Any]:
@@ -44,8 +49,17 @@ def notice_document(center: Center, locale: str, translations: NullTranslations)
 
 
 def register_notice_texts(store: Store, centers: Mapping[str, Center], translator: Translator, now: datetime) -> None:
-    """Every center's text in each of its locales: stored if missing, hashes kept for the events."""
+    """Every center's text in each of its locales: hashes kept for the events, stored if missing.
+
+    A database that cannot take them now (not migrated yet, or not writable: ``/readyz``
+    says which) does not stop the start: the first event naming a text stores it.
+    """
     documents = [(center.id, center.notice_version, locale, notice_document(center, locale, translator.get(locale)))
                  for center in centers.values() for locale in center.locales]
-    with store.writing() as connection:
-        store.notice_texts.register(connection, documents, now)
+    store.notice_texts.prepare(documents, now)
+    try:
+        with store.writing() as connection:
+            store.notice_texts.store(connection)
+    except (DBAPIError, StorageUnavailable) as error:
+        log.warning("notice texts not stored at start (%s): each is stored with the first event naming it",
+                    type(error).__name__)
