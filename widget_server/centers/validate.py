@@ -454,7 +454,8 @@ def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
         yield join(path, "bases"), 'lists no basis; list at least one, e.g. bases = ["consent"]'
     yield from _unknown_values(rule, path, "bases", "legal basis", LEGAL_BASES)
     allowed = bases or ["consent"]
-    if mode == "opt_out" and not set(allowed) & set(_WITHOUT_OPT_IN):
+    known = all(basis in LEGAL_BASES for basis in allowed)  # a typo is reported once, above
+    if mode == "opt_out" and known and not set(allowed) & set(_WITHOUT_OPT_IN):
         yield join(path, "bases"), ('opt_in = "opt_out" needs a basis that needs no opt-in; add '
                                     '"legitimate_interest" or "soft_opt_in" to bases')
     if mode == "opt_out" and rule.get("double_opt_in") is True:
