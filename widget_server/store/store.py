@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..chain_keys import ChainKeys
 from ..errors import StorageUnavailable
-from ..ledger import Anchor, ChainReport, Change, EventContext, seal, verify_chain
+from ..ledger import Anchor, Break, ChainReport, Change, EventContext, seal, verify_chain
 from ..preferences import Basis, Preferences, diff, settle_bases
 from . import chain, confirmations, contacts, feed, migrate, writes
 from . import queries as q
@@ -305,8 +305,10 @@ class Store:
         with self.engine.connect() as connection:
             row = connection.execute(q.anchor_of, {"sid": subscriber_id}).first()
             events = [dict(r._mapping) for r in connection.execute(q.events_of, {"sid": subscriber_id})]
-        if row is None:
-            return verify_chain(events, self.chain_keys, subscriber_id=subscriber_id)
+        if row is None:  # events without their subscriber's row (or none at all): nothing anchors them
+            found = verify_chain(events, self.chain_keys, subscriber_id=subscriber_id)
+            gone = Break(None, None, "no subscriber row holds these events") if events else None
+            return replace(found, breaks=(gone, *found.breaks)) if gone else found
         return verify_chain(events, self.chain_keys, anchor=Anchor(row.chain_count, row.chain_hash, row.chain_seal),
                             subscriber_id=subscriber_id, center=row.center, version=row.version)
 
