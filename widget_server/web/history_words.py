@@ -20,10 +20,7 @@ from .. import countries
 from ..centers.model import Center
 from ..errors import N_
 from ..i18n import format_day
-from ..preferences import OPTED_IN, OPTED_OUT, PENDING, UNKNOWN
-
-#: A subscription whose pending confirmation or legal basis ran out (set by the system only).
-EXPIRED = "expired"
+from ..preferences import EXPIRED, OPTED_IN, OPTED_OUT, PENDING, UNKNOWN
 from .labels import CHANNEL_LABELS, FREQUENCY_LABELS
 
 Gettext = Callable[[str], str]
@@ -44,9 +41,9 @@ class Wording:
 
     ``sources`` says where a change was made (by its event's source; an unknown one reads as
     ``system``); ``ways`` says it better where the event's evidence names a way (its
-    ``method``, or the ``reason`` of a system change). ``subscription`` maps a state to its sentence (``%(topic)s``, ``%(channel)s``
-    and ``%(state)s``: the state in ``STATE_WORDS``); a state it does not name reads
-    ``other_state``.
+    ``method``, or the ``reason`` of a system change). ``subscription`` maps a state to its
+    sentence (``%(topic)s``, ``%(channel)s`` and ``%(state)s``: the state in ``STATE_WORDS``); a
+    state it does not name reads ``other_state``.
     """
 
     sources: Mapping[str, str]
