@@ -439,6 +439,8 @@ def demo(port: int, host: str) -> None:
         embeddable_from,
         footer_tokens,
         host_app,
+        regional_links,
+        regional_visitors,
         seed,
         widget_links,
     )
@@ -454,6 +456,7 @@ def demo(port: int, host: str) -> None:
     links = widget_links(settings, tokens)
     kiosks = demo_kiosks(app.state.store, app.state.centers, app.state.signer, settings.base_url)
     consoles = agent_links(settings, app.state.centers)
+    regional = regional_links(settings, app.state.signer, regional_visitors(app.state.store, app.state.centers))
     click.echo("\nwidget-server demo is running. Open:\n")
     for center_id, link in links.items():
         click.echo(f"  {center_id}")
@@ -463,6 +466,8 @@ def demo(port: int, host: str) -> None:
         click.echo(f"    kiosk (a shop's tablet):    {kiosk}")
         click.echo(f"    its staff PIN:              {pin}  (new at each start: the previous tablet is revoked)")
         click.echo(f"    agent console (Demo Agent): {consoles[center_id]}")
+        for country, regional_link in regional.get(center_id, {}).items():
+            click.echo(f"    a visitor in {country}:         {regional_link}  (never asked: {country}'s rules)")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     keys = demo_api_keys(app.state.store, app.state.centers)
     first = next(iter(keys))

@@ -6,7 +6,7 @@ second origin (the next port) that embeds the widget in an iframe, as a brand's
 website would, and the example host pages of ``examples/hosts/`` (script tag, strict
 CSP, app shell, email footers) filled in for the demo subscribers. Each center also gets
 a shop tablet (a kiosk device with its staff PIN, provisioned afresh at each start) and a
-call-center agent's console link.
+call-center agent's console link; a center with regional rules, a visitor per region.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .centers import Center
 from .ledger import EventContext
 from .paths import EXAMPLES
 from .preferences import OPTED_IN, Preferences
+from .regions import DEFAULT, region_for
 from .settings import Settings
 from .store.store import Store
 
@@ -142,6 +143,44 @@ def seed(store: Store, centers: dict[str, Center]) -> dict[str, str]:
         )
     seeds_file.write_text(json.dumps(known, indent=2))
     return known
+
+
+#: The countries the demo shows each center's regional rules for, when the center has a region for them.
+REGION_DEMO_COUNTRIES = ("FR", "CA", "US")
+
+
+def regional_visitors(store: Store, centers: dict[str, Center]) -> dict[str, dict[str, str]]:
+    """Per center that declares regions, one never-asked visitor per country whose region is
+    not the default (``REGION_DEMO_COUNTRIES``): the same widget then behaves as each law asks
+    (France: e-mail confirmed by double opt-in; Canada: CASL; the US: e-mail opt-out, SMS opt-in).
+    Created once and remembered in ``var/``, as the demo subscribers are."""
+    visitors_file = VAR / "demo-regional-visitors.json"
+    known: dict[str, dict[str, str]] = json.loads(visitors_file.read_text()) if visitors_file.exists() else {}
+    for center in centers.values():
+        countries = [c for c in REGION_DEMO_COUNTRIES
+                     if (region := region_for(center, c)) is not None and region.code != DEFAULT]
+        mine = known.setdefault(center.id, {})
+        for country in countries:
+            if country in mine and store.get(center.id, mine[country]):
+                continue
+            mine[country] = store.create_subscriber(
+                center.id, locale=center.default_locale, email=f"demo+{center.id}-{country.lower()}@example.com",
+                preferences=Preferences(country=country),
+                context=EventContext(source="import", actor="system", evidence={"legacy_source": "demo seed"}),
+            )
+        if not mine:
+            del known[center.id]
+    visitors_file.write_text(json.dumps(known, indent=2))
+    return known
+
+
+def regional_links(settings: Settings, signer, regional: dict[str, dict[str, str]]  # noqa: ANN001
+                   ) -> dict[str, dict[str, str]]:
+    """The widget link of each regional visitor (center -> country -> link)."""
+    return {center_id: {country: f"{settings.base_url}/c/{center_id}/preferences?"
+                        + urlencode({"t": signer.mint("manage", center_id, subscriber)})
+                        for country, subscriber in visitors.items()}
+            for center_id, visitors in regional.items()}
 
 
 def demo_tokens(signer, subscribers: dict[str, str]) -> dict[str, str]:  # noqa: ANN001

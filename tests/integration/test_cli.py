@@ -165,6 +165,13 @@ def test_demo_prints_links_that_open_the_widget_and_a_host_page_that_frames_it(t
         footer_links = [u.replace("&amp;", "&")
                         for u in re.findall(r'href="([^"]+/(?:unsubscribe|preferences)\?[^"]+)"', footer)]
         assert len(footer_links) == 4 and all(httpx.get(u).status_code == 200 for u in footer_links), footer_links
+        # Maison Lumière's regions, each with a visitor of its own: the same widget, each law's rules.
+        regional = dict(re.findall(r"a visitor in ([A-Z]{2}):\s+(\S+)", text))
+        assert sorted(regional) == ["CA", "FR", "US"], text
+        canadian = httpx.get(regional["CA"])
+        assert canadian.status_code == 200 and 'id="region-notice"' in canadian.text
+        assert "retirer votre consentement" in canadian.text  # CASL's notice, in French
+        assert 'id="region-notice"' not in httpx.get(regional["US"]).text  # the US region asks for none
         keys = json.loads((tmp_path / "var" / "api-keys.json").read_text())
         feed = httpx.get(f"http://127.0.0.1:{port}/api/v1/centers/voyago/events",
                          headers={"Authorization": f"Bearer {keys['voyago']}"})
