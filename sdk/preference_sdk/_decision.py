@@ -19,6 +19,10 @@ step  condition                                              allowed  reason
 3     paused at ``at`` (``at`` < ``paused_until``)           no       ``paused``
 4     ``expired``, or ``opted_in`` on a basis whose          no       ``expired``
       ``until`` is at or before ``at``
+4     ``opted_in`` on a basis other than ``consent`` that    no       ``basis_not_allowed``
+      the subscriber's region no longer allows on the
+      channel (they moved: a US legitimate interest is
+      no basis in France)
 4     ``marketing``, never asked (``unknown``), where the    --       (below)
       subscriber's region says opt-out suffices on the
       channel and allows ``legitimate_interest`` or
@@ -63,11 +67,12 @@ NOT_OPTED_OUT = "not_opted_out"
 ERASED = "erased"
 EXPIRED_REASON = "expired"
 OPT_OUT_REGION = "opt_out_region"
+BASIS_NOT_ALLOWED = "basis_not_allowed"
 
 #: Every reason ``can_contact`` gives, for programs that switch on them.
 REASONS: tuple[str, ...] = (
     NOT_OFFERED, REQUIRED, SUPPRESSED, PAUSED, NO_CONSENT, OPTED_OUT_REASON, PENDING_REASON,
-    WAIT_FOR_DIGEST, OPTED_IN_REASON, NOT_OPTED_OUT, ERASED, EXPIRED_REASON, OPT_OUT_REGION,
+    WAIT_FOR_DIGEST, OPTED_IN_REASON, NOT_OPTED_OUT, ERASED, EXPIRED_REASON, OPT_OUT_REGION, BASIS_NOT_ALLOWED,
 )
 
 #: The bases that need no opt-in, in the order a send relies on them.
@@ -134,6 +139,11 @@ def _refusal(preferences: Preferences, center: CenterInfo, topic: TopicInfo, cha
     if state == EXPIRED or (state == OPTED_IN and basis is not None and basis.until is not None
                             and _instant(basis.until, "until") <= when):
         return EXPIRED_REASON
+    # A basis is judged by the law of where the person is now: express consent holds everywhere,
+    # any other only where the region allows it (a country changed after the opt-in).
+    if state == OPTED_IN and basis is not None and basis.legal_basis != "consent" \
+            and basis.legal_basis not in center.rule_for(preferences.country, channel).bases:
+        return BASIS_NOT_ALLOWED
     if topic.kind == "informational":
         return {OPTED_OUT: OPTED_OUT_REASON, PENDING: PENDING_REASON}.get(state)
     if state == UNKNOWN and _opt_out_basis(preferences, center, channel) is not None:

@@ -216,6 +216,23 @@ def test_decision(api) -> None:
             400, "bad_request")
 
 
+def test_a_basis_the_new_country_does_not_allow_is_no_longer_a_yes(api, store) -> None:
+    """A US e-mail opt-in on legitimate interest, then the person says they live in France: the
+    EU allows consent alone, so the decision refuses until they consent there; consent holds."""
+    sid = create(api, country="US", preferences={"subscriptions": {"offers": {"email": {
+        "state": "opted_in", "legal_basis": "legitimate_interest"}}}})["subscriber_id"]
+    url = f"{BASE}/subscribers/{sid}/decision"
+    ask = {"topic": "offers", "channel": "email", "digest": "true"}
+    assert api.get(url, params=ask).json()["reason"] == "opted_in"
+    assert api.patch(f"{BASE}/subscribers/{sid}/preferences", json={"country": "FR"}).status_code == 200
+    refused = api.get(url, params=ask).json()
+    assert refused == {"allowed": False, "reason": "basis_not_allowed", "frequency": "weekly", "legal_basis": None}
+    assert store.get(CENTER, sid).preferences.state("offers", "email") == "opted_in"  # nothing rewritten
+    consented = create(api, country="US", preferences={"subscriptions": {"offers": {"email": "opted_in"}}})
+    api.patch(f"{BASE}/subscribers/{consented['subscriber_id']}/preferences", json={"country": "CA"})
+    assert api.get(f"{BASE}/subscribers/{consented['subscriber_id']}/decision", params=ask).json()["allowed"]
+
+
 def test_links_open_the_widget_and_the_unsubscribe_page(api, client) -> None:
     sid = create(api, locale="en")["subscriber_id"]
     link = api.post(f"{BASE}/subscribers/{sid}/links", json={"scope": "manage", "locale": "en"})

@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import ENGINES, form_of, serve_app, start_smtp
 from widget_server import confirm_links
+from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, PENDING, Preferences
 
 CENTER = "maison-lumiere"
@@ -118,6 +119,51 @@ def test_an_opt_in_is_pending_until_the_mailed_link_is_confirmed_by_its_page(mai
                        headers=same_site(server))
     assert again.status_code == 410 and len(store.events(subscriber)) == events_before + 1
     assert httpx.get(link).status_code == 410
+
+
+def test_a_confirmation_mails_unsubscribe_button_withdraws_only_what_waits(mail_server, store) -> None:
+    """One topic waits: its List-Unsubscribe is that topic's on e-mail, never "everything" (an
+    earlier opt-in stays); several wait: no header, since no link stops several and nothing else."""
+    server, inbox = mail_server
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org", locale="fr", preferences=Preferences(
+        subscriptions={("offers", "sms"): OPTED_IN}), context=EventContext(source="web", actor="subject"))
+    token = server.app.state.signer.mint("manage", CENTER, subscriber)
+    fields = form_of(httpx.get(f"{server.url}/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.inspirations.email"] = ["on"]
+    assert httpx.post(f"{server.url}/c/{CENTER}/preferences", data=fields, headers=same_site(server)).status_code == 303
+    [message] = inbox.wait(1)
+    clicked = httpx.post(message["List-Unsubscribe"].strip("<>"), data={"List-Unsubscribe": "One-Click"})
+    assert clicked.status_code == 200
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.state("inspirations", "email") == "opted_out" and prefs.state("offers", "sms") == OPTED_IN
+    assert not prefs.suppressed
+    other = store.create_subscriber(CENTER, email="lou@example.org")
+    token = server.app.state.signer.mint("manage", CENTER, other)
+    fields = form_of(httpx.get(f"{server.url}/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.inspirations.email"] = fields["s.offers.email"] = ["on"]
+    httpx.post(f"{server.url}/c/{CENTER}/preferences", data=fields, headers=same_site(server))
+    second = inbox.wait(2)[-1]
+    assert "List-Unsubscribe" not in second and second.get_body(("plain",)).get_content().count("\n- ") == 2
+
+
+def test_a_wait_over_before_the_worker_marked_it_leaves_the_rest_its_mail(mail_server, store, clock) -> None:
+    """A pending whose deadline passed a minute ago (not yet marked expired) and a new one: the
+    mail is sent for the new one, not dropped."""
+    server, inbox = mail_server
+    subscriber = store.create_subscriber(CENTER, email="camille@example.org")
+    token = server.app.state.signer.mint("manage", CENTER, subscriber)
+    fields = form_of(httpx.get(f"{server.url}/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.inspirations.email"] = ["on"]
+    httpx.post(f"{server.url}/c/{CENTER}/preferences", data=fields, headers=same_site(server))
+    inbox.wait(1)
+    clock.advance(days=7, minutes=1)  # Inspirations' wait is over; the lifecycle worker has not run
+    token = server.app.state.signer.mint("manage", CENTER, subscriber)
+    fields = form_of(httpx.get(f"{server.url}/c/{CENTER}/preferences", params={"t": token}).text)
+    fields["s.offers.email"] = ["on"]
+    httpx.post(f"{server.url}/c/{CENTER}/preferences", data=fields, headers=same_site(server))
+    latest = inbox.wait(2)[-1]
+    lines = [line for line in latest.get_body(("plain",)).get_content().splitlines() if line.startswith("- ")]
+    assert len(lines) == 1 and "Inspirations" not in lines[0]
 
 
 def test_one_mail_per_write_however_many_went_pending(mail_server, store) -> None:

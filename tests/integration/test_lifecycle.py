@@ -168,3 +168,28 @@ def test_reminders_are_read_page_by_page_until_the_horizon(app_client, store, cl
     with store.engine.connect() as connection:
         reminded = {row[0] for row in connection.execute(select(repermission_reminders.c.subscriber_id))}
     assert reminded == set(subscribers)
+
+
+def one_click(app_client, message) -> int:
+    """The mail client's unsubscribe button (RFC 8058): a POST of the List-Unsubscribe URL."""
+    url = message["List-Unsubscribe"].strip("<>")
+    return app_client.post(url.split("127.0.0.1:8000", 1)[1], data={"List-Unsubscribe": "One-Click"}).status_code
+
+
+def test_a_text_message_reminders_unsubscribe_button_stops_text_messages_only(app_client, store, clock,
+                                                                             settings) -> None:
+    """Its List-Unsubscribe names the subscription it is about: an e-mail consent stays."""
+    subscriber = store.create_subscriber(CENTER, email="sam@example.ca", locale="en")
+    since = clock()
+    store.save(CENTER, subscriber, Preferences(
+        subscriptions={("offers", "email"): OPTED_IN, ("offers", "sms"): OPTED_IN}, country="CA",
+        bases={("offers", "email"): Basis("consent", since, None),
+               ("offers", "sms"): Basis("soft_opt_in", since, since + timedelta(days=183), "inquiry")}),
+        base_version=0, context=EventContext(source="api", actor="key:test"))
+    clock.advance(days=160)
+    asyncio.run(worker_of(app_client, store, clock).run_once())
+    [message] = mails_in(Path(settings.mail_dir), 1)
+    assert "Text message (SMS)" in message.get_body(("plain",)).get_content()
+    assert one_click(app_client, message) == 200
+    prefs = store.get(CENTER, subscriber).preferences
+    assert prefs.state("offers", "sms") == "opted_out" and prefs.state("offers", "email") == OPTED_IN

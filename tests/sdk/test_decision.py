@@ -29,6 +29,8 @@ CENTER = CenterInfo.from_json({
             "email": {"opt_in": "opt_out", "bases": ["consent", "legitimate_interest"]},
             "sms": {"opt_in": "required", "bases": ["consent"]}}},
         {"code": "EU", "countries": ["DE", "FR"], "channels": {"email": {"opt_in": "required", "double_opt_in": True}}},
+        {"code": "CA", "countries": [], "channels": {"email": {"opt_in": "required",
+                                                               "bases": ["consent", "soft_opt_in"]}}},
         {"code": "default", "countries": [], "channels": {"email": {"opt_in": "required"}}},
     ]},
 })
@@ -116,10 +118,18 @@ TABLE = [
     # 4. an expired basis: recorded as expired, or opted in past its until (before the server's worker ran)
     (prefs({"offers": {"email": EXPIRED}}), "offers", "email", False, (False, "expired", "realtime")),
     (prefs({"news": {"email": EXPIRED}}), "news", "email", False, (False, "expired", None)),
-    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT)), "offers", "email", False,
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT), country="CA"), "offers", "email", False,
      (False, "expired", "realtime")),
-    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(seconds=1))), "offers", "email", False,
-     (True, "opted_in", "realtime")),
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(seconds=1)), country="CA"), "offers",
+     "email", False, (True, "opted_in", "realtime")),
+    # 4. a basis the region of where the person is now does not allow (a Canadian who moved to France, to
+    # the US); consent holds everywhere
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(days=9)), country="FR"), "offers",
+     "email", False, (False, "basis_not_allowed", "realtime")),
+    (prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(days=9)), country="US"), "offers",
+     "email", False, (False, "basis_not_allowed", "realtime")),
+    (prefs({"offers": {"email": IN}}, legal_bases={"offers": {"email": LegalBasis("consent", AT, None)}},
+           country="US"), "offers", "email", False, (True, "opted_in", "realtime")),
     # 4. an opt-out region: never asked is usable on e-mail in the US, not on SMS, not in France
     (prefs(country="US"), "offers", "email", False, (True, "opt_out_region", "realtime")),
     (prefs(country="US"), "offers", "sms", False, (False, "no_consent", "realtime")),
@@ -146,14 +156,14 @@ def test_the_table_gives_every_documented_reason() -> None:
 
 def test_an_allowed_send_names_the_basis_it_relies_on() -> None:
     assert can_contact(prefs(country="US"), CENTER, "offers", "email", at=AT).legal_basis == "legitimate_interest"
-    soft = prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(days=9)))
+    soft = prefs({"offers": {"email": IN}}, legal_bases=implied(AT + timedelta(days=9)), country="CA")
     assert can_contact(soft, CENTER, "offers", "email", at=AT).legal_basis == "soft_opt_in"
     assert can_contact(prefs(country="FR"), CENTER, "offers", "email", at=AT).legal_basis is None
 
 
 def test_a_region_is_the_country_s_then_its_group_s_then_default() -> None:
     assert CENTER.region_for("US").code == "US" and CENTER.region_for("fr").code == "EU"
-    assert CENTER.region_for("CA").code == "default" and CENTER.region_for(None).code == "default"
+    assert CENTER.region_for("BR").code == "default" and CENTER.region_for(None).code == "default"
     assert CENTER.rule_for("FR", "sms").opt_in_required  # no rule anywhere: opt-in, by consent
 
 

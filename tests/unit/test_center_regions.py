@@ -56,7 +56,7 @@ def problems(tmp_path: Path, extra: str = RULES, replace: dict[str, str] | None 
 
 def test_the_rules_load_into_the_model(tmp_path) -> None:
     center = load_center(center_file(tmp_path, replace={'channels = ["email", "sms"]':
-                                                        'channels = ["email", "sms"]\ndouble_opt_in = ["sms"]\n'
+                                                        'channels = ["email", "sms"]\ndouble_opt_in = ["email"]\n'
                                                         'shares_personal_data = true'}))
     assert (center.consent.pending_days, center.consent.ask_country) == (3, True)
     assert [r.code for r in center.consent.regions] == ["default", "CA", "US"]
@@ -68,8 +68,9 @@ def test_the_rules_load_into_the_model(tmp_path) -> None:
     assert not us.opt_in_required and us.bases == ("consent", "legitimate_interest")
     assert rule_for(center, "FR", "email").double_opt_in  # the default region's
     topic = center.topics[0]
-    assert topic.double_opt_in == ("sms",) and topic.shares_personal_data
-    assert needs_confirmation(center, "US", topic.id, "sms") and not needs_confirmation(center, "US", topic.id, "email")
+    assert topic.double_opt_in == ("email",) and topic.shares_personal_data
+    # The topic's own double opt-in, even where the region asks none (the US: opt-out suffices).
+    assert needs_confirmation(center, "US", topic.id, "email") and not needs_confirmation(center, "US", topic.id, "sms")
     assert center.consent.regions[2].text["fr"]["notice"].startswith("Vous pouvez")
 
 
@@ -103,6 +104,8 @@ def test_without_rules_a_center_has_the_defaults(tmp_path) -> None:
     ('[regions.CA.email]\nremind_days_before = 30\n', "regions.CA.email.remind_days_before: nothing here expires"),
     ('[regions.CA.email]\nlifetime_days = { consent = 30 }\nremind_days_before = -1\n',
      "regions.CA.email.remind_days_before: must be a positive number of days, not -1"),
+    ('[regions.CA.email]\nlifetime_days = { consent = 3000 }\nremind_days_before = 400\n',
+     "regions.CA.email.remind_days_before: at most 365 days before the end, not 400"),
     ('[regions.CA.email]\nopt_inn = "required"\n', "regions.CA.email.opt_inn: unknown key 'opt_inn' (did you mean "
                                                   "'opt_in'?)"),
     ('[regions.CA.text.en]\nnotice = "Hi"\n', "regions.CA.text.fr: missing the 'fr' notice"),
@@ -110,6 +113,8 @@ def test_without_rules_a_center_has_the_defaults(tmp_path) -> None:
      'notice = "Hallo"\n', "regions.CA.text.de: 'de' is not in center.locales"),
     ('[regions.CA.text.en]\nnotic = "Hi"\n', "regions.CA.text.en.notic: unknown key 'notic'"),
     ("[consent]\npending_days = 0\n", "consent.pending_days: must be between 1 and 90 days, not 0"),
+    ('[regions.default.sms]\ndouble_opt_in = true\n', "regions.default.sms.double_opt_in: a double opt-in on 'sms' "
+                                                         "could never be confirmed"),
     ('[consent]\nask_country = "yes"\n', "consent.ask_country: expected true or false"),
     ("[regions]\nCA = 3\n", "regions.CA: expected a table"),
 ])
@@ -123,6 +128,10 @@ def test_a_topic_s_double_opt_in_names_its_own_channels(tmp_path) -> None:
                                                                    'double_opt_in = ["emial"]'})
     assert found == ["topics[0].double_opt_in[0]: this topic is not offered on 'emial' (did you mean 'email'?); "
                      "list some of: email, sms"]
+    sms = problems(tmp_path, "", {'channels = ["email", "sms"]': 'channels = ["email", "sms"]\n'
+                                                                 'double_opt_in = ["email", "sms"]'})
+    assert sms == ["topics[0].double_opt_in[1]: a double opt-in on 'sms' could never be confirmed (confirmations are "
+                   "mailed links, so only e-mail opt-ins can wait for one); remove it"]
 
 
 def test_the_rules_themselves_are_valid(tmp_path) -> None:

@@ -399,6 +399,12 @@ OPT_IN_MODES = ("required", "opt_out")
 _WITHOUT_OPT_IN = ("legitimate_interest", "soft_opt_in")
 #: Longer than this is surely a typo (a year of days for a pending double opt-in, 10 years of a basis).
 _MAX_PENDING_DAYS, _MAX_LIFETIME_DAYS = 90, 3650
+#: A reminder's "keep me subscribed" link lasts until the consent ends, and a confirm link 400 days at most.
+_MAX_REMIND_DAYS = 365
+#: The channels a double opt-in can be confirmed on today: a link mailed to the address.
+CONFIRMABLE_CHANNELS = ("email",)
+_UNCONFIRMABLE = ("a double opt-in on '{channel}' could never be confirmed (confirmations are mailed links, "
+                  "so only e-mail opt-ins can wait for one); remove it")
 
 
 def _positive(value: Any) -> bool:
@@ -439,8 +445,10 @@ def check_region_channels(doc: Document) -> Iterator[Finding]:
 def check_channel_rules(doc: Document) -> Iterator[Finding]:
     """Each rule's meaning: a known mode and bases, a lifetime only for a basis the rule allows,
     no double opt-in where opt-out suffices, positive days."""
-    for path, _, _, rule in doc.channel_rules():
+    for path, _, channel, rule in doc.channel_rules():
         yield from _rule_problems(path, rule)
+        if rule.get("double_opt_in") is True and channel not in CONFIRMABLE_CHANNELS:
+            yield join(path, "double_opt_in"), _UNCONFIRMABLE.format(channel=channel)
 
 
 def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
@@ -465,6 +473,8 @@ def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
     remind = rule.get("remind_days_before")
     if isinstance(remind, int) and not isinstance(remind, bool) and not _positive(remind):
         yield join(path, "remind_days_before"), f"must be a positive number of days, not {remind}"
+    elif isinstance(remind, int) and _positive(remind) and remind > _MAX_REMIND_DAYS:
+        yield join(path, "remind_days_before"), f"at most {_MAX_REMIND_DAYS} days before the end, not {remind}"
     elif _positive(remind) and not rule.get("lifetime_days"):
         yield join(path, "remind_days_before"), ("nothing here expires, so there is nothing to remind of; give a "
                                                  "basis a lifetime_days, or remove remind_days_before")
@@ -519,6 +529,8 @@ def check_topic_consent(doc: Document) -> Iterator[Finding]:
                 yield join(join(path, "double_opt_in"), index), (
                     f"this topic is not offered on '{channel}'{_did_you_mean(channel, offered)}; "
                     f"list some of: {', '.join(offered)}")
+            elif channel not in CONFIRMABLE_CHANNELS:
+                yield join(join(path, "double_opt_in"), index), _UNCONFIRMABLE.format(channel=channel)
         if text(topic, "kind") == "required" and strings(topic, "double_opt_in"):
             yield join(path, "double_opt_in"), "a required topic is never opted in to; remove double_opt_in"
 

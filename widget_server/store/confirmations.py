@@ -61,8 +61,9 @@ def queue_confirmation(connection: Connection, lookup_key: bytes, center: str, s
     """Queue the ``confirm`` mail a write owes, in its transaction; whether one was queued.
 
     Not when one is still waiting to be sent: the worker reads what is pending when it sends,
-    so that mail asks for this write's subscriptions too. Nor past :data:`WRITE_MAILS_PER_HOUR`
-    mails to the address (any kind) in the last hour: someone holding a forwarded link, ticking
+    so that mail asks for this write's subscriptions too (one already being sent does not). Nor
+    past :data:`WRITE_MAILS_PER_HOUR` mails to the address (any kind) in the last hour: someone
+    holding a forwarded link, ticking
     and unticking, must not flood its owner's mailbox; the write itself is never refused, and
     "send me the confirmation e-mail again" stays there, within its own limits.
     """
@@ -81,8 +82,10 @@ def queue_confirmation(connection: Connection, lookup_key: bytes, center: str, s
 def _owed_or_flooded(connection: Connection, center: str, subscriber_id: str, address_hash: str,
                      now: datetime) -> bool:
     m = mail_outbox.c
+    # Owed and not yet taken: a mail being sent right now read what was pending before this write.
     owed = connection.scalar(select(m.id).where(
-        m.center == center, m.kind == CONFIRM, m.subscriber_id == subscriber_id, m.status == "pending").limit(1))
+        m.center == center, m.kind == CONFIRM, m.subscriber_id == subscriber_id, m.status == "pending",
+        m.lease_until.is_(None) | (m.lease_until <= now)).limit(1))
     if owed is not None:
         return True
     recent = connection.scalar(select(func.count()).select_from(mail_outbox).where(

@@ -109,12 +109,36 @@ class MailComposer:
         html = self.jinja.get_template(f"emails/{mail.kind}.html").render(context)
         message = build_message(self.settings.mail_from, address, subject, text, html)
         message["Content-Language"] = locale.replace("_", "-")
-        if mail.kind in MARKETING_ADJACENT and self._minter is not None:
-            topic = mail.about[0].topic if mail.kind == REPERMISSION else None
-            headers = self._minter.list_unsubscribe_headers(center.id, subscriber_id, topic=topic, locale=locale)
+        target = self._unsubscribe_target(mail)
+        if target is not None and self._minter is not None:
+            topic, channel = target
+            headers = self._minter.list_unsubscribe_headers(center.id, subscriber_id, topic=topic, channel=channel,
+                                                            locale=locale)
             for name, value in headers.items():
                 message[name] = value
         return message
+
+    def _unsubscribe_target(self, mail: Claimed) -> tuple[str, str] | None:
+        """What the mail's List-Unsubscribe switches off: exactly the subscription a mail is about.
+
+        A re-permission mail is about one subscription (its topic on its channel: an SMS's
+        reminder must not stop e-mail); a confirmation, about what waits on e-mail, so its
+        header is the topic's on e-mail when one topic waits, and none when several do (no
+        link stops several topics and nothing else; not confirming already subscribes to
+        nothing). "Unsubscribe from everything" is never what such a button means.
+        """
+        live = self._live(mail)
+        if mail.kind not in MARKETING_ADJACENT or not live:
+            return None
+        if mail.kind == REPERMISSION:
+            return live[0].topic, live[0].channel
+        topics = {(a.topic, a.channel) for a in live}
+        return next(iter(topics)) if len(topics) == 1 else None
+
+    def _live(self, mail: Claimed) -> list[About]:
+        """What the mail is about and still waits (a pending, a basis still running), now."""
+        now = self.clock()
+        return [a for a in mail.about if a.until is not None and a.until > now]
 
     def _link(self, center: Center, mail: Claimed, subscriber_id: str,
               locale: str) -> tuple[str, dict[str, Any]] | None:
@@ -128,16 +152,18 @@ class MailComposer:
             token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.ERASE,
                                           now + confirm_links.ERASE_LIFETIME, locale=locale)
             return f"{base}/confirm?{urlencode({'t': token})}", {}
-        ends = [a.until for a in mail.about if a.until is not None and a.until > now]
-        if not mail.about or len(ends) != len(mail.about):  # nothing left, or a wait already over
+        # What is over (a pending's deadline passed before the lifecycle worker marked it) is left
+        # out; the rest is still owed its mail.
+        live = self._live(mail)
+        if not live:
             return None
-        until = min(ends)
-        shown = {"items": self._items(center, mail.about, locale), "until": format_day(until, locale)}
+        until = min(a.until for a in live if a.until is not None)
+        shown = {"items": self._items(center, tuple(live), locale), "until": format_day(until, locale)}
         if mail.kind == CONFIRM:
             token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.OPT_IN, until,
                                           locale=locale)
         else:
-            about = mail.about[0]
+            about = live[0]
             token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.RENEW, until,
                                           locale=locale, topic=about.topic, channel=about.channel)
         return f"{base}/confirm?{urlencode({'t': token})}", shown
