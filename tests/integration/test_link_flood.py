@@ -152,7 +152,7 @@ def test_a_known_and_an_unknown_address_take_the_same_path(client_for, store, sm
     """The same statements, the same row; the worker (run here by hand) sends to the known one only."""
     from widget_server.workers.mail import MailWorker
 
-    client = client_for(options={"send_mail": False, "deliver_webhooks": False})  # no worker in this app
+    client = client_for(options={"send_mail": False, "deliver_webhooks": False, "run_lifecycle": False})  # no worker
     store.create_subscriber(CENTER, email="camille@example.org")
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
@@ -269,7 +269,7 @@ def test_a_mail_owed_to_someone_erased_meanwhile_is_never_sent(client_for, store
     """Erasure settles the person's pending mails: the worker then has nothing to send them."""
     from widget_server.workers.mail import MailWorker
 
-    client = client_for(options={"send_mail": False, "deliver_webhooks": False})  # no worker in this app
+    client = client_for(options={"send_mail": False, "deliver_webhooks": False, "run_lifecycle": False})  # no worker
     camille = store.create_subscriber(CENTER, email="camille@example.org")
     asked = client.post(f"/c/{CENTER}/link", data={"email": "camille@example.org", "lang": "en"}, headers=SAME_ORIGIN)
     assert asked.status_code == 200
