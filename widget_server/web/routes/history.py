@@ -8,6 +8,7 @@ as the widget's does: in the query string, then a hidden field; never a cookie.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +25,7 @@ from ...errors import NotFound
 from ...i18n import Translator
 from ...store import gdpr
 from ...store.mail_outbox import ERASURE
-from ...store.store import Store
+from ...store.store import Store, Subscriber
 from ...workers.mail import MailQueue
 from .. import history_words
 from ..dependencies import Clock, Origins
@@ -110,17 +111,9 @@ class HistoryController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """Every link signed until now stops working, this one too; the page offers a new one."""
-        check_same_origin(request.headers, own_origins)
-        posted = await request.form()
-        fields_of(posted)
-        token = posted.get("t")
-        request.state.lang = posted.get("lang")  # for errors before the language is settled
-        subscriber, claims = await load_subscriber(store, signer, center, token)
-        locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
-        await store.run_sync(store.revoke_links, subscriber.id)
-        options = read_options(center, posted.get)
-        return Template("pages/history_signed_out.html",
-                        context=history_context(request, center, locale, token or "", options))
+        person = await posted_person(request, center, store, signer, own_origins)
+        await store.run_sync(store.revoke_links, person.subscriber.id)
+        return Template("pages/history_signed_out.html", context=person.context)
 
 
 class ErasureRequest(Controller):
@@ -145,18 +138,36 @@ class ErasureRequest(Controller):
         mail_queue: NamedDependency[MailQueue],
         own_origins: NamedDependency[Origins],
     ) -> Template:
-        check_same_origin(request.headers, own_origins)
-        posted = await request.form()
-        fields_of(posted)
-        token = posted.get("t")
-        request.state.lang = posted.get("lang")  # for errors before the language is settled
-        subscriber, claims = await load_subscriber(store, signer, center, token)
-        locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
+        person = await posted_person(request, center, store, signer, own_origins)
         client = request.client.host if request.client else None
-        await mail_queue.for_subscriber(ERASURE, center.id, locale, client, subscriber.id)
-        context = history_context(request, center, locale, token or "", read_options(center, posted.get))
+        await mail_queue.for_subscriber(ERASURE, center.id, person.locale, client, person.subscriber.id)
         # The worker is woken once the answer is sent, so its work never delays the answer.
-        return Template("pages/erasure_requested.html", context=context, background=BackgroundTask(mail_queue.wake))
+        return Template("pages/erasure_requested.html", context=person.context,
+                        background=BackgroundTask(mail_queue.wake))
+
+
+@dataclass(frozen=True)
+class PostedPerson:
+    """Who posted one of the history page's forms, and the page context to answer them in."""
+
+    subscriber: Subscriber
+    locale: str
+    context: dict[str, Any]
+
+
+async def posted_person(request: Request, center: Center, store: Store, signer: TokenSigner,
+                        own_origins: Origins) -> PostedPerson:
+    """The history page's posts' shared first steps: same origin, the form read once, the link's
+    subscriber and their language (set for errors before it is settled), the page's context."""
+    check_same_origin(request.headers, own_origins)
+    posted = await request.form()
+    fields_of(posted)
+    token = posted.get("t")
+    request.state.lang = posted.get("lang")
+    subscriber, claims = await load_subscriber(store, signer, center, token)
+    locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
+    context = history_context(request, center, locale, token or "", read_options(center, posted.get))
+    return PostedPerson(subscriber, locale, context)
 
 
 def history_context(request: Request, center: Center, locale: str, token: str,
