@@ -467,7 +467,8 @@ def demo(port: int, host: str) -> None:
         click.echo(f"    its staff PIN:              {pin}  (new at each start: the previous tablet is revoked)")
         click.echo(f"    agent console (Demo Agent): {consoles[center_id]}")
         for country, regional_link in regional.get(center_id, {}).items():
-            click.echo(f"    a visitor in {country}:         {regional_link}  (never asked: {country}'s rules)")
+            label = f"a visitor in {country}:"
+            click.echo(f"    {label:<28}{regional_link}  (never asked: {country}'s rules)")
     click.echo(f"\n  example host pages (script tag, app shell, email footer): {host_origin}/")
     keys = demo_api_keys(app.state.store, app.state.centers)
     first = next(iter(keys))
