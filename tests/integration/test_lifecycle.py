@@ -193,3 +193,24 @@ def test_a_text_message_reminders_unsubscribe_button_stops_text_messages_only(ap
     assert one_click(app_client, message) == 200
     prefs = store.get(CENTER, subscriber).preferences
     assert prefs.state("offers", "sms") == "opted_out" and prefs.state("offers", "email") == OPTED_IN
+
+
+def test_a_topic_no_longer_offered_gets_no_reminder_but_still_expires(client_for, centers, store, clock,
+                                                                      settings) -> None:
+    """The center file dropped the topic: nothing to renew (a mail would name a bare id), and its
+    consent still ends on time, as a system event."""
+    from dataclasses import replace
+
+    subscriber = implied_consent(store, clock)
+    center = centers[CENTER]
+    without = {**centers, CENTER: replace(center, topics=tuple(t for t in center.topics if t.id != "offers"))}
+    app = client_for(centers=without, options={"run_lifecycle": False})
+    worker = worker_of(app, store, clock)
+    clock.advance(days=701)  # inside the 30 days' reminder window
+    asyncio.run(worker.run_once())
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(mail_outbox)
+                                 .where(mail_outbox.c.kind == "repermission")) == 0
+    clock.advance(days=30)
+    asyncio.run(worker.run_once())
+    assert store.get(CENTER, subscriber).preferences.state("offers", "email") == EXPIRED

@@ -157,6 +157,9 @@ class LifecycleWorker:
             due = await anyio.to_thread.run_sync(self._reminders_of, center, now, now + timedelta(days=ahead))
             looked += len(due)
             for each in due:  # every page of the horizon
+                topic = center.topic(each.topic)
+                if topic is None or not topic.switchable or each.channel not in topic.channels:
+                    continue  # no longer offered: nothing to renew (its expiry is still recorded)
                 rule = rule_for(center, each.country, each.channel)
                 days = rule.remind_days_before
                 if days is None or each.until - timedelta(days=days) > now:
