@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -128,6 +128,13 @@ def visitor_timezone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def format_moment(moment: datetime, locale: str) -> str:
+    """An instant with its time and zone, in UTC ("12 December 2026, 02:00:00 UTC"): for a
+    deadline told where the reader's zone is unknown (a mail, a link's page), since a day alone
+    is another day somewhere else."""
+    return format_datetime(moment, format="long", tzinfo=timezone.utc, locale=locale)
 
 
 def format_day(moment: datetime, locale: str, timezone_name: str | None = None) -> str:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from babel.messages.pofile import read_po
 
 from widget_server.i18n import (
     LOCALES,
     Translator,
+    format_moment,
     negotiate,
     parse_accept_language,
     shipped_locales,
     text_direction,
 )
+
+
+def test_a_deadline_is_told_with_its_time_and_zone() -> None:
+    """A link ending at 02:00 UTC on the 12th ends on the 11th in New York: a mail says the hour and the zone."""
+    end = datetime(2026, 12, 12, 3, 0, tzinfo=timezone(timedelta(hours=1)))  # the same instant, another zone
+    assert format_moment(end, "en") == "December 12, 2026, 2:00:00\u202fAM UTC"
+    assert format_moment(end, "de") == "12. Dezember 2026, 02:00:00 UTC"
 
 
 def test_accept_language_is_ordered_by_quality_then_position() -> None:

@@ -30,7 +30,7 @@ from preference_sdk import LinkMinter, TokenSigner
 from .. import confirm_links
 from ..centers.model import Center
 from ..errors import N_
-from ..i18n import Translator, format_day, text_direction
+from ..i18n import Translator, format_moment, text_direction
 from ..mailer import build_message
 from ..settings import Settings
 from ..store.mail_outbox import CONFIRM, ERASURE, FRESH_LINK, REPERMISSION
@@ -158,7 +158,7 @@ class MailComposer:
         if not live:
             return None
         until = min(a.until for a in live if a.until is not None)
-        shown = {"items": self._items(center, tuple(live), locale), "until": format_day(until, locale)}
+        shown = {"items": self._items(center, tuple(live), locale), "until": format_moment(until, locale)}
         if mail.kind == CONFIRM:
             token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.OPT_IN, until,
                                           locale=locale)

@@ -46,7 +46,7 @@ from ...centers.model import Center
 from ...changes import Changes
 from ...confirm_links import ERASE, OPT_IN, RENEW, ConfirmLink, LinkOutdated, LinkUnreadable
 from ...errors import N_, LinkInvalid, WidgetError
-from ...i18n import Translator, format_day
+from ...i18n import Translator, format_moment
 from ...ledger import EventContext
 from ...legal_bases import CONSENT, BasisNotAllowed, basis_for
 from ...preferences import OPTED_IN, PENDING, Preferences, suppress_all
@@ -232,7 +232,7 @@ class ConfirmController(Controller):
         return _page(request, center, opened.locale, "pages/confirm.html", token=t or "", purpose=opened.link.purpose,
                      title=title, question=question, button=button, items=items,
                      keeps=ERASURE_KEEPS if opened.link.purpose == ERASE else None,
-                     action=f"/c/{center.id}/confirm", until=format_day(opened.link.expires_at, opened.locale))
+                     action=f"/c/{center.id}/confirm", until=format_moment(opened.link.expires_at, opened.locale))
 
     @post(media_type=MediaType.HTML, status_code=200, responses=pages(401, 403, 409, 410, 413, 503),
           operation_class=documented(body=CONFIRM_FORM))
