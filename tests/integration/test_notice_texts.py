@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from tests.helpers import ENGINES, form_of, same_origin
 from widget_server.ledger import EventContext, canonical_json
+from widget_server.preferences import Preferences
 from widget_server.store.tables import events, notice_texts
 
 CENTER = "maison-lumiere"
@@ -42,6 +43,12 @@ def stored_texts(store) -> list[dict]:
         return [dict(r._mapping) for r in connection.execute(select(notice_texts).order_by(notice_texts.c.hash))]
 
 
+def base_texts(store, locale: str) -> list[dict]:
+    """Maison Lumière's texts in ``locale`` without a region's notice (a page showing none)."""
+    return [r for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == locale
+            and "region_notice" not in json.loads(r["text"])]
+
+
 def test_every_center_and_locale_is_stored_once_at_start(client, store, centers, app_factory) -> None:
     rows = stored_texts(store)
     expected = {(c.id, c.notice_version, locale) for c in centers.values() for locale in c.locales}
@@ -58,7 +65,7 @@ def test_every_center_and_locale_is_stored_once_at_start(client, store, centers,
 def test_the_text_is_the_wording_the_page_renders(client, store, visitor) -> None:
     _, token, browser = visitor
     page = html.unescape(browser.get(f"/c/{CENTER}/preferences", params={"t": token}).text)
-    [row] = [r for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    [row] = base_texts(store, "fr")
     text = json.loads(row["text"])
     assert text["notice_version"] == "2026-11-01" and text["title"] and text["title"] in page
     offers = next(t for t in text["topics"] if t["id"] == "offers")
@@ -73,10 +80,10 @@ def test_a_widget_save_names_the_text_shown_and_the_hash_covers_it(client, store
     fields["s.offers.sms"] = ["on"]
     assert browser.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client)).status_code == 303
     event = store.events(subscriber)[-1]
-    [french] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    [french] = [r["hash"] for r in base_texts(store, "fr")]
     assert event["source"] == "web" and event["notice_text"] == french
     assert store.verify_chain(subscriber).intact
-    [english] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    [english] = [r["hash"] for r in base_texts(store, "en")]
     with store.engine.begin() as connection:  # pointing the event at another text is tampering
         connection.execute(update(events).where(events.c.id == event["id"]).values(notice_text=english))
     assert not store.verify_chain(subscriber).intact
@@ -94,7 +101,7 @@ def test_api_events_name_a_text_only_when_the_body_names_a_version_held(client, 
         "subscriptions": {"offers": {"sms": "opted_in"}}, "notice_version": "1999-01", "locale": "fr"})
     assert unknown.status_code == 200, unknown.text
     first, second, third = store.events(sid)
-    [french] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "fr"]
+    [french] = [r["hash"] for r in base_texts(store, "fr")]
     assert (first["notice_text"], second["notice_text"], third["notice_text"]) == (None, french, None)
     export = client.get(f"{BASE}/subscribers/{sid}/export", headers=headers).json()
     assert [e["notice_text"] for e in export["events"]] == [None, french, None]
@@ -107,7 +114,7 @@ def test_api_events_name_a_text_only_when_the_body_names_a_version_held(client, 
 
 def test_a_text_can_be_fetched_by_its_hash(client, make_key, store) -> None:
     reader = {"Authorization": f"Bearer {make_key(CENTER, 'read')}"}
-    [row] = [r for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    [row] = base_texts(store, "en")
     answer = client.get(f"{BASE}/notices/{row['hash']}", headers=reader)
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -155,7 +162,7 @@ def test_an_unsubscribe_links_event_names_the_text_in_the_links_language(client,
     answer = client.post(f"/c/{CENTER}/unsubscribe", params={"t": token}, data={"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200, answer.text
     event = store.events(subscriber)[-1]
-    [english] = [r["hash"] for r in stored_texts(store) if r["center"] == CENTER and r["locale"] == "en"]
+    [english] = [r["hash"] for r in base_texts(store, "en")]
     assert (event["source"], event["locale"], event["notice_text"]) == ("email_link", "en", english)
 
 
@@ -185,3 +192,24 @@ def test_a_server_started_before_the_migration_stores_each_text_with_its_first_e
     assert len(stored_texts(fresh)) == 1 and len(fresh.events(sid)) == 1
     assert any(row["locale"] == "en" and row["center"] == CENTER for row in fresh.notice_texts.pending.values())
 
+
+
+def test_a_region_s_notice_is_part_of_the_text_its_subscribers_were_shown(client, store) -> None:
+    """A Canadian's page adds CASL's notice near the save: their event names the text with it; a
+    US subscriber's page adds none: theirs names the text without."""
+    names = {}
+    for country in ("CA", "US"):
+        subscriber = store.create_subscriber(CENTER, email=f"{country}@example.org", locale="fr",
+                                             preferences=Preferences(country=country))
+        token = client.app.state.signer.mint("manage", CENTER, subscriber)
+        page = client.get(f"/c/{CENTER}/preferences", params={"t": token, "lang": "fr"})
+        fields = form_of(page.text)
+        fields["s.offers.sms"] = ["on"]
+        assert client.post(f"/c/{CENTER}/preferences", data=fields, headers=same_origin(client)).status_code == 303
+        names[country] = (store.events(subscriber)[-1]["notice_text"], html.unescape(page.text))
+    texts = {r["hash"]: json.loads(r["text"]) for r in stored_texts(store)}
+    canada, page = names["CA"]
+    assert texts[canada]["region"] == "CA" and texts[canada]["region_notice"] in page
+    assert names["US"][0] == base_texts(store, "fr")[0]["hash"]  # the US region shows no notice
+    assert {key: value for key, value in texts[canada].items() if key not in ("region", "region_notice")} == \
+        texts[names["US"][0]]

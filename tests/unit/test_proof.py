@@ -45,10 +45,15 @@ def test_the_servers_keys_put_the_configured_ones_first_and_keep_the_default() -
 
 
 def test_which_events_name_the_text_shown() -> None:
-    texts = NoticeTexts(shown={(CENTER, "v1", "fr"): "h-fr"}, held={(CENTER, "v1", "fr"): "h-fr",
-                                                                  (CENTER, "v0", "fr"): "h-old"})
+    texts = NoticeTexts(shown={(CENTER, "v1", "fr", ""): "h-fr", (CENTER, "v1", "fr", "CA"): "h-fr-ca"},
+                        held={(CENTER, "v1", "fr"): "h-fr", (CENTER, "v0", "fr"): "h-old"},
+                        regions={CENTER: lambda country, locale: "CA" if country == "CA" else ""})
     shown = EventContext("web", "subject", locale="fr", notice_version="v1")
     assert texts.attach(CENTER, shown).notice_text == "h-fr"
+    assert texts.attach(CENTER, shown, country="CA").notice_text == "h-fr-ca"  # the page added CASL's notice
+    assert texts.attach(CENTER, shown, country="US").notice_text == "h-fr"
+    by_phone = EventContext("call_center", "agent:7", locale="fr", notice_version="v1")
+    assert texts.attach(CENTER, by_phone, country="CA").notice_text == "h-fr"  # the console shows no region notice
     for surface in ("kiosk", "call_center", "email_link"):
         assert texts.attach(CENTER, EventContext(surface, "agent:7", locale="fr", notice_version="v1")).notice_text
     for none in (EventContext("api", "api_key:abc", locale="fr", notice_version="v1"),  # the host's form

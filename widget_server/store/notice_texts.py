@@ -12,7 +12,8 @@ several processes start at once.
 
 Which events carry one (:meth:`NoticeTexts.attach`): those a surface of ours wrote (the
 widget, the kiosk, the agent console, the unsubscribe and confirmation pages), which
-showed the center's current wording in the event's locale. An API or import event
+showed the center's current wording in the event's locale, with the notice of the
+subscriber's region where the page adds one (a text of its own, stored beside the base). An API or import event
 carries none unless its body names a notice version this server holds the text of
 (:meth:`NoticeTexts.named`): a host's own form may have shown anything.
 """
@@ -23,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,10 +70,17 @@ def texts_of(connection: Connection, digests: set[str]) -> dict[str, Any]:
     return {str(digest): json.loads(str(text)) for digest, text in rows}
 
 
+#: (center, notice version, locale), or with the region whose notice the page showed too.
+Key = tuple[str, ...]
+#: The text's region for a subscriber's country in a locale ("" when the page shows no region notice).
+RegionOf = Callable[[str | None, str], str]
+
+
 @dataclass
 class NoticeTexts:
-    """The hashes of the texts this server shows (``shown``) and of every text it holds
-    (``held``, the older versions' too), by (center, notice version, locale).
+    """The hashes of the texts this server shows (``shown``, by center, notice version, locale
+    and the region whose notice the page adds: "" for none) and of every text it holds
+    (``held``, the older versions' too, without a region notice: what an API body can name).
 
     ``pending`` holds the texts not yet known to be stored: all of them between
     :meth:`prepare` and a successful :meth:`store`. A server started on a database not
@@ -81,46 +89,58 @@ class NoticeTexts:
     database lacks.
     """
 
-    shown: dict[tuple[str, str, str], str] = field(default_factory=dict)
-    held: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    shown: dict[Key, str] = field(default_factory=dict)
+    held: dict[Key, str] = field(default_factory=dict)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per center, which region's text a subscriber's page showed (``web/notice_wording.py``).
+    regions: dict[str, RegionOf] = field(default_factory=dict)
 
-    def prepare(self, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]], now: datetime) -> None:
-        """Work out the hashes of these (center, notice version, locale, text): nothing stored yet."""
-        for center, version, locale, document in documents:
+    def prepare(self, documents: Sequence[tuple[str, str, str, str, Mapping[str, Any]]], now: datetime) -> None:
+        """Work out the hashes of these (center, notice version, locale, region, text): nothing stored yet."""
+        for center, version, locale, region, document in documents:
             text, digest = encode(document)
-            self.shown[(center, version, locale)] = digest
+            self.shown[(center, version, locale, region)] = digest
             self.pending[digest] = {"hash": digest, "center": center, "notice_version": version, "locale": locale,
                                     "text": text, "created_at": now}
-        self.held.update(self.shown)
+        self._hold_shown()
+
+    def _hold_shown(self) -> None:
+        self.held.update({key[:3]: digest for key, digest in self.shown.items() if key[3] == ""})
 
     def store(self, connection: Connection) -> None:
         """Store the prepared texts once each (in the caller's transaction, which then commits),
         and read which texts are held from before (a small table: one row per version and locale)."""
         insert_missing(connection, list(self.pending.values()))
         held = select(notice_texts.c.center, notice_texts.c.notice_version, notice_texts.c.locale,
-                      notice_texts.c.hash).order_by(notice_texts.c.created_at)
-        for row in connection.execute(held):  # a version's newest text wins
-            self.held[(row.center, row.notice_version, row.locale)] = row.hash
-        self.held.update(self.shown)
+                      notice_texts.c.hash, notice_texts.c.text).order_by(notice_texts.c.created_at)
+        for row in connection.execute(held):  # a version's newest text wins; a region's is no API's
+            if "region_notice" not in json.loads(row.text):
+                self.held[(row.center, row.notice_version, row.locale)] = row.hash
+        self._hold_shown()
         self.pending.clear()
 
-    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, Mapping[str, Any]]],
+    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, str, Mapping[str, Any]]],
                  now: datetime) -> None:
         """:meth:`prepare` then :meth:`store`."""
         self.prepare(documents, now)
         self.store(connection)
 
-    def attach(self, center: str, context: EventContext, connection: Connection | None = None) -> EventContext:
+    def attach(self, center: str, context: EventContext, connection: Connection | None = None,
+               country: str | None = None) -> EventContext:
         """The context with the hash of what our surface showed, when one of ours wrote it
-        (an API key's events are left to :meth:`named`). A text not stored yet is stored in
-        ``connection``'s transaction, the event's."""
+        (an API key's events are left to :meth:`named`): the center's text in the event's
+        locale, with the notice of ``country``'s region when the page showed one. A text not
+        stored yet is stored in ``connection``'s transaction, the event's."""
         digest = context.notice_text  # named already (an API body's version: ``named``)
         if digest is None:
             if (context.source in NOT_SHOWN or context.actor.startswith("api_key:") or not context.notice_version
                     or not context.locale):
                 return context
-            digest = self.shown.get((center, context.notice_version, context.locale))
+            # The agent console shows no region's notice (it is the person's own screens').
+            shows_region = center in self.regions and context.source != "call_center"
+            region = self.regions[center](country, context.locale) if shows_region else ""
+            digest = self.shown.get((center, context.notice_version, context.locale, region)) or self.shown.get(
+                (center, context.notice_version, context.locale, ""))
             if not digest:
                 return context
         row = self.pending.get(digest)

@@ -467,7 +467,8 @@ class Store:
         if not changes:
             return SaveResult("unchanged", current)
         version = current.version + 1
-        context = self.notice_texts.attach(center, context, connection)  # the wording a surface of ours showed
+        # The wording a surface of ours showed: its region's notice is the one of the country it was shown for.
+        context = self.notice_texts.attach(center, context, connection, current.country)
         link = chain.next_link(connection, subscriber_id)
         record = None
         if link is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from babel.support import NullTranslations
 from sqlalchemy.exc import DBAPIError
@@ -21,8 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from ..centers.model import Center
 from ..errors import StorageUnavailable
 from ..i18n import Translator
+from ..regions import region_for
 from ..store.store import Store
 from .form_wording import build_form_view
+from .region_wording import region_notice
 
 log = logging.getLogger("widget_server.notice_texts")
 
@@ -48,14 +50,42 @@ def notice_document(center: Center, locale: str, translations: NullTranslations)
     }
 
 
+def region_documents(center: Center, locale: str, base: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The text with each region's notice, as the widget adds it near the save (``region_wording``):
+    (region code, document) for each region that has one in ``locale`` or the default locale."""
+    documents = []
+    for region in center.consent.regions:
+        wording = region.text.get(locale) or region.text.get(center.default_locale) or {}
+        if wording.get("notice"):
+            documents.append((region.code, {**base, "region": region.code, "region_notice": wording["notice"]}))
+    return documents
+
+
+def region_of(center: Center) -> Callable[[str | None, str], str]:
+    """Which region's text a subscriber of ``country`` was shown in ``locale`` ("" for none)."""
+
+    def of(country: str | None, locale: str) -> str:
+        region = region_for(center, country)
+        return region.code if region is not None and region_notice(center, locale, country) else ""
+
+    return of
+
+
 def register_notice_texts(store: Store, centers: Mapping[str, Center], translator: Translator, now: datetime) -> None:
-    """Every center's text in each of its locales: hashes kept for the events, stored if missing.
+    """Every center's text in each of its locales, and with each region's notice: hashes kept for
+    the events, stored if missing.
 
     A database that cannot take them now (not migrated yet, or not writable: ``/readyz``
     says which) does not stop the start: the first event naming a text stores it.
     """
-    documents = [(center.id, center.notice_version, locale, notice_document(center, locale, translator.get(locale)))
-                 for center in centers.values() for locale in center.locales]
+    documents = []
+    for center in centers.values():
+        store.notice_texts.regions[center.id] = region_of(center)
+        for locale in center.locales:
+            base = notice_document(center, locale, translator.get(locale))
+            documents.append((center.id, center.notice_version, locale, "", base))
+            documents += [(center.id, center.notice_version, locale, code, document)
+                          for code, document in region_documents(center, locale, base)]
     store.notice_texts.prepare(documents, now)
     try:
         with store.writing() as connection:
