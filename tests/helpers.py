@@ -4,6 +4,9 @@ import these as ``from tests.helpers import ...``; fixtures stay in the conftest
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import json
 import re
 import socket
@@ -260,3 +263,23 @@ def start_smtp(handler):
             if exc.errno != errno.EADDRINUSE or attempt == 4:
                 raise
     raise AssertionError("unreachable")
+
+
+class Inbox:
+    """A real SMTP server's handler (aiosmtpd, ``start_smtp(inbox)``): the messages it was given,
+    parsed with the standard library's e-mail package."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.EmailMessage]:
+        """The messages, once ``count`` have arrived (mail is sent after the answer), or fail saying how many did."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.messages) >= count, f"{len(self.messages)} of {count} mails arrived"
+        return self.messages

@@ -6,16 +6,13 @@ Arabic right to left; axe-core finds no WCAG 2.2 AA violation on any of the page
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import time
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import serve_app, start_smtp
+from tests.helpers import Inbox, serve_app, start_smtp
 from widget_server import confirm_links
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, PENDING, Basis, Preferences
@@ -24,22 +21,6 @@ from .test_unsubscribe_in_browser import tab_to
 from .test_widget_in_browser import FOCUS_OUTLINES, layout_problems
 
 pytestmark = pytest.mark.browser
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.messages) >= count
-        return self.messages
 
 
 @pytest.fixture

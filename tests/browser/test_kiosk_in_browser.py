@@ -11,8 +11,6 @@ HTTP SMS sender, so what the customer receives is what a customer would.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -21,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from preference_sdk import new_webhook_secret, verify_webhook
 
+from tests import helpers
 from tests.helpers import Receiver, serve_app, start_smtp, wait_for
 from widget_server.preferences import OPTED_IN, Preferences
 from widget_server.store import contacts, devices
@@ -51,21 +50,13 @@ PAGE_STATE = """() => [document.documentElement.outerHTML,
   ...[...document.querySelectorAll("input, select, textarea")].map(el => el.value)].join("\\n")"""
 
 
-class Inbox:
-    """A real SMTP server's handler (aiosmtpd): the messages it was given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
+class Inbox(helpers.Inbox):
+    """The customer's mailbox: the one-time codes mailed to them."""
 
     def code(self, count: int) -> str:
         """The code in the ``count``-th message, once it has arrived."""
         wait_for(lambda: len(self.messages) >= count)
         return re.search(r"^(\d{6})\r?$", self.messages[count - 1].get_body(("plain",)).get_content(), re.M).group(1)
-
 
 @dataclass
 class Shop:

@@ -6,8 +6,6 @@ state as it was."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 import time
 from datetime import timedelta
@@ -15,7 +13,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.helpers import ENGINES, form_of, serve_app, start_smtp
+from tests.helpers import ENGINES, Inbox, form_of, serve_app, start_smtp
 from widget_server import confirm_links
 from widget_server.ledger import EventContext
 from widget_server.preferences import OPTED_IN, PENDING, Preferences
@@ -26,22 +24,6 @@ CENTER = "maison-lumiere"
 @pytest.fixture(params=ENGINES)
 def engine(request) -> str:
     return request.param
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.messages) >= count, f"{len(self.messages)} of {count} mails arrived"
-        return self.messages
 
 
 @pytest.fixture

@@ -10,25 +10,9 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import serve_app, start_smtp
+from tests.helpers import Inbox, serve_app, start_smtp
 
 CENTER = "maison-lumiere"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 30.0) -> list[email.message.Message]:
-        """The messages, once ``count`` have arrived (the mail is sent after the response)."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.messages
 
 
 @pytest.fixture

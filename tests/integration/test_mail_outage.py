@@ -6,8 +6,6 @@ server is back every mail arrives, each exactly once."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import signal
 import subprocess
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from tests.helpers import EXAMPLE_CENTERS, form_of, free_port
+from tests.helpers import EXAMPLE_CENTERS, Inbox, form_of, free_port
 from widget_server.settings import Settings
 from widget_server.store.engine import make_engine
 from widget_server.store.store import Store
@@ -28,15 +26,6 @@ from widget_server.tokens import lookup_key, make_signer
 CLI = [sys.executable, "-m", "widget_server"]
 CENTER = "maison-lumiere"
 SECRET = "outage-secret"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
 
 
 def start_server(tmp_path: Path, port: int, smtp_port: int) -> subprocess.Popen:
