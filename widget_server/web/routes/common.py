@@ -3,6 +3,7 @@ a page shows. (The center a path names is a dependency: ``web/dependencies.py``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from litestar import Request
@@ -16,6 +17,7 @@ from ...i18n import negotiate
 from ..embedding import OPTIONS as EMBED_OPTIONS
 from ..forms import PAUSE_DAYS, SINGLE_FIELDS, Form, refuse_repeated
 from ..openapi import form, query
+from ..security import check_same_origin
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,17 @@ def fields_of(form: FormMultiDict) -> Form:
     fields = {key: form.getall(key) for key in form.keys()}
     refuse_repeated(fields)
     return fields
+
+
+async def posted_form(request: Request, own_origins: Collection[str]) -> tuple[FormMultiDict, Form]:
+    """A visitor's post, read as every page's post is: the origin checked before anything is
+    read (``403``), the form and its fields (a field that must come once, twice: ``400``), and
+    its language kept for an error answered before the page's language is settled."""
+    check_same_origin(request.headers, own_origins)
+    form = await request.form()
+    fields = fields_of(form)
+    request.state.lang = form.get("lang")
+    return form, fields
 
 
 # -- what the OpenAPI document says of the pages that their signatures do not (web/openapi.py) ------

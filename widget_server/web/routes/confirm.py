@@ -62,8 +62,7 @@ from ..labels import CHANNEL_LABELS
 from ..openapi import documented, form, pages
 from ..rendering import page_context
 from ..request_context import client_context
-from ..security import check_same_origin
-from .common import fields_of, visitor_locale
+from .common import posted_form, visitor_locale
 
 CONFIRM_FORM = form({
     "t": Schema(type=OpenAPIType.STRING, description="The confirmation link's token"),
@@ -248,11 +247,8 @@ class ConfirmController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """Do what the link asks, once, through the one write path; then say it is done."""
-        check_same_origin(request.headers, own_origins)
-        posted = await request.form()
-        fields_of(posted)
+        posted, _fields = await posted_form(request, own_origins)
         token, lang = posted.get("t"), posted.get("lang")
-        request.state.lang = lang  # for errors before the language is settled
         now = clock()
         try:
             opened = await store.run_sync(_opened, request, store, signer, center, token, lang, now)
@@ -303,11 +299,8 @@ class ConfirmController(Controller):
         own_origins: NamedDependency[Origins],
     ) -> Template:
         """Send the confirmation mail again (within the limits); the same answer either way."""
-        check_same_origin(request.headers, own_origins)
-        posted = await request.form()
-        fields_of(posted)
+        posted, _fields = await posted_form(request, own_origins)
         token = posted.get("t")
-        request.state.lang = posted.get("lang")
         subscriber_id, token_locale = _resend_for(signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, token_locale, posted.get("lang"))
         if subscriber_id is None:

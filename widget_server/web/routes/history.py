@@ -32,8 +32,7 @@ from ..dependencies import Clock, Origins
 from ..embedding import THEME_OPTIONS, read_options
 from ..openapi import documented, form, pages
 from ..rendering import page_context
-from ..security import check_same_origin
-from .common import fields_of, visitor_locale
+from .common import posted_form, visitor_locale
 from .widget import load_subscriber
 
 #: How many of the latest changes the page shows.
@@ -159,11 +158,8 @@ async def posted_person(request: Request, center: Center, store: Store, signer: 
                         own_origins: Origins) -> PostedPerson:
     """The history page's posts' shared first steps: same origin, the form read once, the link's
     subscriber and their language (set for errors before it is settled), the page's context."""
-    check_same_origin(request.headers, own_origins)
-    posted = await request.form()
-    fields_of(posted)
+    posted, _fields = await posted_form(request, own_origins)
     token = posted.get("t")
-    request.state.lang = posted.get("lang")
     subscriber, claims = await load_subscriber(store, signer, center, token)
     locale = request.state.locale = visitor_locale(request, center, claims.locale, posted.get("lang"))
     context = history_context(request, center, locale, token or "", read_options(center, posted.get))

@@ -36,8 +36,7 @@ from ...workers.mail import MailQueue
 from ..dependencies import Origins
 from ..openapi import documented, pages
 from ..rendering import page_context
-from ..security import check_same_origin
-from .common import FRESH_LINK_FORM, fields_of, visitor_locale
+from .common import FRESH_LINK_FORM, posted_form, visitor_locale
 
 
 def subscriber_of_link(signer: TokenSigner, center: Center, token: str) -> str | None:
@@ -77,9 +76,7 @@ class FreshLinkController(Controller):
         mail_queue: NamedDependency[MailQueue],
         own_origins: NamedDependency[Origins],
     ) -> Template:
-        check_same_origin(request.headers, own_origins)
-        form = await request.form()
-        fields_of(form)
+        form, _fields = await posted_form(request, own_origins)
         locale = request.state.locale = visitor_locale(request, center, None, form.get("lang"))
         client = request.client.host if request.client else None
         again: dict[str, str] = {}  # what "send it again" posts: the same fields

@@ -40,8 +40,7 @@ from ..pending_notice import pending_notice
 from ..region_wording import country_field, region_notice
 from ..rendering import page_context
 from ..request_context import client_context
-from ..security import check_same_origin
-from .common import PREFERENCES_FORM, Message, embed_query, fields_of, visitor_locale
+from .common import PREFERENCES_FORM, Message, embed_query, posted_form, visitor_locale
 
 
 @dataclass(frozen=True)
@@ -204,11 +203,8 @@ class WidgetController(Controller):
         changes: NamedDependency[Changes],
         own_origins: NamedDependency[Origins],
     ) -> Template | Redirect:
-        check_same_origin(request.headers, own_origins)
-        form = await request.form()
-        fields = fields_of(form)
+        form, fields = await posted_form(request, own_origins)
         token = form.get("t")
-        request.state.lang = form.get("lang")  # for errors before the language is settled
         subscriber, claims = await load_subscriber(store, signer, center, token)
         locale = request.state.locale = visitor_locale(request, center, claims.locale, form.get("lang"))
         gpc = gpc_sent(request.headers) and bool(sharing_topics(center))
