@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .chain_keys import ChainKeys
+from .ledger import canonical_json
 
 #: The label a signing key's seed is derived under (another purpose than the chain's HMAC).
 LABEL = b"widget-server receipt signing v1"
@@ -54,7 +55,7 @@ class ReceiptSigner:
     def sign(self, payload: dict[str, Any]) -> str:
         """The compact JWS of ``payload`` (its canonical JSON: sorted keys, no spaces, UTF-8)."""
         header = {"alg": "EdDSA", "kid": self.current, "typ": TYP}
-        signing_input = f"{b64url(_json(header))}.{b64url(_json(payload))}"
+        signing_input = f"{b64url(canonical_json(header).encode())}.{b64url(canonical_json(payload).encode())}"
         signature = self._private[self.current].sign(signing_input.encode())
         return f"{signing_input}.{b64url(signature)}"
 
@@ -98,6 +99,3 @@ def verify(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(unb64url(payload_part))
     return payload
 
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -119,12 +119,6 @@ class NoticeTexts:
         self._hold_shown()
         self.pending.clear()
 
-    def register(self, connection: Connection, documents: Sequence[tuple[str, str, str, str, Mapping[str, Any]]],
-                 now: datetime) -> None:
-        """:meth:`prepare` then :meth:`store`."""
-        self.prepare(documents, now)
-        self.store(connection)
-
     def attach(self, center: str, context: EventContext, connection: Connection | None = None,
                country: str | None = None) -> EventContext:
         """The context with the hash of what our surface showed, when one of ours wrote it

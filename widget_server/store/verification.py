@@ -17,7 +17,9 @@ the anchor's count, and events whose subscriber row is gone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, Select, and_, bindparam, exists, select
@@ -74,7 +76,6 @@ class Summary:
     broken: int = 0
     breaks: int = 0
     orphan_events: int = 0
-    broken_ids: list[str] = field(default_factory=list)
 
     def add(self, finding: Finding) -> None:
         report = finding.report
@@ -87,8 +88,6 @@ class Summary:
         if not report.intact:
             self.broken += 1
             self.breaks += len(report.breaks)
-            if len(self.broken_ids) < 1000:
-                self.broken_ids.append(finding.subscriber_id)
 
     @property
     def intact(self) -> bool:
@@ -99,28 +98,23 @@ def check_ledger(connection: Connection, keys: ChainKeys, center: str | None = N
                  batch: int = BATCH) -> Iterator[Finding]:
     """Every subscriber's chain (of ``center``, or all), then every orphaned chain, one at a time."""
     page = _page(center)
-    after = ""
-    while True:
+    after: str | None = ""
+    while after is not None:
         rows = connection.execute(page, {"after": after, "n": batch}).mappings()
-        last = None
-        current: str | None = None
-        check: ChainCheck | None = None
-        anchor_row: Any = None
-        for row in rows:
-            if row["s_id"] != current:
-                if check is not None and current is not None:
-                    yield _finish(current, check, anchor_row)
-                current, anchor_row = row["s_id"], row
-                check = ChainCheck(keys, current, row["s_center"])
-            if row["id"] is not None and check is not None:
-                check.add(row)
-            last = current
-        if check is not None and current is not None:
-            yield _finish(current, check, anchor_row)
-        if last is None:
-            break
-        after = last
+        after = None  # a page with no subscriber is the last
+        for subscriber_id, group in groupby(rows, key=itemgetter("s_id")):
+            yield _checked(keys, subscriber_id, list(group))
+            after = subscriber_id
     yield from _orphaned(connection, keys, center)
+
+
+def _checked(keys: ChainKeys, subscriber_id: str, rows: list[Any]) -> Finding:
+    """One subscriber's rows (the subscriber's columns, and an event's or none, in version order) checked."""
+    check = ChainCheck(keys, subscriber_id, rows[0]["s_center"])
+    for row in rows:
+        if row["id"] is not None:  # the outer join's row of a subscriber without events
+            check.add(row)
+    return _finish(subscriber_id, check, rows[0])
 
 
 def _finish(subscriber_id: str, check: ChainCheck, row: Any) -> Finding:
@@ -130,18 +124,11 @@ def _finish(subscriber_id: str, check: ChainCheck, row: Any) -> Finding:
 
 def _orphaned(connection: Connection, keys: ChainKeys, center: str | None) -> Iterator[Finding]:
     streamed = connection.execution_options(stream_results=True, yield_per=1000).execute(_orphans(center))
-    current: str | None = None
-    check: ChainCheck | None = None
-    for row in streamed.mappings():
-        if row["subscriber_id"] != current:
-            if check is not None and current is not None:
-                yield _orphan_finding(current, check)
-            current = row["subscriber_id"]
-            check = ChainCheck(keys, current)
-        if check is not None:
+    for subscriber_id, group in groupby(streamed.mappings(), key=itemgetter("subscriber_id")):
+        check = ChainCheck(keys, subscriber_id)
+        for row in group:
             check.add(row)
-    if check is not None and current is not None:
-        yield _orphan_finding(current, check)
+        yield _orphan_finding(subscriber_id, check)
 
 
 def _orphan_finding(subscriber_id: str, check: ChainCheck) -> Finding:
@@ -158,14 +145,5 @@ def check_subscriber(connection: Connection, keys: ChainKeys, center: str, subsc
         .where(and_(subscribers.c.id == subscriber_id, subscribers.c.center == center))
         .order_by(events.c.version)
     )
-    rows = connection.execute(query).mappings()
-    check: ChainCheck | None = None
-    first: Any = None
-    for row in rows:
-        if check is None:
-            first, check = row, ChainCheck(keys, subscriber_id, row["s_center"])
-        if row["id"] is not None:
-            check.add(row)
-    if check is None:
-        return None
-    return _finish(subscriber_id, check, first)
+    rows = list(connection.execute(query).mappings())
+    return _checked(keys, subscriber_id, rows) if rows else None

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from ...centers.model import Center
 from ...chain_keys import ChainKeys
-from ...ledger import Change
+from ...ledger import Change, seal
 from ...preferences import OPTED_OUT, PENDING, UNKNOWN, Basis, Preferences, SubscriptionChange, diff, suppress_all
 from ..tables import contact_points, events, subscriber_interests, subscribers, subscriptions, topic_settings
 from .model import Current, Patch, Row
@@ -161,7 +161,7 @@ class Plan:
                 contacts.append((sid, "email", email_hash, cast(str, row.email).strip()))
             if not changed:
                 new_subscribers.append((sid, center, 0, row.locale, suppressed, now, now, row.external_id,
-                                        0, None, hasher.seal(sid, 0, None), row.country))
+                                        0, None, seal(hasher.keys, sid, 0, None), row.country))
                 continue
             event_id = next(ids)  # taken before hashing: the hash covers it
             if len(changed) == 1:
@@ -172,7 +172,7 @@ class Plan:
             event = hasher.event(event_id, sid, 1, None, row, stored, hashed)
             appended.append(event)
             new_subscribers.append((sid, center, 1, row.locale, suppressed, now, now, row.external_id,
-                                    1, event[HASH], hasher.seal(sid, 1, event[HASH]), row.country))
+                                    1, event[HASH], seal(hasher.keys, sid, 1, event[HASH]), row.country))
             since = times.get(row.since) or sql.time(row.since)
             for fresh in changed:  # a part has rows for one table only
                 if fresh.states:
@@ -195,7 +195,7 @@ class Plan:
                 event_id = next(ids)
                 event = hasher.event(event_id, current.id, version, current.last_hash, row, *hasher.changes(changes))
                 appended.append(event)
-                anchor = (version, event[HASH], hasher.seal(current.id, version, event[HASH]))
+                anchor = (version, event[HASH], seal(hasher.keys, current.id, version, event[HASH]))
                 changed_state_rows(rows_of, current, row, desired, event_id, states, settings, interests, cleared)
                 self._note_pending(current.id, row.locale or current.locale,
                                    [(t, c, desired.state(t, c), None) for t, c in desired.subscriptions

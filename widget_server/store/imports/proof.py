@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from ...chain_keys import ChainKeys
-from ...ledger import KEYED_FIELDS, Change, canonical, canonical_json, seal_bytes
+from ...ledger import KEYED_FIELDS, Change, canonical, canonical_json
 from .model import Row
 
 
@@ -71,10 +71,6 @@ class Hasher:
         digest = hmac.digest(self._key, text.encode(), "sha256").hex()
         return (event_id, subscriber_id, self.center, version, self.occurred, "import", self.actor, stored,
                 row.locale, evidence, prev_hash, digest, self.keys.current)
-
-    def seal(self, subscriber_id: str, count: int, head: str | None) -> str:
-        """``ledger.seal`` under the batch's key."""
-        return f"{self.keys.current}:{hmac.digest(self._key, seal_bytes(subscriber_id, count, head), 'sha256').hex()}"
 
     def _evidence_of(self, evidence: Mapping[str, Any]) -> tuple[str, str]:
         """(stored, hashed) JSON of an evidence; rows share their evidence dict, so it is encoded once."""
