@@ -6,18 +6,11 @@ Times are UTC ISO 8601 with a ``Z``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .centers.model import Center
-from .preferences import UNKNOWN, Preferences, basis_dict
+from .preferences import UNKNOWN, Preferences, basis_dict, instant
 from .regions import DEFAULT, GROUPS
-
-
-def instant(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def subscriptions(center: Center, prefs: Preferences) -> dict[str, dict[str, str]]:

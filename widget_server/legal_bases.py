@@ -36,10 +36,6 @@ class BasisNotAllowed(ValueError):
                          f"(allowed: {', '.join(allowed)})")
 
 
-def allowed_bases(center: Center, country: str | None, channel: str) -> tuple[str, ...]:
-    """The bases the region's rule allows on ``channel``."""
-    return rule_for(center, country, channel).bases
-
 
 def basis_for(
     center: Center,

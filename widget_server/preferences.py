@@ -115,7 +115,7 @@ class SubscriptionChange(Change):
 
 def basis_dict(basis: Basis) -> dict[str, Any]:
     """A basis as the API, the feed and the export write it (times UTC, ``Z``)."""
-    return {"legal_basis": basis.legal_basis, "since": _instant(basis.since), "until": _instant(basis.until),
+    return {"legal_basis": basis.legal_basis, "since": instant(basis.since), "until": instant(basis.until),
             "reason": basis.reason}
 
 
@@ -178,7 +178,8 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-def _instant(moment: datetime | None) -> str | None:
+def instant(moment: datetime | None) -> str | None:
+    """An instant as the JSON shapes write it: UTC, milliseconds, ``Z``."""
     if moment is None:
         return None
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import countries
+from ..legal_bases import WITHOUT_OPT_IN
+from ..regions import DEFAULT, GROUPS
 from ..web.contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
@@ -393,10 +395,8 @@ def _special_hits(item: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
 # --- consent and regions ------------------------------------------------------------
 
 #: Region codes besides countries: the fallback and the groups of regions.py.
-REGION_GROUPS = ("default", "EU", "EEA")
+REGION_GROUPS = (DEFAULT, *GROUPS)
 OPT_IN_MODES = ("required", "opt_out")
-#: The bases that need no opt-in: an opt-out region's rule must allow one, or it means nothing.
-_WITHOUT_OPT_IN = ("legitimate_interest", "soft_opt_in")
 #: Longer than this is surely a typo (a year of days for a pending double opt-in, 10 years of a basis).
 _MAX_PENDING_DAYS, _MAX_LIFETIME_DAYS = 90, 3650
 #: A reminder's "keep me subscribed" link lasts until the consent ends, and a confirm link 400 days at most.
@@ -463,7 +463,7 @@ def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
     yield from _unknown_values(rule, path, "bases", "legal basis", LEGAL_BASES)
     allowed = bases or ["consent"]
     known = all(basis in LEGAL_BASES for basis in allowed)  # a typo is reported once, above
-    if mode == "opt_out" and known and not set(allowed) & set(_WITHOUT_OPT_IN):
+    if mode == "opt_out" and known and not set(allowed) & set(WITHOUT_OPT_IN):  # else opt-out means nothing
         yield join(path, "bases"), ('opt_in = "opt_out" needs a basis that needs no opt-in; add '
                                     '"legitimate_interest" or "soft_opt_in" to bases')
     if mode == "opt_out" and rule.get("double_opt_in") is True:

@@ -125,11 +125,6 @@ def pending_on_email(connection: Connection, subscriber_id: str) -> list[Pending
     return [Pending(row.topic, row.channel, row.since, row.until) for row in rows]
 
 
-def confirmable(connection: Connection, subscriber_id: str) -> bool:
-    """Whether a confirmation can reach the subscriber: they have an address on file."""
-    return address_hash_of(connection, subscriber_id) is not None
-
-
 def use(connection: Connection, token_id: str, center: str, subscriber_id: str, purpose: str, now: datetime) -> None:
     """Record the link ``token_id`` as used, or raise :class:`AlreadyUsed`.
 

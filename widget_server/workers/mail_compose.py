@@ -97,7 +97,8 @@ class MailComposer:
             return None
         subscriber_id, address = mail.recipient
         locale = mail.locale if mail.locale in center.locales else center.default_locale
-        made = self._link(center, mail, subscriber_id, locale)
+        live = self._live(mail)  # what is over is left out; the rest is still owed its mail
+        made = self._link(center, mail, subscriber_id, locale, live)
         if made is None:
             return None
         link, extra = made
@@ -109,7 +110,7 @@ class MailComposer:
         html = self.jinja.get_template(f"emails/{mail.kind}.html").render(context)
         message = build_message(self.settings.mail_from, address, subject, text, html)
         message["Content-Language"] = locale.replace("_", "-")
-        target = self._unsubscribe_target(mail)
+        target = self._unsubscribe_target(mail, live)
         if target is not None and self._minter is not None:
             topic, channel = target
             headers = self._minter.list_unsubscribe_headers(center.id, subscriber_id, topic=topic, channel=channel,
@@ -118,7 +119,7 @@ class MailComposer:
                 message[name] = value
         return message
 
-    def _unsubscribe_target(self, mail: Claimed) -> tuple[str, str] | None:
+    def _unsubscribe_target(self, mail: Claimed, live: list[About]) -> tuple[str, str] | None:
         """What the mail's List-Unsubscribe switches off: exactly the subscription a mail is about.
 
         A re-permission mail is about one subscription (its topic on its channel: an SMS's
@@ -127,7 +128,6 @@ class MailComposer:
         link stops several topics and nothing else; not confirming already subscribes to
         nothing). "Unsubscribe from everything" is never what such a button means.
         """
-        live = self._live(mail)
         if mail.kind not in MARKETING_ADJACENT or not live:
             return None
         if mail.kind == REPERMISSION:
@@ -140,9 +140,11 @@ class MailComposer:
         now = self.clock()
         return [a for a in mail.about if a.until is not None and a.until > now]
 
-    def _link(self, center: Center, mail: Claimed, subscriber_id: str,
-              locale: str) -> tuple[str, dict[str, Any]] | None:
-        """The mail's link and what its template shows besides; None when it has nothing to ask."""
+    def _link(self, center: Center, mail: Claimed, subscriber_id: str, locale: str,
+              live: list[About]) -> tuple[str, dict[str, Any]] | None:
+        """The mail's link and what its template shows besides; None when it has nothing to ask
+        (``live``: what it is about that still waits: a pending's deadline may have passed before
+        the lifecycle worker marked it)."""
         base = f"{self.settings.base_url}/c/{center.id}"
         if mail.kind == FRESH_LINK:
             token = self.signer.mint("login", center.id, subscriber_id, l=locale)
@@ -152,9 +154,6 @@ class MailComposer:
             token, _ = confirm_links.mint(self.signer, center.id, subscriber_id, confirm_links.ERASE,
                                           now + confirm_links.ERASE_LIFETIME, locale=locale)
             return f"{base}/confirm?{urlencode({'t': token})}", {}
-        # What is over (a pending's deadline passed before the lifecycle worker marked it) is left
-        # out; the rest is still owed its mail.
-        live = self._live(mail)
         if not live:
             return None
         until = min(a.until for a in live if a.until is not None)

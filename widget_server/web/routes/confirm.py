@@ -218,10 +218,10 @@ class ConfirmController(Controller):
             return self._problem(request, center, problem, t)
         used = await store.run_sync(self._used, store, opened.link.token_id)
         if used:
-            return self._problem(request, center, self._already_used(opened), t, opened)
+            return self._problem(request, center, self._already_used(opened), t)
         keys = what_it_does(opened, now)
         if opened.link.purpose != ERASE and not keys:
-            return self._problem(request, center, self._nothing_left(opened), t, opened)
+            return self._problem(request, center, self._nothing_left(opened), t)
         title, question, button, _result = WORDING[opened.link.purpose]
         if opened.link.purpose == ERASE:
             gettext = translator.get(opened.locale).gettext
@@ -258,9 +258,9 @@ class ConfirmController(Controller):
         try:
             await changes.write(lambda connection: self._act(connection, store, opened, context, now))
         except AlreadyUsed:
-            return self._problem(request, center, self._already_used(opened), token, opened)
+            return self._problem(request, center, self._already_used(opened), token)
         except (NothingToDo, UnknownSubscriber):
-            return self._problem(request, center, self._nothing_left(opened), token, opened)
+            return self._problem(request, center, self._nothing_left(opened), token)
         _title, _question, _button, result = WORDING[opened.link.purpose]
         manage = None if opened.link.purpose == ERASE else manage_url(signer, center, opened.subscriber.id,
                                                                      opened.locale)
@@ -378,8 +378,7 @@ class ConfirmController(Controller):
             "There is no subscription waiting for a confirmation any more: it was confirmed, changed, or its time "
             "to confirm has passed. You can choose again in your preferences."))
 
-    def _problem(self, request: Request, center: Center, problem: ConfirmProblem, token: str | None,
-                 opened: Opened | None = None) -> Template:
+    def _problem(self, request: Request, center: Center, problem: ConfirmProblem, token: str | None) -> Template:
         locale = getattr(request.state, "locale", None) or visitor_locale(request, center, None, None)
         # The token stays in the language switcher's links: the page in another language says the same.
         return _page(request, center, locale, "pages/confirm_problem.html", status=problem.status,
