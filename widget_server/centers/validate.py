@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import countries
-from ..legal_bases import WITHOUT_OPT_IN
-from ..regions import DEFAULT, GROUPS
 from ..web.contrast import contrast_problems
 from . import values
 from .document import Document, name_of, strings, text
@@ -394,9 +392,12 @@ def _special_hits(item: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
 
 # --- consent and regions ------------------------------------------------------------
 
-#: Region codes besides countries: the fallback and the groups of regions.py.
-REGION_GROUPS = (DEFAULT, *GROUPS)
+#: Region codes besides countries: the fallback and the groups of regions.py (restated, not
+#: imported: regions and legal_bases import the center model, which loads this module).
+REGION_GROUPS = ("default", "EU", "EEA")
 OPT_IN_MODES = ("required", "opt_out")
+#: The bases that need no opt-in (legal_bases.WITHOUT_OPT_IN).
+_WITHOUT_OPT_IN = ("legitimate_interest", "soft_opt_in")
 #: Longer than this is surely a typo (a year of days for a pending double opt-in, 10 years of a basis).
 _MAX_PENDING_DAYS, _MAX_LIFETIME_DAYS = 90, 3650
 #: A reminder's "keep me subscribed" link lasts until the consent ends, and a confirm link 400 days at most.
@@ -463,7 +464,7 @@ def _rule_problems(path: str, rule: Mapping[str, Any]) -> Iterator[Finding]:
     yield from _unknown_values(rule, path, "bases", "legal basis", LEGAL_BASES)
     allowed = bases or ["consent"]
     known = all(basis in LEGAL_BASES for basis in allowed)  # a typo is reported once, above
-    if mode == "opt_out" and known and not set(allowed) & set(WITHOUT_OPT_IN):  # else opt-out means nothing
+    if mode == "opt_out" and known and not set(allowed) & set(_WITHOUT_OPT_IN):  # else opt-out means nothing
         yield join(path, "bases"), ('opt_in = "opt_out" needs a basis that needs no opt-in; add '
                                     '"legitimate_interest" or "soft_opt_in" to bases')
     if mode == "opt_out" and rule.get("double_opt_in") is True:
